@@ -1,0 +1,134 @@
+"""Escalation advice: who to go to, what to attach, and the next commands for this kernel.
+
+Commands depend on the kernel version in the evidence: SLUB alloc traces moved to debugfs in
+5.14; ``slab_debug=`` is the name from 6.8 on (``slub_debug=`` still works); VmallocUsed reads
+0 on 4.4 to 5.2; vmalloc's entry point is ``__vmalloc_node_range_noprof`` from 6.10.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Version = tuple[int, int, int]
+
+
+def _ge(kernel: Version | None, *v: int) -> bool:
+    return kernel is not None and kernel >= tuple(v)  # type: ignore[operator]
+
+
+def slab_debug_param(cache: str, kernel: Version | None) -> str:
+    name = "slab_debug" if _ge(kernel, 6, 8) else "slub_debug"
+    return f"{name}=U,{cache}"
+
+
+def alloc_traces_path(cache: str, kernel: Version | None) -> str:
+    if _ge(kernel, 5, 14) or kernel is None:
+        return f"/sys/kernel/debug/slab/{cache}/alloc_traces"
+    return f"/sys/kernel/slab/{cache}/alloc_calls"
+
+
+def tracefs(kernel: Version | None) -> str:
+    return "/sys/kernel/tracing" if _ge(kernel, 4, 1) or kernel is None else "/sys/kernel/debug/tracing"
+
+
+def advise(
+    kind: str,
+    verdict: str,
+    culprits: list[dict[str, Any]],
+    kernel: Version | None,
+    distro_id: str | None,
+    release: str | None,
+) -> dict[str, Any]:
+    commands: list[dict[str, Any]] = []
+    tf = tracefs(kernel)
+    out_of_tree = [c["name"] for c in culprits if c.get("type") == "module" and c.get("out_of_tree")]
+    first_cache = next((c for c in culprits if c.get("type") == "slab-cache"), None)
+    first_caller = next((c for c in culprits if c.get("type") == "vmalloc-caller"), None)
+
+    def cmd(why: str, command: str, intrusive: bool = False) -> None:
+        commands.append({"why": why, "command": command, "intrusive": intrusive})
+
+    if kind in ("slab-unreclaimable", "slab-reclaimable") and first_cache:
+        cache = first_cache["name"]
+        size = first_cache.get("object_size")
+        cmd("watch the cache grow", f"watch -n 5 'grep -E \"^{cache} \" /proc/slabinfo'")
+        cmd(
+            "record who allocates from the cache: boot with this kernel parameter, then read the traces",
+            f"{slab_debug_param(cache, kernel)}  →  cat {alloc_traces_path(cache, kernel)}",
+            intrusive=True,
+        )
+        if cache.startswith("kmalloc-") and size:
+            cmd(
+                "without a reboot: rank kmalloc call sites of this size by bytes (Ctrl-C to stop)",
+                "bpftrace -e 'tracepoint:kmem:kmalloc /args->bytes_alloc == "
+                f"{size}/ {{ @[ksym(args->call_site)] = sum(args->bytes_alloc); }}'",
+                intrusive=True,
+            )
+        else:
+            cmd(
+                "without a reboot: rank kmem_cache_alloc call sites by bytes (Ctrl-C to stop)",
+                "bpftrace -e 'tracepoint:kmem:kmem_cache_alloc { @[ksym(args->call_site)] = "
+                "sum(args->bytes_alloc); }'",
+                intrusive=True,
+            )
+        cmd("if the kernel has CONFIG_DEBUG_KMEMLEAK: scan for unreferenced objects",
+            "echo scan > /sys/kernel/debug/kmemleak; cat /sys/kernel/debug/kmemleak", intrusive=True)
+        if kind == "slab-reclaimable":
+            cmd("see how many dentries are negative (lookups of missing files)", "cat /proc/sys/fs/dentry-state")
+            cmd("confirm the cache gives memory back", "kleak-runbook run --allow-intrusive drop_caches ...")
+    elif kind == "vmalloc":
+        cmd("vmalloc bytes per caller, biggest first",
+            "awk '{c[$3]+=$2} END {for (k in c) print c[k], k}' /proc/vmallocinfo | sort -rn | head -20")
+        fn = "__vmalloc_node_range_noprof" if _ge(kernel, 6, 10) else "__vmalloc_node_range"
+        cmd("stacks that call vmalloc, with bytes (Ctrl-C to stop)",
+            f"bpftrace -e 'kprobe:{fn} {{ @[kstack(8)] = sum(arg0); }}'", intrusive=True)
+        if first_caller and first_caller.get("module"):
+            cmd("the module behind the top caller", f"modinfo {first_caller['module']}")
+        if not _ge(kernel, 5, 3):
+            cmd("VmallocUsed reads 0 on this kernel: sum vmalloc pages from vmallocinfo",
+                "grep -o 'pages=[0-9]*' /proc/vmallocinfo | awk -F= '{s+=$2} END {print s*4096}'")
+    elif kind == "page-allocator":
+        cmd("record the allocating stack of every page: boot with (needs CONFIG_PAGE_OWNER)",
+            "page_owner=on  →  cat /sys/kernel/debug/page_owner > page_owner.txt; "
+            "page_owner_sort page_owner.txt sorted.txt", intrusive=True)
+        cmd(
+            "without a reboot: count page allocations by stack for 30 s with a tracing histogram",
+            f"echo 'hist:keys=stacktrace:vals=hitcount:sort=hitcount.descending' > "
+            f"{tf}/events/kmem/mm_page_alloc/trigger; sleep 30; cat {tf}/events/kmem/mm_page_alloc/hist; "
+            f"echo '!hist:keys=stacktrace:vals=hitcount:sort=hitcount.descending' > "
+            f"{tf}/events/kmem/mm_page_alloc/trigger",
+            intrusive=True,
+        )
+        cmd("compare allocations with frees per order", "perf stat -e kmem:mm_page_alloc -e kmem:mm_page_free -a sleep 10",
+            intrusive=True)
+    elif kind == "percpu":
+        cmd("per-CPU allocator statistics (CONFIG_PERCPU_STATS)", "cat /sys/kernel/debug/percpu_stats")
+        cmd("memory cgroups, including dying ones", "grep memory /proc/cgroups; cat /sys/fs/cgroup/cgroup.stat")
+        cmd("stacks that allocate per-CPU memory (Ctrl-C to stop)",
+            "bpftrace -e 'kprobe:pcpu_alloc { @[kstack(8)] = sum(arg0); }'", intrusive=True)
+
+    who: list[str] = []
+    if out_of_tree:
+        who.append(
+            f"the vendor of out-of-tree module {', '.join(out_of_tree)}: the leak is in its code, not in the "
+            "distribution's kernel"
+        )
+    if distro_id in ("rhel", "centos", "rocky", "almalinux", "ol"):
+        who.append("Red Hat support (or your distribution's bug tracker) for the kernel package " + (release or ""))
+    elif distro_id == "ubuntu":
+        who.append("Ubuntu kernel team on Launchpad: `ubuntu-bug linux` (package linux, release " + (release or "") + ")")
+    elif distro_id == "debian":
+        who.append("Debian kernel team: `reportbug linux-image-" + (release or "$(uname -r)") + "` (bugs.debian.org)")
+    if not out_of_tree:
+        who.append(
+            "upstream: linux-mm@kvack.org and the maintainers of the culprit's code "
+            "(scripts/get_maintainer.pl -f <file>), once it reproduces on a current stable kernel"
+        )
+    attach = [
+        "the whole report directory (report.md, result.json, evidence/): tar czf kleak-report.tgz <report dir>",
+        "evidence/samples/*/proc/meminfo, slabinfo and vmallocinfo: the growth over time",
+        "evidence/static/proc/version, cmdline, modules and sys/kernel/tainted: the exact kernel",
+    ]
+    if verdict == "no-leak":
+        who, attach = [], []
+    return {"who": who, "attach": attach, "commands": commands}

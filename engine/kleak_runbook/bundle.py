@@ -1,0 +1,146 @@
+"""Evidence as it arrives: an in-memory view per host plus the on-disk bundle.
+
+Every file is written once, when it arrives (opened with ``"x"``: never rewritten), and a
+line is appended to ``manifest.jsonl``; ``manifest.json`` is written when the run ends, also
+after an error or Ctrl-C, so an interrupted run keeps everything it got.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+BUNDLE_FORMAT = 1
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Evidence that could not be had, and why; it belongs in the report, not in a traceback."""
+
+    item: str
+    status: str  # denied | missing | timeout | truncated | error | not-consented | unsupported | unreachable
+    reason: str
+
+
+@dataclass
+class Sample:
+    index: int
+    wall: str | None
+    uptime: float | None
+    texts: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Probe:
+    name: str
+    ran: bool
+    reason: str = ""
+    phases: dict[str, dict[str, str]] = field(default_factory=dict)  # phase -> spec -> text
+    actions: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+class EvidenceStore:
+    """One host's evidence; ``root`` is None for read-only stores (replay)."""
+
+    def __init__(self, host: str, root: Path | None = None) -> None:
+        self.host = host
+        self.root = root
+        self.samples: list[Sample] = []
+        self.static: dict[str, str] = {}
+        self.probes: dict[str, Probe] = {}
+        self.gaps: list[Gap] = []
+        self.unreachable: str | None = None
+        self.items: list[dict[str, Any]] = []
+        if root is not None:
+            root.mkdir(parents=True, exist_ok=True)
+            self._journal = open(root / "manifest.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+
+    # --- recording -------------------------------------------------------------------------
+    def new_sample(self, wall: str | None, uptime: float | None) -> Sample:
+        sample = Sample(len(self.samples), wall, uptime)
+        self.samples.append(sample)
+        if wall:
+            self._write(f"samples/{sample.index:03d}/timestamp", wall + "\n")
+        return sample
+
+    def add_sample_text(self, sample: Sample, spec: str, relpath: str, text: str) -> None:
+        sample.texts[spec] = text
+        self._write(f"samples/{sample.index:03d}/{relpath}", text)
+
+    def add_static(self, spec: str, relpath: str, text: str) -> None:
+        if spec in self.static:
+            return
+        self.static[spec] = text
+        self._write(f"static/{relpath}", text)
+
+    def add_probe_text(self, probe: str, phase: str, spec: str, relpath: str, text: str) -> None:
+        self.probe(probe).phases.setdefault(phase, {})[spec] = text
+        self._write(f"probes/{probe}/{phase}/{relpath}", text)
+
+    def probe(self, name: str) -> Probe:
+        return self.probes.setdefault(name, Probe(name, ran=True))
+
+    def add_probe_action(self, probe: str, action: str, fields: dict[str, str]) -> None:
+        self.probe(probe).actions[action] = fields
+        self._write(f"probes/{probe}/{action}.json", json.dumps(fields, indent=1) + "\n")
+
+    def skip_probe(self, name: str, reason: str) -> None:
+        self.probes[name] = Probe(name, ran=False, reason=reason)
+
+    def add_gap(self, item: str, status: str, reason: str) -> None:
+        gap = Gap(item, status, reason)
+        if gap not in self.gaps:
+            self.gaps.append(gap)
+            self._journal_line({"item": item, "status": status, "reason": reason, "at": utcnow()})
+
+    # --- files -----------------------------------------------------------------------------
+    def _write(self, relpath: str, text: str) -> None:
+        if self.root is None:
+            return
+        path = self.root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "x", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self._journal_line(
+            {"item": relpath, "status": "ok", "bytes": len(text.encode("utf-8", "surrogateescape")),
+             "at": utcnow()}
+        )
+
+    def _journal_line(self, entry: dict[str, Any]) -> None:
+        self.items.append(entry)
+        if self.root is not None:
+            self._journal.write(json.dumps(entry) + "\n")
+            self._journal.flush()
+
+    def finalize(self, header: dict[str, Any]) -> None:
+        if self.root is None:
+            return
+        manifest = {
+            "format": BUNDLE_FORMAT,
+            **header,
+            "host": self.host,
+            "unreachable": self.unreachable,
+            "samples": [
+                {"index": s.index, "wall": s.wall, "uptime": s.uptime, "specs": sorted(s.texts)}
+                for s in self.samples
+            ],
+            "probes": {
+                n: {"ran": p.ran, "reason": p.reason, "actions": p.actions} for n, p in self.probes.items()
+            },
+            "gaps": [asdict(g) for g in self.gaps],
+            "items": self.items,
+        }
+        tmp = self.root / "manifest.json.tmp"
+        tmp.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, self.root / "manifest.json")
+        self._journal.close()

@@ -1,0 +1,309 @@
+"""Live collection through ansible-runner: one ``raw`` task per sample, SSH or local.
+
+Scripts come from ``wire.ScriptBuilder``; the event handler decodes each reply as it arrives
+and hands it to the host's ``EvidenceStore``, so evidence is on disk before the next sample.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..bundle import EvidenceStore
+from ..errors import CollectionError, UsageError
+from ..paths import playbook_dir
+from ..probes import PROBES
+from ..progress import Progress
+from ..specs import SPECS
+from ..wire import Item, ScriptBuilder, decode
+from . import Request, StoreFor
+
+# ansible-runner drops an event's result above MAX_EVENT_RES (700 kB by default); a big
+# /proc/vmallocinfo is several MB. Raise it; wire.py's byte counts catch any loss left.
+MAX_EVENT_RES = str(512 * 1024 * 1024)
+
+
+@dataclass
+class Target:
+    host: str | None = None  # --host
+    inventory: list[str] = field(default_factory=list)  # -i
+    limit: str | None = None
+    user: str | None = None
+    port: int | None = None
+    private_key: str | None = None
+    become: bool = False
+    become_user: str | None = None
+    extra_vars: dict[str, str] = field(default_factory=dict)  # ansible_* from -e
+    forks: int = 20
+    verbose: int = 0
+
+
+class AnsibleCollector:
+    live = True
+
+    def __init__(self, target: Target, progress: Progress) -> None:
+        self.target = target
+        self.progress = progress
+        self.workdir = Path(tempfile.mkdtemp(prefix="kleak-ansible-"))
+        self.control_dir = self.workdir / "cp"
+        self.control_dir.mkdir()
+
+    # --- public ----------------------------------------------------------------------------
+    def collect(self, request: Request, hosts: Sequence[str] | None, store_for: StoreFor) -> list[str]:
+        batches = self._batches(request)
+        seen: dict[str, _HostState] = {}
+
+        def handler(event: dict[str, Any]) -> bool:
+            self._on_event(event, batches, seen, store_for, request)
+            return False  # don't keep ansible-runner's own copy of the event on disk
+
+        private = Path(tempfile.mkdtemp(prefix="runner-", dir=self.workdir))
+        try:
+            result = self._run(private, batches, hosts, handler, request)
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+        if result.status == "timeout":
+            for name, state in seen.items():
+                if state.pending:
+                    store_for(name).add_gap(request.step, "timeout", f"step timed out after {request.timeout:g}s")
+        if not seen:
+            if hosts is None and self.target.host is None:
+                raise UsageError(f"no hosts matched {self.target.limit or 'all'} in {', '.join(self.target.inventory)}")
+            err = (result.stdout.read() if result.stdout else "")[-400:].strip().replace("\n", " ")
+            raise CollectionError(f"ansible did not run ({result.status}, rc={result.rc}): {err}")
+        for name, state in seen.items():
+            store = store_for(name)
+            if store.unreachable is None and state.pending:
+                missing = ", ".join(sorted(state.pending))
+                store.add_gap(request.step, "error", f"no reply for {missing}")
+        return list(seen)
+
+    def close(self) -> None:
+        # Close the SSH master connections this run opened (ControlPersist would keep them).
+        for sock in self.control_dir.iterdir() if self.control_dir.exists() else []:
+            subprocess.run(
+                ["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "kleak"],
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # --- batches ---------------------------------------------------------------------------
+    def _batches(self, request: Request) -> dict[str, ScriptBuilder]:
+        batches: dict[str, ScriptBuilder] = {}
+        for i in range(request.samples if request.specs else 0):
+            b = ScriptBuilder.new(f"{request.step} sample {i + 1}/{request.samples}")
+            if i:
+                b.sleep(request.interval)
+            b.timestamp()
+            for name in request.specs:
+                _add_spec(b, "sample/", name)
+            if i == 0:
+                for name in request.static:
+                    _add_spec(b, "static/", name)
+            batches[b.marker] = b
+        if request.probe:
+            b = ScriptBuilder.new(f"{request.step} probe {request.probe}")
+            PROBES[request.probe].script(b)
+            batches[b.marker] = b
+        elif request.static and not request.specs:
+            b = ScriptBuilder.new(f"{request.step} static")
+            for name in request.static:
+                _add_spec(b, "static/", name)
+            batches[b.marker] = b
+        return batches
+
+    # --- ansible-runner --------------------------------------------------------------------
+    def _run(
+        self,
+        private: Path,
+        batches: dict[str, ScriptBuilder],
+        hosts: Sequence[str] | None,
+        handler: Any,
+        request: Request,
+    ) -> Any:
+        import ansible_runner  # slow import; only live runs pay for it
+
+        t = self.target
+        per_batch = max(30.0, request.interval * 2 + 30)
+        extravars: dict[str, Any] = {
+            "kleak_target": "all",
+            "kleak_batches": [
+                {"label": b.lines[1].split("BATCH ", 1)[1].rstrip('"'), "command": b.as_raw_command(),
+                 "timeout": int(per_batch)}
+                for b in batches.values()
+            ],
+            **t.extra_vars,
+        }
+        cmdline: list[str] = [f"--forks={t.forks}"]
+        if t.user:
+            cmdline += ["-u", t.user]
+        if t.private_key:
+            cmdline += ["--private-key", t.private_key]
+        if t.become:
+            cmdline += ["--become"]
+            if t.become_user:
+                cmdline += ["--become-user", t.become_user]
+        if t.verbose:
+            cmdline.append("-" + "v" * t.verbose)
+        limit: str | None = ",".join(hosts) if hosts is not None else t.limit
+        inventory: Any
+        if t.host is not None:
+            hostvars: dict[str, Any] = {}
+            if t.host in ("localhost", "127.0.0.1-local"):
+                hostvars["ansible_connection"] = "local"
+                hostvars["ansible_python_interpreter"] = "/usr/bin/env python3"
+            inventory = {"all": {"hosts": {t.host: hostvars}}}
+        else:
+            inventory = [os.path.abspath(i) for i in t.inventory]
+        env = {
+            "MAX_EVENT_RES": MAX_EVENT_RES,
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.control_dir),
+            "ANSIBLE_SSH_ARGS": "-C -o ControlMaster=auto -o ControlPersist=120s",
+            # raw over `ssh -tt` would merge stderr into stdout and turn \n into \r\n.
+            "ANSIBLE_SSH_USETTY": "False",
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "ANSIBLE_LOCAL_TEMP": str(private / "tmp"),
+            "ANSIBLE_NOCOLOR": "True",
+            "ANSIBLE_DEPRECATION_WARNINGS": "False",
+            "ANSIBLE_TIMEOUT": str(int(min(30, request.timeout))),
+        }
+        if t.port:
+            env["ANSIBLE_REMOTE_PORT"] = str(t.port)
+        return ansible_runner.run(
+            private_data_dir=str(private),
+            playbook=str(playbook_dir() / "collect.yml"),
+            inventory=inventory,
+            limit=limit,
+            extravars=extravars,
+            cmdline=" ".join(_quote(c) for c in cmdline),
+            envvars=env,
+            event_handler=handler,
+            quiet=True,
+            timeout=int(request.timeout + request.samples * request.interval + 60),
+            suppress_env_files=True,
+        )
+
+    def _on_event(
+        self,
+        event: dict[str, Any],
+        batches: dict[str, ScriptBuilder],
+        seen: dict[str, _HostState],
+        store_for: StoreFor,
+        request: Request,
+    ) -> None:
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        host = data.get("host")
+        if not host or kind in ("runner_on_start", "runner_item_on_ok", "runner_on_skipped"):
+            return
+        if data.get("task") != "kleak batch" and kind != "runner_on_unreachable":
+            if kind == "runner_on_ok":  # the include loop: this host is in play
+                seen.setdefault(host, _HostState(set(batches)))
+                self.progress.say(f"[{host}] {request.step}: collecting")
+            return
+        state = seen.setdefault(host, _HostState(set(batches)))
+        store = store_for(host)
+        res = data.get("res") or {}
+        if kind == "runner_on_unreachable":
+            msg = str(res.get("msg", "unreachable")).strip().splitlines()
+            store.unreachable = msg[-1] if msg else "unreachable"
+            store.add_gap("host", "unreachable", store.unreachable)
+            state.pending.clear()
+            self.progress.say(f"[{host}] unreachable: {store.unreachable}")
+            return
+        stdout = res.get("stdout")
+        if not isinstance(stdout, str):
+            msg = str(res.get("msg", "no output")).strip()
+            status = "timeout" if "timed out" in msg or "timeout" in msg.lower() else "error"
+            store.add_gap(request.step, status, msg.splitlines()[-1] if msg else status)
+            return
+        marker = stdout.split(" ", 1)[0] if stdout.startswith("KLEAK-") else _find_marker(stdout, batches)
+        builder = batches.get(marker or "")
+        if builder is None:
+            err = (str(res.get("stderr", "")) or str(res.get("msg", ""))).strip().splitlines()
+            store.add_gap(request.step, "error", err[-1] if err else "reply without evidence")
+            return
+        state.pending.discard(builder.marker)
+        reply = decode(stdout, builder.marker)
+        _store_reply(store, reply, request)
+        label = reply.batch or ""
+        if not reply.complete:
+            err = str(res.get("stderr", "")).strip().splitlines()
+            store.add_gap(label, "truncated", err[-1] if err else "reply ended early")
+        self.progress.say(f"[{host}] {label}: {sum(1 for i in reply.items if i.status == 'ok')} files")
+        if state.pending and request.interval and "sample" in label:
+            self.progress.waiting(f"[{host}] {request.step}: next sample", request.interval)
+
+
+@dataclass
+class _HostState:
+    pending: set[str]
+
+
+def _add_spec(b: ScriptBuilder, prefix: str, name: str) -> None:
+    spec = SPECS[name]
+    if spec.command:
+        b.command(prefix + spec.relpath, spec.command)
+    else:
+        b.file(prefix + spec.relpath, spec.host_path)
+
+
+def _find_marker(stdout: str, batches: dict[str, ScriptBuilder]) -> str | None:
+    # become (sudo) may print a banner before the script's first line
+    for marker in batches:
+        if marker in stdout:
+            return marker
+    return None
+
+
+def _store_reply(store: EvidenceStore, reply: Any, request: Request) -> None:
+    from ..specs import BY_RELPATH
+
+    sample = None
+    items: tuple[Item, ...] = reply.items
+    if any(i.name.startswith("sample/") for i in items) or (reply.times and request.specs and not request.probe):
+        wall, up = reply.times[0] if reply.times else (None, None)
+        sample = store.new_sample(wall, up)
+    for item in items:
+        where, _, rel = item.name.partition("/")
+        probe_phase = None
+        if where == "probe":
+            probe, phase, rel = rel.split("/", 2)
+            probe_phase = (probe, phase)
+        spec = BY_RELPATH.get(rel)
+        if spec is None:
+            continue
+        if item.status != "ok" or item.text is None:
+            reason = {
+                "denied": f"permission denied reading {spec.host_path}",
+                "missing": f"{spec.host_path} does not exist on this kernel",
+                "truncated": f"{spec.host_path} arrived truncated ({item.detail})",
+            }.get(item.status, f"{spec.host_path}: {item.status} {item.detail}".strip())
+            store.add_gap(spec.name, item.status, reason)
+            continue
+        if probe_phase:
+            store.add_probe_text(probe_phase[0], probe_phase[1], spec.name, rel, item.text)
+        elif where == "static":
+            store.add_static(spec.name, rel, item.text)
+        elif sample is not None:
+            store.add_sample_text(sample, spec.name, rel, item.text)
+    for name, fields in reply.actions:
+        store.add_probe_action(name, "action", fields)
+    if request.probe and len(reply.times) >= 2:
+        store.add_probe_action(request.probe, "times", {
+            "before_wall": reply.times[0][0], "after_wall": reply.times[1][0],
+        })
+
+
+def _quote(s: str) -> str:
+    import shlex
+
+    return shlex.quote(s)

@@ -1,0 +1,442 @@
+"""The kernel-bug knowledge base: load ``runbooks/knowledge/*.yaml`` and match entries to a host.
+
+An entry names the kernels it affects per stream (see ``kversion``), the kind of kernel memory
+it is about, and an evidence signature: an Ansible-``when``-style expression the engine
+evaluates in its sandbox. ``load_knowledge`` checks every file before anything runs and names
+file, line and YAML path for each problem.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import nodes
+from jinja2.exceptions import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
+from kleak_runbook.errors import RunbookError
+from kleak_runbook.kversion import RANGE_STREAMS, KernelIdentity, Range, check, compare, valid_version
+
+KINDS = ("slab-unreclaimable", "slab-reclaimable", "vmalloc", "page-allocator", "percpu", "any")
+# the names a signature may use; the engine builds this context from the evidence
+CONTEXT_NAMES = frozenset(
+    {
+        *("meminfo", "kmem", "mem_total", "samples", "kernel", "cgroups"),
+        *("cmdline", "slab", "dentry", "tainted", "kind"),
+    }
+)
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
+_URL = re.compile(r"^https?://[^\s/]+\.[^\s]+$")
+_FIELDS = {
+    "id": True,
+    "title": True,
+    "kind": True,
+    "verified": True,
+    "affected": True,
+    "links": True,
+    "workaround": True,
+    "fix": True,
+    "escalate_to": True,
+    "fixed_in": False,
+    "signature": False,
+    "show": False,
+    "trap": False,
+    "notes": False,
+}
+
+
+@dataclass(frozen=True)
+class FixedIn:
+    stream: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Show:
+    """A value the match explanation quotes: ``label: value (expect)``."""
+
+    label: str
+    expr: str
+    expect: str | None = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    title: str
+    kind: str
+    verified: bool
+    affected: tuple[Range, ...]
+    links: tuple[str, ...]
+    workaround: str
+    fix: str
+    escalate_to: str
+    fixed_in: tuple[FixedIn, ...] = ()
+    signature: str | None = None
+    show: tuple[Show, ...] = ()
+    trap: bool = False
+    notes: str = ""
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Match:
+    id: str
+    title: str
+    why: str
+    confidence: str  # "matched" | "version-only"
+    fix: str
+    workaround: str
+    links: tuple[str, ...]
+    escalate_to: str
+    verified: bool
+    trap: bool = False
+
+
+class _Mapping(dict):  # type: ignore[type-arg]
+    """A YAML mapping that remembers its own line and the line of each key."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__()
+        self.line = line
+        self.key_lines: dict[Any, int] = {}
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: object, line: int) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key, self.line = key, line
+
+
+class _LineLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> _Mapping:
+    loader.flatten_mapping(node)
+    mapping = _Mapping(node.start_mark.line + 1)
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if key in mapping:
+            raise _DuplicateKey(key, line)
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        mapping.key_lines[key] = line
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+class _Checker:
+    """Turns one file's YAML into entries, raising RunbookError at the first problem."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.env = SandboxedEnvironment()
+
+    def fail(self, line: int | None, path: str, reason: str) -> RunbookError:
+        return RunbookError(self.file, line, path, reason)
+
+    def field_line(self, mapping: _Mapping, key: str) -> int:
+        return mapping.key_lines.get(key, mapping.line)
+
+    def text(self, mapping: _Mapping, key: str, path: str, required: bool = True) -> str | None:
+        if key not in mapping:
+            if required:
+                raise self.fail(mapping.line, path, f"missing required field {key!r}")
+            return None
+        value = mapping[key]
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(self.field_line(mapping, key), f"{path}.{key}", "must be a non-empty string")
+        return value.strip()
+
+    def version(self, mapping: _Mapping, key: str, path: str, stream: str, required: bool) -> str | None:
+        if key not in mapping or mapping[key] is None:
+            if required:
+                raise self.fail(mapping.line, path, f"missing required field {key!r}")
+            return None
+        value, line = mapping[key], self.field_line(mapping, key)
+        if not isinstance(value, str):
+            raise self.fail(line, f"{path}.{key}", f"version {value!r} must be a quoted string")
+        if not valid_version(stream, value):
+            raise self.fail(line, f"{path}.{key}", f"{value!r} is not a valid {stream} version")
+        return value
+
+    def stream(self, mapping: _Mapping, path: str, allowed: tuple[str, ...]) -> str:
+        stream = self.text(mapping, "stream", path)
+        assert stream is not None
+        if stream not in allowed:
+            raise self.fail(
+                self.field_line(mapping, "stream"),
+                f"{path}.stream",
+                f"unknown stream {stream!r} (one of: {', '.join(allowed)})",
+            )
+        return stream
+
+    def items(self, mapping: _Mapping, key: str, path: str, required: bool) -> list[tuple[int, Any]]:
+        if key not in mapping:
+            if required:
+                raise self.fail(mapping.line, path, f"missing required field {key!r}")
+            return []
+        value = mapping[key]
+        if not isinstance(value, list) or (required and not value):
+            raise self.fail(self.field_line(mapping, key), f"{path}.{key}", "must be a non-empty list")
+        return list(enumerate(value))
+
+    def mapping(self, value: object, line: int, path: str) -> _Mapping:
+        if not isinstance(value, _Mapping):
+            raise self.fail(line, path, "must be a mapping")
+        return value
+
+    def expression(self, expr: str, line: int, path: str) -> None:
+        try:
+            self.env.compile_expression(expr)
+            tree = self.env.parse("{{ " + expr + " }}")
+        except TemplateSyntaxError as exc:
+            raise self.fail(line, path, f"bad expression {expr!r}: {exc.message}") from None
+        unknown = sorted({n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"} - CONTEXT_NAMES)
+        if unknown:
+            raise self.fail(line, path, f"expression uses unknown name(s) {', '.join(unknown)}")
+
+    def ranges(self, entry: _Mapping, path: str) -> tuple[Range, ...]:
+        result = []
+        for index, raw in self.items(entry, "affected", path, required=True):
+            where = f"{path}.affected[{index}]"
+            item = self.mapping(raw, self.field_line(entry, "affected"), where)
+            extra = set(item) - {"stream", "from", "to_before", "note"}
+            if extra:
+                raise self.fail(item.line, where, f"unknown field(s) {', '.join(sorted(map(str, extra)))}")
+            stream = self.stream(item, where, RANGE_STREAMS)
+            start = self.version(item, "from", where, stream, required=True)
+            end = self.version(item, "to_before", where, stream, required=False)
+            if start is not None and end is not None and compare(stream, start, end) >= 0:
+                raise self.fail(item.line, where, f"empty range: from {start!r} is not before {end!r}")
+            note = self.text(item, "note", where, required=False)
+            result.append(Range(stream, start, end, note))
+        return tuple(result)
+
+    def fixes(self, entry: _Mapping, path: str) -> tuple[FixedIn, ...]:
+        result = []
+        for index, raw in self.items(entry, "fixed_in", path, required=False):
+            where = f"{path}.fixed_in[{index}]"
+            item = self.mapping(raw, self.field_line(entry, "fixed_in"), where)
+            stream = self.stream(item, where, RANGE_STREAMS)
+            version = self.version(item, "version", where, stream, required=True)
+            assert version is not None
+            result.append(FixedIn(stream, version))
+        return tuple(result)
+
+    def shows(self, entry: _Mapping, path: str) -> tuple[Show, ...]:
+        result = []
+        for index, raw in self.items(entry, "show", path, required=False):
+            where = f"{path}.show[{index}]"
+            item = self.mapping(raw, self.field_line(entry, "show"), where)
+            label = self.text(item, "label", where)
+            expr = self.text(item, "expr", where)
+            assert label is not None and expr is not None
+            self.expression(expr, self.field_line(item, "expr"), f"{where}.expr")
+            unit = self.text(item, "unit", where, required=False)
+            if unit not in (None, "bytes", "count"):
+                raise self.fail(self.field_line(item, "unit"), f"{where}.unit", "unit is 'bytes' or 'count'")
+            result.append(Show(label, expr, self.text(item, "expect", where, required=False), unit))
+        return tuple(result)
+
+    def flag(self, entry: _Mapping, key: str, path: str, required: bool) -> bool:
+        if key not in entry:
+            if required:
+                raise self.fail(entry.line, path, f"missing required field {key!r}")
+            return False
+        if not isinstance(entry[key], bool):
+            raise self.fail(self.field_line(entry, key), f"{path}.{key}", "must be true or false")
+        return bool(entry[key])
+
+    def entry(self, raw: object, line: int, path: str) -> Entry:
+        entry = self.mapping(raw, line, path)
+        unknown = [key for key in entry if key not in _FIELDS]
+        if unknown:
+            key = unknown[0]
+            raise self.fail(self.field_line(entry, key), f"{path}.{key}", "unknown field")
+        ident = self.text(entry, "id", path)
+        assert ident is not None
+        if not _SLUG.match(ident):
+            raise self.fail(self.field_line(entry, "id"), f"{path}.id", f"{ident!r} is not a slug")
+        path = f"{path}({ident})"
+        kind = self.text(entry, "kind", path)
+        if kind is None or kind not in KINDS:
+            line = self.field_line(entry, "kind")
+            raise self.fail(line, f"{path}.kind", f"kind is one of {', '.join(KINDS)}")
+        links = []
+        for index, url in self.items(entry, "links", path, required=True):
+            if not isinstance(url, str) or not _URL.match(url):
+                line = self.field_line(entry, "links")
+                raise self.fail(line, f"{path}.links[{index}]", f"not a URL: {url!r}")
+            links.append(url)
+        signature = self.text(entry, "signature", path, required=False)
+        if signature is not None:
+            self.expression(signature, self.field_line(entry, "signature"), f"{path}.signature")
+        return Entry(
+            id=ident,
+            title=self.text(entry, "title", path) or "",
+            kind=kind,
+            verified=self.flag(entry, "verified", path, required=True),
+            affected=self.ranges(entry, path),
+            links=tuple(links),
+            workaround=self.text(entry, "workaround", path) or "",
+            fix=self.text(entry, "fix", path) or "",
+            escalate_to=self.text(entry, "escalate_to", path) or "",
+            fixed_in=self.fixes(entry, path),
+            signature=signature,
+            show=self.shows(entry, path),
+            trap=self.flag(entry, "trap", path, required=False),
+            notes=self.text(entry, "notes", path, required=False) or "",
+            file=self.file,
+            line=entry.line,
+        )
+
+
+def load_file(path: Path, text: str) -> tuple[Entry, ...]:
+    """Parse and check one knowledge file's text (``path`` only names it in errors)."""
+    checker = _Checker(str(path))
+    try:
+        document = yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise checker.fail(exc.line, "", str(exc)) from None
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise checker.fail(line, "", f"not valid YAML: {exc.problem}") from None
+    if document is None:
+        return ()
+    if isinstance(document, _Mapping):
+        return (checker.entry(document, document.line, "[0]"),)
+    if not isinstance(document, list):
+        raise checker.fail(1, "", "a knowledge file holds an entry or a list of entries")
+    return tuple(checker.entry(raw, getattr(raw, "line", 1), f"[{i}]") for i, raw in enumerate(document))
+
+
+def load_knowledge(directory: Path) -> tuple[Entry, ...]:
+    """Load every ``*.yaml`` file of ``directory``, sorted by name; ids must be unique."""
+    if not directory.is_dir():
+        raise RunbookError(str(directory), None, "", "knowledge directory not found")
+    entries: list[Entry] = []
+    seen: dict[str, Entry] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        for entry in load_file(path, path.read_text(encoding="utf-8")):
+            if entry.id in seen:
+                first = seen[entry.id]
+                reason = f"duplicate id, first defined at {first.file}:{first.line}"
+                raise RunbookError(entry.file, entry.line, entry.id, reason)
+            seen[entry.id] = entry
+            entries.append(entry)
+    return tuple(entries)
+
+
+def bundled_knowledge_dir() -> Path:
+    """The shipped knowledge directory: inside the wheel, or ``runbooks/knowledge`` in a checkout."""
+    package = Path(__file__).resolve().parent
+    installed = package / "runbooks" / "knowledge"
+    return installed if installed.is_dir() else package.parents[1] / "runbooks" / "knowledge"
+
+
+def _human(value: object, unit: str | None) -> str:
+    if value is None:
+        return "not reported by this kernel"
+    if unit == "bytes" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        size = float(value)
+        for suffix in ("B", "KiB", "MiB", "GiB", "TiB"):
+            if abs(size) < 1024 or suffix == "TiB":
+                return f"{size:.0f} {suffix}" if suffix == "B" else f"{size:.1f} {suffix}"
+            size /= 1024
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _quoted(entry: Entry, evaluate: Callable[[str], object]) -> list[str]:
+    quoted = []
+    for show in entry.show:
+        try:
+            value = _human(evaluate(show.expr), show.unit)
+        except Exception:  # evidence missing: the signature held without it, so just skip the quote
+            continue
+        quoted.append(f"{show.label}: {value}" + (f" ({show.expect})" if show.expect else ""))
+    return quoted
+
+
+def match(
+    entries: tuple[Entry, ...] | list[Entry],
+    identity: KernelIdentity,
+    evaluate: Callable[[str], object],
+    kind: str,
+) -> list[Match]:
+    """The entries that apply to this kernel and verdict kind, with a sentence saying why.
+
+    ``evaluate`` runs a signature expression over the host's evidence; if it raises, the needed
+    evidence is missing and the entry is reported on its version alone ("version-only").
+    """
+    found = []
+    for entry in entries:
+        if entry.kind != "any" and entry.kind != kind:
+            continue
+        result = check(identity, entry.affected)
+        if not result.affected or result.range is None:
+            continue
+        where = "kernel.org" if result.range.stream == "any" else result.range.stream
+        span = f"[{result.range.start or '…'}, {result.range.to_before or '…'})"
+        why = f"kernel {result.version} is in {where} {span}"
+        if result.range.stream == "any" and result.version != identity.release:
+            why = f"kernel {identity.release} (upstream {result.version}) is in {where} {span}"
+        confidence = "matched"
+        if entry.signature is None:
+            why += "; no evidence signature to check"
+        else:
+            try:
+                held = evaluate(entry.signature)
+            except Exception as exc:
+                confidence = "version-only"
+                why += f"; could not check the evidence signature `{entry.signature}` ({_reason(exc)})"
+            else:
+                if not held:
+                    continue
+                quoted = _quoted(entry, evaluate) or [f"evidence signature `{entry.signature}` holds"]
+                why += "; " + "; ".join(quoted)
+        found.append(
+            Match(
+                id=entry.id,
+                title=entry.title,
+                why=why,
+                confidence=confidence,
+                fix=entry.fix,
+                workaround=entry.workaround,
+                links=entry.links,
+                escalate_to=entry.escalate_to,
+                verified=entry.verified,
+                trap=entry.trap,
+            )
+        )
+    return found
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def context_names(entries: Mapping[str, Entry] | tuple[Entry, ...]) -> frozenset[str]:
+    """The context names all signatures of ``entries`` use (what evidence the knowledge base wants)."""
+    env = SandboxedEnvironment()
+    values = entries.values() if isinstance(entries, Mapping) else entries
+    used: set[str] = set()
+    for entry in values:
+        for expr in [entry.signature, *(s.expr for s in entry.show)]:
+            if expr:
+                tree = env.parse("{{ " + expr + " }}")
+                used.update(n.name for n in tree.find_all(nodes.Name) if n.ctx == "load")
+    return frozenset(used)

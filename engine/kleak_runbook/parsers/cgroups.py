@@ -1,0 +1,39 @@
+"""Parse ``/proc/cgroups``: which cgroup controllers exist, are enabled, and how many cgroups each has."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kleak_runbook.errors import ParseError
+
+
+@dataclass(frozen=True)
+class CgroupSubsys:
+    name: str
+    hierarchy: int  # 0 on cgroup v2 (or when not mounted on v1)
+    num_cgroups: int
+    enabled: bool
+
+
+def parse_cgroups(text: str) -> dict[str, CgroupSubsys]:
+    """Parse ``/proc/cgroups``.
+
+    >>> subsys = parse_cgroups("#subsys_name\\thierarchy\\tnum_cgroups\\tenabled\\nmemory\\t0\\t45\\t1\\n")
+    >>> subsys["memory"]
+    CgroupSubsys(name='memory', hierarchy=0, num_cgroups=45, enabled=True)
+    """
+    lines = text.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None or not lines[first].startswith("#subsys_name"):
+        raise ParseError("cgroups", "expected a '#subsys_name hierarchy num_cgroups enabled' header", line=1)
+    result: dict[str, CgroupSubsys] = {}
+    for lineno, line in enumerate(lines[first + 1 :], start=first + 2):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 4 or not all(f.isdigit() for f in fields[1:]):
+            raise ParseError(
+                "cgroups", f"expected 'name hierarchy num_cgroups enabled', got {line[:60]!r}", line=lineno
+            )
+        result[fields[0]] = CgroupSubsys(fields[0], int(fields[1]), int(fields[2]), fields[3] == "1")
+    return result

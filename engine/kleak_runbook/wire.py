@@ -1,0 +1,173 @@
+"""The collection wire format: a POSIX sh script that prints evidence between markers.
+
+One ``raw`` Ansible task runs one script in one exec; no Python is needed on the target.
+Each item is framed by ``<marker> BEGIN <item>`` and ``<marker> END <item> status=... bytes=N
+lines=N``, the counts computed by the same ``awk`` that copied the text, so a reply that
+ansible-runner truncated (its ``MAX_EVENT_RES``) or a stream cut short cannot pass as evidence.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shlex
+from dataclasses import dataclass
+
+_COPY = (
+    "LC_ALL=C awk -v m=\"$M\" -v nm=\"$1\" "
+    "'{print; n+=length($0)+1} END{printf \"%s END %s status=ok bytes=%d lines=%d\\n\", m, nm, n, NR}'"
+)
+
+_PRELUDE = f"""M={{marker}}
+kl_file() {{
+  if [ ! -e "$2" ]; then echo "$M END $1 status=missing"; return 0; fi
+  if [ ! -r "$2" ]; then echo "$M END $1 status=denied"; return 0; fi
+  echo "$M BEGIN $1"
+  {_COPY} "$2" 2>/dev/null || printf '\\n%s END %s status=error rc=%s\\n' "$M" "$1" "$?"
+}}
+kl_cmd() {{
+  kl_out=$(eval "$2" 2>/dev/null); kl_rc=$?
+  if [ -z "$kl_out" ]; then echo "$M END $1 status=missing rc=$kl_rc"; return 0; fi
+  echo "$M BEGIN $1"
+  printf '%s\\n' "$kl_out" | {_COPY}
+}}
+kl_time() {{
+  echo "$M TIME $(date -u +%Y-%m-%dT%H:%M:%S.%NZ 2>/dev/null) $(cat /proc/uptime 2>/dev/null)"
+}}
+"""
+
+
+def new_marker() -> str:
+    return "KLEAK-" + secrets.token_hex(6)
+
+
+@dataclass
+class ScriptBuilder:
+    """Builds one script; items are named ``<prefix><relpath>`` so the reply says where each goes."""
+
+    marker: str
+    lines: list[str]
+
+    @classmethod
+    def new(cls, batch: str, marker: str | None = None) -> ScriptBuilder:
+        m = marker or new_marker()
+        return cls(m, [_PRELUDE.replace("{marker}", m), f'echo "$M BATCH {batch}"'])
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.lines.append(f"sleep {seconds:g}")
+
+    def timestamp(self) -> None:
+        self.lines.append("kl_time")
+
+    def file(self, item: str, host_path: str) -> None:
+        self.lines.append(f"kl_file {shlex.quote(item)} {shlex.quote(host_path)}")
+
+    def command(self, item: str, command: str) -> None:
+        self.lines.append(f"kl_cmd {shlex.quote(item)} {shlex.quote(command)}")
+
+    def action(self, name: str, command: str) -> None:
+        """Run a host-changing command (only for consented probes); report rc and elapsed ms."""
+        self.lines.append(
+            f"kl_t0=$(date +%s%N); ( {command} ) 2>/dev/null; kl_rc=$?; kl_t1=$(date +%s%N); "
+            f'echo "$M ACTION {name} rc=$kl_rc ns=$((kl_t1-kl_t0))"'
+        )
+
+    def render(self) -> str:
+        script = "\n".join([*self.lines, 'echo "$M DONE"', ""])
+        # Ansible templates strings it passes around; a script must never look like Jinja.
+        assert not any(t in script for t in ("{{", "{%", "{#")), "script would be templated"
+        return script
+
+    def as_raw_command(self) -> str:
+        return "/bin/sh -c " + shlex.quote(self.render())
+
+
+@dataclass(frozen=True)
+class Item:
+    name: str
+    status: str  # ok | missing | denied | error | truncated
+    text: str | None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    batch: str | None
+    times: tuple[tuple[str, float | None], ...]  # (wall clock ISO, uptime seconds)
+    items: tuple[Item, ...]
+    actions: tuple[tuple[str, dict[str, str]], ...]
+    complete: bool
+
+
+_KV = re.compile(r"(\w+)=(\S*)")
+
+
+def decode(stdout: str, marker: str) -> Reply:
+    """Split a script's stdout into items, checking every item's byte and line counts."""
+    batch: str | None = None
+    times: list[tuple[str, float | None]] = []
+    items: list[Item] = []
+    actions: list[tuple[str, dict[str, str]]] = []
+    complete = False
+    current: str | None = None
+    body: list[str] = []
+    prefix = marker + " "
+    for raw_line in stdout.split("\n"):
+        line = raw_line[:-1] if raw_line.endswith("\r") else raw_line
+        if not line.startswith(prefix):
+            if current is not None:
+                body.append(line)
+            continue
+        word, _, rest = line[len(prefix) :].partition(" ")
+        if word == "BEGIN":
+            if current is not None:
+                items.append(Item(current, "truncated", None, "next item began before END"))
+            current, body = rest, []
+        elif word == "END":
+            name, _, tail = rest.partition(" ")
+            fields = dict(_KV.findall(tail))
+            items.append(_finish(name, fields, body if current == name else None))
+            current, body = None, []
+        elif word == "TIME":
+            parts = rest.split()
+            wall = parts[0] if parts else ""
+            up = _float(parts[1]) if len(parts) > 1 else None
+            times.append((wall, up))
+        elif word == "ACTION":
+            name, _, tail = rest.partition(" ")
+            actions.append((name, dict(_KV.findall(tail))))
+        elif word == "BATCH":
+            batch = rest
+        elif word == "DONE":
+            complete = True
+    if current is not None:
+        items.append(Item(current, "truncated", None, "output ended inside the item"))
+    return Reply(batch, tuple(times), tuple(items), tuple(actions), complete)
+
+
+def _finish(name: str, fields: dict[str, str], body: list[str] | None) -> Item:
+    status = fields.get("status", "error")
+    if status != "ok":
+        rc = fields.get("rc")
+        return Item(name, status, None, f"rc={rc}" if rc else "")
+    if body is None:
+        return Item(name, "truncated", None, "END without BEGIN")
+    text = "\n".join(body) + "\n" if body else ""
+    want_bytes, want_lines = int(fields.get("bytes") or 0), int(fields.get("lines") or 0)
+    got_bytes = len(text.encode("utf-8", "surrogateescape"))
+    if got_bytes != want_bytes or len(body) != want_lines:
+        return Item(
+            name,
+            "truncated",
+            None,
+            f"got {got_bytes} bytes/{len(body)} lines, host sent {want_bytes}/{want_lines}",
+        )
+    return Item(name, "ok", text)
+
+
+def _float(s: str) -> float | None:
+    try:
+        return float(s)
+    except ValueError:
+        return None
