@@ -67,30 +67,45 @@ def advise(
         else:
             cmd(
                 "without a reboot: rank kmem_cache_alloc call sites by bytes (Ctrl-C to stop)",
-                "bpftrace -e 'tracepoint:kmem:kmem_cache_alloc { @[ksym(args->call_site)] = "
-                "sum(args->bytes_alloc); }'",
+                "bpftrace -e 'tracepoint:kmem:kmem_cache_alloc { @[ksym(args->call_site)] = sum(args->bytes_alloc); }'",
                 intrusive=True,
             )
-        cmd("if the kernel has CONFIG_DEBUG_KMEMLEAK: scan for unreferenced objects",
-            "echo scan > /sys/kernel/debug/kmemleak; cat /sys/kernel/debug/kmemleak", intrusive=True)
+        cmd(
+            "if the kernel has CONFIG_DEBUG_KMEMLEAK: scan for unreferenced objects",
+            "echo scan > /sys/kernel/debug/kmemleak; cat /sys/kernel/debug/kmemleak",
+            intrusive=True,
+        )
         if kind == "slab-reclaimable":
-            cmd("see how many dentries are negative (lookups of missing files)", "cat /proc/sys/fs/dentry-state")
+            cmd(
+                "see how many dentries are negative (lookups of missing files)",
+                "cat /proc/sys/fs/dentry-state",
+            )
             cmd("confirm the cache gives memory back", "kleak-runbook run --allow-intrusive drop_caches ...")
     elif kind == "vmalloc":
-        cmd("vmalloc bytes per caller, biggest first",
-            "awk '{c[$3]+=$2} END {for (k in c) print c[k], k}' /proc/vmallocinfo | sort -rn | head -20")
+        cmd(
+            "vmalloc bytes per caller, biggest first",
+            "awk '{c[$3]+=$2} END {for (k in c) print c[k], k}' /proc/vmallocinfo | sort -rn | head -20",
+        )
         fn = "__vmalloc_node_range_noprof" if _ge(kernel, 6, 10) else "__vmalloc_node_range"
-        cmd("stacks that call vmalloc, with bytes (Ctrl-C to stop)",
-            f"bpftrace -e 'kprobe:{fn} {{ @[kstack(8)] = sum(arg0); }}'", intrusive=True)
+        cmd(
+            "stacks that call vmalloc, with bytes (Ctrl-C to stop)",
+            f"bpftrace -e 'kprobe:{fn} {{ @[kstack(8)] = sum(arg0); }}'",
+            intrusive=True,
+        )
         if first_caller and first_caller.get("module"):
             cmd("the module behind the top caller", f"modinfo {first_caller['module']}")
         if not _ge(kernel, 5, 3):
-            cmd("VmallocUsed reads 0 on this kernel: sum vmalloc pages from vmallocinfo",
-                "grep -o 'pages=[0-9]*' /proc/vmallocinfo | awk -F= '{s+=$2} END {print s*4096}'")
+            cmd(
+                "VmallocUsed reads 0 on this kernel: sum vmalloc pages from vmallocinfo",
+                "grep -o 'pages=[0-9]*' /proc/vmallocinfo | awk -F= '{s+=$2} END {print s*4096}'",
+            )
     elif kind == "page-allocator":
-        cmd("record the allocating stack of every page: boot with (needs CONFIG_PAGE_OWNER)",
+        cmd(
+            "record the allocating stack of every page: boot with (needs CONFIG_PAGE_OWNER)",
             "page_owner=on  →  cat /sys/kernel/debug/page_owner > page_owner.txt; "
-            "page_owner_sort page_owner.txt sorted.txt", intrusive=True)
+            "page_owner_sort page_owner.txt sorted.txt",
+            intrusive=True,
+        )
         cmd(
             "without a reboot: count page allocations by stack for 30 s with a tracing histogram",
             f"echo 'hist:keys=stacktrace:vals=hitcount:sort=hitcount.descending' > "
@@ -99,13 +114,22 @@ def advise(
             f"{tf}/events/kmem/mm_page_alloc/trigger",
             intrusive=True,
         )
-        cmd("compare allocations with frees per order", "perf stat -e kmem:mm_page_alloc -e kmem:mm_page_free -a sleep 10",
-            intrusive=True)
+        cmd(
+            "compare allocations with frees per order",
+            "perf stat -e kmem:mm_page_alloc -e kmem:mm_page_free -a sleep 10",
+            intrusive=True,
+        )
     elif kind == "percpu":
         cmd("per-CPU allocator statistics (CONFIG_PERCPU_STATS)", "cat /sys/kernel/debug/percpu_stats")
-        cmd("memory cgroups, including dying ones", "grep memory /proc/cgroups; cat /sys/fs/cgroup/cgroup.stat")
-        cmd("stacks that allocate per-CPU memory (Ctrl-C to stop)",
-            "bpftrace -e 'kprobe:pcpu_alloc { @[kstack(8)] = sum(arg0); }'", intrusive=True)
+        cmd(
+            "memory cgroups, including dying ones",
+            "grep memory /proc/cgroups; cat /sys/fs/cgroup/cgroup.stat",
+        )
+        cmd(
+            "stacks that allocate per-CPU memory (Ctrl-C to stop)",
+            "bpftrace -e 'kprobe:pcpu_alloc { @[kstack(8)] = sum(arg0); }'",
+            intrusive=True,
+        )
 
     who: list[str] = []
     if out_of_tree:
@@ -116,7 +140,9 @@ def advise(
     if distro_id in ("rhel", "centos", "rocky", "almalinux", "ol"):
         who.append("Red Hat support (or your distribution's bug tracker) for the kernel package " + (release or ""))
     elif distro_id == "ubuntu":
-        who.append("Ubuntu kernel team on Launchpad: `ubuntu-bug linux` (package linux, release " + (release or "") + ")")
+        who.append(
+            "Ubuntu kernel team on Launchpad: `ubuntu-bug linux` (package linux, release " + (release or "") + ")"
+        )
     elif distro_id == "debian":
         who.append("Debian kernel team: `reportbug linux-image-" + (release or "$(uname -r)") + "` (bugs.debian.org)")
     if not out_of_tree:

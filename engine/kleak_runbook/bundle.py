@@ -112,8 +112,12 @@ class EvidenceStore:
             fh.flush()
             os.fsync(fh.fileno())
         self._journal_line(
-            {"item": relpath, "status": "ok", "bytes": len(text.encode("utf-8", "surrogateescape")),
-             "at": utcnow()}
+            {
+                "item": relpath,
+                "status": "ok",
+                "bytes": len(text.encode("utf-8", "surrogateescape")),
+                "at": utcnow(),
+            }
         )
 
     def _journal_line(self, entry: dict[str, Any]) -> None:
@@ -131,12 +135,9 @@ class EvidenceStore:
             "host": self.host,
             "unreachable": self.unreachable,
             "samples": [
-                {"index": s.index, "wall": s.wall, "uptime": s.uptime, "specs": sorted(s.texts)}
-                for s in self.samples
+                {"index": s.index, "wall": s.wall, "uptime": s.uptime, "specs": sorted(s.texts)} for s in self.samples
             ],
-            "probes": {
-                n: {"ran": p.ran, "reason": p.reason, "actions": p.actions} for n, p in self.probes.items()
-            },
+            "probes": {n: {"ran": p.ran, "reason": p.reason, "actions": p.actions} for n, p in self.probes.items()},
             "gaps": [asdict(g) for g in self.gaps],
             "items": self.items,
         }

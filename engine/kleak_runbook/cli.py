@@ -38,13 +38,27 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--runbook", "-r", default="kernel-memory-leak",
-                        help="bundled runbook name or path to a YAML runbook (default: kernel-memory-leak)")
+        sp.add_argument(
+            "--runbook",
+            "-r",
+            default="kernel-memory-leak",
+            help="bundled runbook name or path to a YAML runbook (default: kernel-memory-leak)",
+        )
         sp.add_argument("--out", "-o", type=Path, help="report directory (default: ./kleak-reports/<host>-<time>)")
-        sp.add_argument("--format", choices=("text", "json"), default="text",
-                        help="json prints the result document on stdout")
-        sp.add_argument("-e", "--extra-vars", action="append", default=[], metavar="KEY=VALUE",
-                        help="runbook param (e.g. min_growth_bytes_per_s=100000) or ansible_* variable")
+        sp.add_argument(
+            "--format",
+            choices=("text", "json"),
+            default="text",
+            help="json prints the result document on stdout",
+        )
+        sp.add_argument(
+            "-e",
+            "--extra-vars",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="runbook param (e.g. min_growth_bytes_per_s=100000) or ansible_* variable",
+        )
         sp.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
         sp.add_argument("--progress", action="store_true", help="progress on stderr even when not a terminal")
 
@@ -60,8 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--forks", type=int, default=20, help="hosts in parallel (default 20)")
     run.add_argument("--samples", type=int, help="samples per sampling step (default from the runbook: 3)")
     run.add_argument("--interval", type=float, help="seconds between samples (default from the runbook: 5)")
-    run.add_argument("--allow-intrusive", action="append", default=[], metavar="NAME[,NAME]",
-                     help=f"consent to intrusive probes: {', '.join(PROBES)}")
+    run.add_argument(
+        "--allow-intrusive",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help=f"consent to intrusive probes: {', '.join(PROBES)}",
+    )
     run.add_argument("-v", "--verbose", action="count", default=0, help="Ansible verbosity")
     common(run)
 
@@ -185,9 +204,17 @@ def _walk(args: argparse.Namespace) -> int:
                 raise UsageError(f"-i {inv}: no such inventory file")
         single = None if args.inventory else (args.host or "localhost")
         target = Target(
-            host=single, inventory=args.inventory, limit=args.limit, user=args.user, port=args.port,
-            private_key=args.private_key, become=args.become, become_user=args.become_user,
-            extra_vars=ansible_vars, forks=args.forks, verbose=args.verbose,
+            host=single,
+            inventory=args.inventory,
+            limit=args.limit,
+            user=args.user,
+            port=args.port,
+            private_key=args.private_key,
+            become=args.become,
+            become_user=args.become_user,
+            extra_vars=ansible_vars,
+            forks=args.forks,
+            verbose=args.verbose,
         )
         collector = AnsibleCollector(target, progress)
         samples, interval = args.samples, args.interval
@@ -217,10 +244,14 @@ def _walk(args: argparse.Namespace) -> int:
             stores[host] = EvidenceStore(host, root)
         return stores[host]
 
-    walker = Walker(rb, collector, store_for, params, consent, samples=samples, interval=interval,
-                    say=progress.say)
-    header = {"runbook": rb.name, "runbook_file": rb.file, "tool": f"kleak-runbook {__version__}",
-              "consent": sorted(consent), "started_at": stamp}
+    walker = Walker(rb, collector, store_for, params, consent, samples=samples, interval=interval, say=progress.say)
+    header = {
+        "runbook": rb.name,
+        "runbook_file": rb.file,
+        "tool": f"kleak-runbook {__version__}",
+        "consent": sorted(consent),
+        "started_at": stamp,
+    }
     try:
         walks = walker.run([single] if single is not None else None)
     except KeyboardInterrupt:

@@ -10,6 +10,7 @@ A name whose evidence is missing is left out, so expressions reading it fail lou
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -146,16 +147,12 @@ def drop_caches_result(probe: Probe | None, page_size: int) -> DropCaches:
         sunreclaim_before=mb.get("SUnreclaim"),
         sunreclaim_after=ma.get("SUnreclaim"),
     )
-    try:
+    with contextlib.suppress(KeyError, ValueError):
         out.elapsed_ms = round(int(action["ns"]) / 1e6, 1)
-    except (KeyError, ValueError):
-        pass
     if "slabinfo" in before and "slabinfo" in after:
         sb = parse_slabinfo(before["slabinfo"]).by_name()
         sa = parse_slabinfo(after["slabinfo"]).by_name()
-        rows = [
-            (n, c.size_bytes(page_size), sa[n].size_bytes(page_size) if n in sa else 0) for n, c in sb.items()
-        ]
+        rows = [(n, c.size_bytes(page_size), sa[n].size_bytes(page_size) if n in sa else 0) for n, c in sb.items()]
         rows.sort(key=lambda r: r[2] - r[1])
         out.caches = [r for r in rows if r[1] != r[2]][:10]
     for phase, attr in (("before", "dentry_before"), ("after", "dentry_after")):
@@ -179,8 +176,12 @@ def build(
         "findings": list(findings),
         "samples": SimpleNamespace(count=metrics.sample_count, window_s=metrics.window_s),
         "kernel": SimpleNamespace(
-            release=facts.release, upstream=facts.upstream, major=facts.major, minor=facts.minor,
-            distro=facts.distro_id, distro_version=facts.distro_version,
+            release=facts.release,
+            upstream=facts.upstream,
+            major=facts.major,
+            minor=facts.minor,
+            distro=facts.distro_id,
+            distro_version=facts.distro_version,
         ),
     }
     if metrics.meminfo:
@@ -216,14 +217,13 @@ def build(
                 nr_unused=states[-1].nr_unused,
                 nr_negative=(
                     Series.of([d.nr_negative or 0 for d in states], _times(metrics, len(states)))
-                    if states[-1].nr_negative is not None else None
+                    if states[-1].nr_negative is not None
+                    else None
                 ),
             )
         except ParseError as exc:
             store.add_gap("dentry_state", "error", str(exc))
-    ctx["probes"] = SimpleNamespace(
-        drop_caches=drop_caches_result(store.probes.get("drop_caches"), metrics.page_size)
-    )
+    ctx["probes"] = SimpleNamespace(drop_caches=drop_caches_result(store.probes.get("drop_caches"), metrics.page_size))
     return ctx
 
 
@@ -233,13 +233,18 @@ def _times(metrics: Metrics, n: int) -> tuple[float, ...] | None:
 
 def _slab_view(m: Metrics) -> SimpleNamespace:
     caches = list(m.caches.values())
-    growing = sorted((c for c in caches if c.bytes.growth_bytes_per_s > 0),
-                     key=lambda c: -c.bytes.growth_bytes_per_s)
+    growing = sorted((c for c in caches if c.bytes.growth_bytes_per_s > 0), key=lambda c: -c.bytes.growth_bytes_per_s)
     by_size = sorted(caches, key=lambda c: -int(c.bytes))
 
     def view(c: CacheStat) -> SimpleNamespace:
-        return SimpleNamespace(name=c.name, objects=c.objects, bytes=c.bytes, objsize=c.objsize,
-                               growth_bytes_per_s=c.growth_bytes_per_s, reclaimable=c.reclaimable)
+        return SimpleNamespace(
+            name=c.name,
+            objects=c.objects,
+            bytes=c.bytes,
+            objsize=c.objsize,
+            growth_bytes_per_s=c.growth_bytes_per_s,
+            reclaimable=c.reclaimable,
+        )
 
     return SimpleNamespace(
         caches={c.name: view(c) for c in caches},
@@ -252,8 +257,14 @@ def _slab_view(m: Metrics) -> SimpleNamespace:
 
 def _vmalloc_view(m: Metrics) -> SimpleNamespace:
     def view(c: CallerStat) -> SimpleNamespace:
-        return SimpleNamespace(name=c.caller, module=c.module, percpu=c.percpu, areas=c.areas,
-                               bytes=c.bytes, growth_bytes_per_s=c.growth_bytes_per_s)
+        return SimpleNamespace(
+            name=c.caller,
+            module=c.module,
+            percpu=c.percpu,
+            areas=c.areas,
+            bytes=c.bytes,
+            growth_bytes_per_s=c.growth_bytes_per_s,
+        )
 
     callers = [view(c) for c in m.callers]
     percpu_total = sum(int(c.bytes) for c in m.callers if c.percpu)

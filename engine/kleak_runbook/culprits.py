@@ -13,10 +13,7 @@ def pick(source: str, metrics: Metrics, out_of_tree: frozenset[str]) -> list[dic
     multi = metrics.sample_count >= 2
     if source in ("slab-unreclaimable", "slab-reclaimable"):
         want_reclaimable = source == "slab-reclaimable"
-        caches = [
-            c for c in metrics.caches.values()
-            if (c.reclaimable is True) == want_reclaimable
-        ]
+        caches = [c for c in metrics.caches.values() if (c.reclaimable is True) == want_reclaimable]
         return [_cache(c) for c in _rank(caches, multi)][:TOP]
     if source in ("vmalloc", "percpu"):
         callers = [c for c in metrics.callers if c.percpu == (source == "percpu")]

@@ -108,4 +108,3 @@ class Evaluator:
             raise ExpressionError(f"refused by the sandbox: {exc}") from None
         except (TypeError, ValueError, ZeroDivisionError, AttributeError, KeyError) as exc:
             raise ExpressionError(f"{type(exc).__name__}: {exc}") from None
-

@@ -40,8 +40,10 @@ def known_bugs(walk: HostWalk, kind: str) -> list[dict[str, Any]]:
     matches = match(entries, identity, lambda expr: ev.evaluate(expr, ctx), kind)
     out = []
     for mt in matches:
-        d = {k: getattr(mt, k) for k in ("id", "title", "why", "confidence", "fix", "workaround", "escalate_to",
-                                           "verified")}
+        d = {
+            k: getattr(mt, k)
+            for k in ("id", "title", "why", "confidence", "fix", "workaround", "escalate_to", "verified")
+        }
         d["links"] = list(mt.links)
         for extra in ("trap",):
             if hasattr(mt, extra):

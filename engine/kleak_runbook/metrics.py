@@ -126,21 +126,19 @@ def compute(store: EvidenceStore, kernel: tuple[int, int, int] | None) -> Metric
         names = [n for n in meminfos[-1].fields if all(n in mi for mi in meminfos)]
         m.meminfo = {n: Series.of([mi[n] for mi in meminfos], mtimes) for n in names}
 
-    slabs = [
-        (s, parse_slabinfo(s.texts["slabinfo"])) for s in store.samples if "slabinfo" in s.texts
-    ]
+    slabs = [(s, parse_slabinfo(s.texts["slabinfo"])) for s in store.samples if "slabinfo" in s.texts]
     reclaim = _reclaim_account(store.static.get("slab_reclaim_account"))
     m.reclaim_source = "/sys/kernel/slab/*/reclaim_account" if reclaim else "cache names (no SLUB sysfs)"
     if slabs:
-        m.caches = _cache_stats([x for _, x in slabs], _subset_times(store, [s for s, _ in slabs], times),
-                                reclaim, page_size)
+        m.caches = _cache_stats(
+            [x for _, x in slabs], _subset_times(store, [s for s, _ in slabs], times), reclaim, page_size
+        )
 
-    vmallocs = [
-        (s, parse_vmallocinfo(s.texts["vmallocinfo"])) for s in store.samples if "vmallocinfo" in s.texts
-    ]
+    vmallocs = [(s, parse_vmallocinfo(s.texts["vmallocinfo"])) for s in store.samples if "vmallocinfo" in s.texts]
     if vmallocs:
-        m.callers = _caller_stats([x for _, x in vmallocs],
-                                  _subset_times(store, [s for s, _ in vmallocs], times), page_size)
+        m.callers = _caller_stats(
+            [x for _, x in vmallocs], _subset_times(store, [s for s, _ in vmallocs], times), page_size
+        )
     if meminfos:
         vm_from_info: list[int] | None = None
         if len(vmallocs) == len(meminfos):
@@ -208,9 +206,7 @@ def _breakdown(
     elif vm_from_info is not None:
         out["vmalloc"] = vm_from_info
         m.vmalloc_source = "/proc/vmallocinfo (pages=)"
-        m.notes.append(
-            "VmallocUsed reads 0 on kernels 4.4 to 5.2; vmalloc is summed from /proc/vmallocinfo instead"
-        )
+        m.notes.append("VmallocUsed reads 0 on kernels 4.4 to 5.2; vmalloc is summed from /proc/vmallocinfo instead")
     else:
         m.vmalloc_source = "unavailable"
         m.notes.append(
@@ -240,11 +236,7 @@ def _breakdown(
 
 
 def is_reclaimable_name(name: str) -> bool:
-    return (
-        name in _RECLAIMABLE_NAMES
-        or name.endswith(_RECLAIMABLE_SUFFIXES)
-        or name.startswith(_RECLAIMABLE_PREFIXES)
-    )
+    return name in _RECLAIMABLE_NAMES or name.endswith(_RECLAIMABLE_SUFFIXES) or name.startswith(_RECLAIMABLE_PREFIXES)
 
 
 def _reclaim_account(text: str | None) -> dict[str, bool]:
@@ -281,9 +273,7 @@ def _cache_stats(
     return out
 
 
-def _caller_stats(
-    infos: Sequence[VmallocInfo], times: tuple[float, ...] | None, page_size: int
-) -> list[CallerStat]:
+def _caller_stats(infos: Sequence[VmallocInfo], times: tuple[float, ...] | None, page_size: int) -> list[CallerStat]:
     groups: list[dict[str, tuple[int, int]]] = [i.by_caller() for i in infos]
     modules: dict[str, str | None] = {}
     for info in infos[-1:]:

@@ -48,8 +48,12 @@ def document(walk: HostWalk, runbook_name: str, evidence_dir: Path | None, conse
             s = m.kmem.get(key)
             if s is not None:
                 kmem[key] = {
-                    "bytes": int(s), "first_bytes": s.first, "delta_bytes": s.delta,
-                    "growth_bytes_per_s": s.growth_bytes_per_s, "steady": s.steady, "values": list(s.values),
+                    "bytes": int(s),
+                    "first_bytes": s.first,
+                    "delta_bytes": s.delta,
+                    "growth_bytes_per_s": s.growth_bytes_per_s,
+                    "steady": s.steady,
+                    "values": list(s.values),
                 }
     upstream = facts.upstream if facts else None
     bugs = known_bugs(walk, kind)
@@ -79,8 +83,14 @@ def document(walk: HostWalk, runbook_name: str, evidence_dir: Path | None, conse
         "kernel_memory": kmem,
         "vmalloc_source": m.vmalloc_source if m else None,
         "consent": consent,
-        "advice": advise(kind, verdict, culprits, upstream, facts.distro_id if facts else None,
-                         facts.release if facts else None),
+        "advice": advise(
+            kind,
+            verdict,
+            culprits,
+            upstream,
+            facts.distro_id if facts else None,
+            facts.release if facts else None,
+        ),
         "evidence_dir": str(evidence_dir) if evidence_dir else None,
         "exit_code": EXIT_CODES[verdict],
     }
@@ -102,16 +112,31 @@ def render_report(doc: dict[str, Any], walk: HostWalk) -> str:
     rows = []
     labels = dict(COMPONENTS)
     for key, data in doc["kernel_memory"].items():
-        rows.append({"label": labels[key], "bytes": data["bytes"], "delta": data["delta_bytes"],
-                     "growth_bytes_per_s": data["growth_bytes_per_s"], "spark": sparkline(data["values"])})
+        rows.append(
+            {
+                "label": labels[key],
+                "bytes": data["bytes"],
+                "delta": data["delta_bytes"],
+                "growth_bytes_per_s": data["growth_bytes_per_s"],
+                "spark": sparkline(data["values"]),
+            }
+        )
     caches = list(m.caches.values()) if m else []
 
     def cache_row(c: Any) -> dict[str, Any]:
-        return {"name": c.name, "bytes": int(c.bytes), "objects": int(c.objects), "objsize": c.objsize,
-                "growth": c.growth_bytes_per_s, "reclaimable": {True: "yes", False: "no"}.get(c.reclaimable, "?")}
+        return {
+            "name": c.name,
+            "bytes": int(c.bytes),
+            "objects": int(c.objects),
+            "objsize": c.objsize,
+            "growth": c.growth_bytes_per_s,
+            "reclaimable": {True: "yes", False: "no"}.get(c.reclaimable, "?"),
+        }
 
-    growing = sorted((c for c in caches if c.growth_bytes_per_s > 0 and c.bytes.delta > 0),
-                     key=lambda c: -c.growth_bytes_per_s)[:10]
+    growing = sorted(
+        (c for c in caches if c.growth_bytes_per_s > 0 and c.bytes.delta > 0),
+        key=lambda c: -c.growth_bytes_per_s,
+    )[:10]
     top = sorted(caches, key=lambda c: -int(c.bytes))[:10]
     callers = m.callers[:10] if m else []
     evidence_files: list[str] = []
@@ -132,8 +157,17 @@ def render_report(doc: dict[str, Any], walk: HostWalk) -> str:
         "top_caches": [cache_row(c) for c in top],
         "growing_caches": [cache_row(c) for c in growing],
         "reclaim_source": m.reclaim_source if m else "",
-        "top_callers": [{"name": c.caller, "module": c.module, "areas": int(c.areas), "bytes": int(c.bytes),
-                         "growth": c.growth_bytes_per_s, "percpu": c.percpu} for c in callers],
+        "top_callers": [
+            {
+                "name": c.caller,
+                "module": c.module,
+                "areas": int(c.areas),
+                "bytes": int(c.bytes),
+                "growth": c.growth_bytes_per_s,
+                "percpu": c.percpu,
+            }
+            for c in callers
+        ],
         "drop_caches": drop_caches if show_drop else None,
         "evidence_files": evidence_files,
         "tool_version": doc["tool"].split()[-1],
@@ -145,5 +179,3 @@ def write(report_dir: Path, doc: dict[str, Any], report: str) -> None:
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "result.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (report_dir / "report.md").write_text(report, encoding="utf-8")
-
-

@@ -24,15 +24,42 @@ CULPRIT_SOURCES = ("slab-unreclaimable", "slab-reclaimable", "vmalloc", "percpu"
 # Names a rule expression or template may read; see context.py for what each holds.
 CONTEXT_NAMES = frozenset(
     {
-        "meminfo", "kmem", "mem_total", "samples", "slab", "vmalloc", "kernel", "cgroups", "cmdline",
-        "dentry", "tainted", "modules", "probes", "params", "consent", "findings",
+        "meminfo",
+        "kmem",
+        "mem_total",
+        "samples",
+        "slab",
+        "vmalloc",
+        "kernel",
+        "cgroups",
+        "cmdline",
+        "dentry",
+        "tainted",
+        "modules",
+        "probes",
+        "params",
+        "consent",
+        "findings",
     }
 )
 _ID = re.compile(r"^[a-z][a-z0-9_-]*$")
 _TOP_KEYS = {"name", "description", "version", "params", "start", "defaults", "steps", "allow_intrusive"}
 _STEP_KEYS = {
-    "id", "title", "description", "collect", "samples", "interval", "timeout", "probe", "rules",
-    "default", "verdict", "kind", "summary", "culprits", "advice",
+    "id",
+    "title",
+    "description",
+    "collect",
+    "samples",
+    "interval",
+    "timeout",
+    "probe",
+    "rules",
+    "default",
+    "verdict",
+    "kind",
+    "summary",
+    "culprits",
+    "advice",
 }
 _RULE_KEYS = {"name", "when", "finding", "next"}
 

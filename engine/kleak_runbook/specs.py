@@ -18,6 +18,7 @@ class Spec:
     description: str
     command: str | None = None  # shell command instead of reading /<relpath>
     max_bytes: int = 64 * 1024 * 1024
+    optional: bool = False  # absent on most hosts by design: not an evidence gap when missing
 
     @property
     def host_path(self) -> str:
@@ -31,7 +32,7 @@ _SPECS = (
     Spec("dentry_state", "proc/sys/fs/dentry-state", True, "dentry cache counters"),
     Spec("uptime", "proc/uptime", True, "monotonic clock for growth rates"),
     Spec("version", "proc/version", False, "kernel build string"),
-    Spec("version_signature", "proc/version_signature", False, "Ubuntu upstream version"),
+    Spec("version_signature", "proc/version_signature", False, "Ubuntu upstream version", optional=True),
     Spec("os_release", "etc/os-release", False, "distribution"),
     Spec("cmdline", "proc/cmdline", False, "kernel boot parameters"),
     Spec("tainted", "proc/sys/kernel/tainted", False, "taint flags"),

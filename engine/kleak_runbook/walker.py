@@ -152,12 +152,26 @@ class Walker:
                     probe.name,
                     f"not consented: run with --allow-intrusive {probe.name} to allow it ({probe.effect})",
                 )
-                self.store_for(host).add_gap(f"probe {probe.name}", "not-consented",
-                                               f"--allow-intrusive {probe.name} was not given")
-            return Request(step=request.step, specs=request.specs, samples=request.samples,
-                           interval=request.interval, static=request.static, timeout=request.timeout)
-        return Request(step=request.step, specs=(), samples=0, interval=0.0, static=request.static,
-                       probe=probe.name, timeout=request.timeout)
+                self.store_for(host).add_gap(
+                    f"probe {probe.name}", "not-consented", f"--allow-intrusive {probe.name} was not given"
+                )
+            return Request(
+                step=request.step,
+                specs=request.specs,
+                samples=request.samples,
+                interval=request.interval,
+                static=request.static,
+                timeout=request.timeout,
+            )
+        return Request(
+            step=request.step,
+            specs=(),
+            samples=0,
+            interval=0.0,
+            static=request.static,
+            probe=probe.name,
+            timeout=request.timeout,
+        )
 
     def _advance(self, walk: HostWalk, step: Step) -> str | None:
         store = walk.store

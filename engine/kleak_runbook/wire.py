@@ -14,7 +14,7 @@ import shlex
 from dataclasses import dataclass
 
 _COPY = (
-    "LC_ALL=C awk -v m=\"$M\" -v nm=\"$1\" "
+    'LC_ALL=C awk -v m="$M" -v nm="$1" '
     "'{print; n+=length($0)+1} END{printf \"%s END %s status=ok bytes=%d lines=%d\\n\", m, nm, n, NR}'"
 )
 

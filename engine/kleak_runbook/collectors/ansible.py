@@ -136,8 +136,11 @@ class AnsibleCollector:
         extravars: dict[str, Any] = {
             "kleak_target": "all",
             "kleak_batches": [
-                {"label": b.lines[1].split("BATCH ", 1)[1].rstrip('"'), "command": b.as_raw_command(),
-                 "timeout": int(per_batch)}
+                {
+                    "label": b.lines[1].split("BATCH ", 1)[1].rstrip('"'),
+                    "command": b.as_raw_command(),
+                    "timeout": int(per_batch),
+                }
                 for b in batches.values()
             ],
             **t.extra_vars,
@@ -281,6 +284,8 @@ def _store_reply(store: EvidenceStore, reply: Any, request: Request) -> None:
         spec = BY_RELPATH.get(rel)
         if spec is None:
             continue
+        if item.status == "missing" and spec.optional:
+            continue
         if item.status != "ok" or item.text is None:
             reason = {
                 "denied": f"permission denied reading {spec.host_path}",
@@ -298,9 +303,14 @@ def _store_reply(store: EvidenceStore, reply: Any, request: Request) -> None:
     for name, fields in reply.actions:
         store.add_probe_action(name, "action", fields)
     if request.probe and len(reply.times) >= 2:
-        store.add_probe_action(request.probe, "times", {
-            "before_wall": reply.times[0][0], "after_wall": reply.times[1][0],
-        })
+        store.add_probe_action(
+            request.probe,
+            "times",
+            {
+                "before_wall": reply.times[0][0],
+                "after_wall": reply.times[1][0],
+            },
+        )
 
 
 def _quote(s: str) -> str:

@@ -136,9 +136,7 @@ def _locate(path: Path) -> tuple[Path, str]:
             return root, "bundle"
     if (path / "proc" / "meminfo").is_file():
         return path, "snapshot"
-    raise InputError(
-        f"{path}: not a kleak-runbook bundle (no samples/) nor a snapshot directory (no proc/meminfo)"
-    )
+    raise InputError(f"{path}: not a kleak-runbook bundle (no samples/) nor a snapshot directory (no proc/meminfo)")
 
 
 def _read_manifest(root: Path) -> dict:  # type: ignore[type-arg]

@@ -60,7 +60,7 @@ def parse_slabinfo(text: str) -> SlabInfo:
     >>> cache = info.by_name()["kmalloc-4k"]
     >>> cache.num_objs, cache.size_bytes(), cache.active_bytes
     (3024, 12386304, 12386304)
-    """  # noqa: E501
+    """
     lines = text.splitlines()
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:

@@ -124,15 +124,13 @@ def parse_uname(text: str) -> KernelVersion:
     (6, 1, 176)
     >>> parse_uname("6.1.0-50-amd64\\n")
     KernelVersion(release='6.1.0-50-amd64', build=None, compiler=None, upstream=(6, 1, 0), distro_version=None)
-    """  # noqa: E501
+    """
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
     tokens = line.split()
     if len(tokens) == 1:
         return _kernel_version(tokens[0], None, None)
     if len(tokens) < 3 or tokens[0] != "Linux":
-        raise ParseError(
-            "uname", f"expected 'Linux <host> <release> ...' or a release, got {line[:40]!r}", line=1
-        )
+        raise ParseError("uname", f"expected 'Linux <host> <release> ...' or a release, got {line[:40]!r}", line=1)
     tail = tokens[3:]
     if tail and tail[-1] in ("GNU/Linux", "Linux"):
         tail.pop()
@@ -150,9 +148,7 @@ def parse_version_signature_full(text: str) -> VersionSignature:
     tokens = text.split()
     upstream = _leading_version(tokens[-1]) if len(tokens) >= 3 else None
     if upstream is None:
-        raise ParseError(
-            "version_signature", f"expected 'Ubuntu <release> <upstream>', got {text[:60]!r}", line=1
-        )
+        raise ParseError("version_signature", f"expected 'Ubuntu <release> <upstream>', got {text[:60]!r}", line=1)
     return VersionSignature(distro_release=tokens[-2], upstream=upstream)
 
 

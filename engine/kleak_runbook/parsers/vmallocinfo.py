@@ -107,7 +107,7 @@ def parse_vmallocinfo(text: str) -> VmallocInfo:
     4096
     >>> info.by_caller()["leaky_leak_4k [leaky]"], info.by_caller()["unpurged vm_area"]
     ((1, 4096), (1, 20480))
-    """  # noqa: E501
+    """
     areas: list[VmallocArea] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
