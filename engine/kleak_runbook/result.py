@@ -41,7 +41,7 @@ def document(walk: HostWalk, runbook_name: str, evidence_dir: Path | None, conse
     if mods:
         out_of_tree = frozenset(x.name for x in mods if x.out_of_tree)
     source = walk.terminal.culprits if walk.terminal else "none"
-    culprits = pick(source, m, out_of_tree) if m is not None and verdict != "no-leak" else []
+    culprits = pick(source, m, out_of_tree) if m is not None and kind != "none" else []
     kmem: dict[str, Any] = {}
     if m is not None:
         for key, _label in COMPONENTS:

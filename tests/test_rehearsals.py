@@ -1,0 +1,33 @@
+"""Rehearsals: each saved bundle, replayed through the default runbook, takes the expected path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import SAMPLES, run_cli
+
+CASES = [
+    case
+    for f in sorted((Path(__file__).parent / "rehearsals").glob("*.yaml"))
+    for case in yaml.safe_load(f.read_text())
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["bundle"] for c in CASES])
+def test_rehearsal(case: dict, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    proc = run_cli("replay", str(SAMPLES / case["bundle"]), "--out", str(out), "--format", "json", "-q")
+    doc = json.loads(proc.stdout)
+    assert [v["step"] for v in doc["path"]] == case["path"], doc["path"]
+    assert (doc["verdict"], doc["kind"]) == (case["verdict"], case["kind"])
+    assert proc.returncode == {"no-leak": 0, "leak": 1, "suspected-leak": 1, "inconclusive": 3}[doc["verdict"]]
+    if "culprit" in case:
+        first = doc["culprits"][0]
+        assert {k: first[k] for k in case["culprit"]} == case["culprit"]
+        assert first["bytes"] > 0
+    assert json.loads((out / "result.json").read_text())["verdict"] == doc["verdict"]
+    assert (out / "report.md").read_text().splitlines()[0].startswith("# ")
