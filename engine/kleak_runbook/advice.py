@@ -13,7 +13,7 @@ Version = tuple[int, int, int]
 
 
 def _ge(kernel: Version | None, *v: int) -> bool:
-    return kernel is not None and kernel >= tuple(v)  # type: ignore[operator]
+    return kernel is not None and kernel >= tuple(v)
 
 
 def slab_debug_param(cache: str, kernel: Version | None) -> str:

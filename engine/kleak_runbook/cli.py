@@ -183,6 +183,7 @@ def _walk(args: argparse.Namespace) -> int:
     progress = Progress(enabled=not args.quiet and (args.progress or sys.stderr.isatty()))
     live = args.command == "run"
     collector: Collector
+    replay_root: Path | None = None
     single: str | None
     if live:
         from .collectors.ansible import AnsibleCollector, Target
@@ -222,8 +223,8 @@ def _walk(args: argparse.Namespace) -> int:
         from .collectors.replay import ReplayCollector
 
         consent = frozenset()
-        collector = ReplayCollector(args.path)
-        single = collector.host
+        replayer = ReplayCollector(args.path)
+        collector, single, replay_root = replayer, replayer.host, replayer.root
         samples, interval = None, None
 
     stamp = _stamp()
@@ -270,7 +271,7 @@ def _walk(args: argparse.Namespace) -> int:
         rdir = report_dir(host)
         doc = document(walk, rb.name, walk.store.root, sorted(consent))
         if not live:
-            doc["evidence_dir"] = str(collector.root)  # type: ignore[attr-defined]
+            doc["evidence_dir"] = str(replay_root)
             doc["replayed_from"] = str(args.path)
         write(rdir, doc, render_report(doc, walk))
         doc["report_dir"] = str(rdir)

@@ -205,7 +205,7 @@ def build(
         if text is None:
             continue
         try:
-            ctx[name] = parse(text)  # type: ignore[operator]
+            ctx[name] = parse(text)
         except ParseError as exc:
             store.add_gap(name, "error", str(exc))
     dentries = [s.texts["dentry_state"] for s in store.samples if "dentry_state" in s.texts]

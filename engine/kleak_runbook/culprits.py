@@ -19,7 +19,7 @@ def pick(source: str, metrics: Metrics, out_of_tree: frozenset[str]) -> list[dic
         callers = [c for c in metrics.callers if c.percpu == (source == "percpu")]
         ranked = _rank(callers, multi)[:TOP]
         found = [_caller(c) for c in ranked]
-        modules = []
+        modules: list[dict[str, Any]] = []
         for c in ranked:
             if c.module and c.module not in {m["name"] for m in modules}:
                 modules.append(

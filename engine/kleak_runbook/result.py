@@ -36,7 +36,7 @@ def document(walk: HostWalk, runbook_name: str, evidence_dir: Path | None, conse
     facts = walk.facts
     verdict = walk.verdict or "inconclusive"
     kind = walk.kind or "unknown"
-    out_of_tree = frozenset()
+    out_of_tree: frozenset[str] = frozenset()
     mods = walk.context.get("modules")
     if mods:
         out_of_tree = frozenset(x.name for x in mods if x.out_of_tree)

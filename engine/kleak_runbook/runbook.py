@@ -209,7 +209,7 @@ class _Checker:
                 self.bad(f"steps[{i}].id", f"duplicate step id {step.id!r}")
                 continue
             steps[step.id] = step
-        start = data.get("start", steps and next(iter(steps)))
+        start = data.get("start", next(iter(steps), None))
         if not isinstance(start, str) or start not in steps:
             self.bad("start", f"start step {start!r} is not defined")
             return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -167,6 +168,8 @@ class AnsibleCollector:
         else:
             inventory = [os.path.abspath(i) for i in t.inventory]
         env = {
+            # ansible-playbook sits next to this interpreter in a venv that is not activated
+            "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),
             "MAX_EVENT_RES": MAX_EVENT_RES,
             "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.control_dir),
             "ANSIBLE_SSH_ARGS": "-C -o ControlMaster=auto -o ControlPersist=120s",
@@ -224,9 +227,9 @@ class AnsibleCollector:
             return
         stdout = res.get("stdout")
         if not isinstance(stdout, str):
-            msg = str(res.get("msg", "no output")).strip()
-            status = "timeout" if "timed out" in msg or "timeout" in msg.lower() else "error"
-            store.add_gap(request.step, status, msg.splitlines()[-1] if msg else status)
+            text = str(res.get("msg", "no output")).strip()
+            status = "timeout" if "timed out" in text or "timeout" in text.lower() else "error"
+            store.add_gap(request.step, status, text.splitlines()[-1] if text else status)
             return
         marker = stdout.split(" ", 1)[0] if stdout.startswith("KLEAK-") else _find_marker(stdout, batches)
         builder = batches.get(marker or "")
