@@ -43,6 +43,7 @@ class Probe:
     name: str
     ran: bool
     reason: str = ""
+    args: tuple[str, ...] = ()
     phases: dict[str, dict[str, str]] = field(default_factory=dict)  # phase -> spec -> text
     actions: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -92,8 +93,11 @@ class EvidenceStore:
         self.probe(probe).actions[action] = fields
         self._write(f"probes/{probe}/{action}.json", json.dumps(fields, indent=1) + "\n")
 
-    def skip_probe(self, name: str, reason: str) -> None:
-        self.probes[name] = Probe(name, ran=False, reason=reason)
+    def skip_probe(self, name: str, reason: str, args: tuple[str, ...] = ()) -> None:
+        self.probes[name] = Probe(name, ran=False, reason=reason, args=args)
+
+    def start_probe(self, name: str, args: tuple[str, ...]) -> None:
+        self.probes[name] = Probe(name, ran=True, args=args)
 
     def add_gap(self, item: str, status: str, reason: str) -> None:
         gap = Gap(item, status, reason)
@@ -137,7 +141,10 @@ class EvidenceStore:
             "samples": [
                 {"index": s.index, "wall": s.wall, "uptime": s.uptime, "specs": sorted(s.texts)} for s in self.samples
             ],
-            "probes": {n: {"ran": p.ran, "reason": p.reason, "actions": p.actions} for n, p in self.probes.items()},
+            "probes": {
+                n: {"ran": p.ran, "reason": p.reason, "args": list(p.args), "actions": p.actions}
+                for n, p in self.probes.items()
+            },
             "gaps": [asdict(g) for g in self.gaps],
             "items": self.items,
         }

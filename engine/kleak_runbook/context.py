@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+from . import attribution
 from .bundle import EvidenceStore, Probe
 from .errors import ParseError
 from .metrics import CacheStat, CallerStat, Metrics
@@ -223,8 +224,38 @@ def build(
             )
         except ParseError as exc:
             store.add_gap("dentry_state", "error", str(exc))
-    ctx["probes"] = SimpleNamespace(drop_caches=drop_caches_result(store.probes.get("drop_caches"), metrics.page_size))
+    ctx["probes"] = SimpleNamespace(
+        drop_caches=drop_caches_result(store.probes.get("drop_caches"), metrics.page_size),
+        **attributions(store, metrics, facts, ctx.get("cmdline")),
+    )
     return ctx
+
+
+def attributions(
+    store: EvidenceStore, metrics: Metrics, facts: KernelFacts, cmdline: Any
+) -> dict[str, attribution.Attribution]:
+    kmem = metrics.kmem
+    slab_growth = kmem["slab_unreclaimable"].growth_bytes_per_s if "slab_unreclaimable" in kmem else None
+    pages_growth = kmem["unaccounted"].growth_bytes_per_s if "unaccounted" in kmem else None
+    slub = store.probes.get("slub_traces")
+    trace = store.probes.get("trace")
+    kmemleak = store.probes.get("kmemleak")
+    objsize = {n: c.objsize for n, c in metrics.caches.items()}
+    trace_args = trace.args if trace else ()
+    cache_growth = None
+    if trace_args and trace_args[0] != "kmem/mm_page_alloc" and slab_growth:
+        cache_growth = max(
+            (c.growth_bytes_per_s for c in metrics.caches.values() if c.reclaimable is not True), default=slab_growth
+        )
+    pages = trace_args[:1] == ("kmem/mm_page_alloc",)
+    return {
+        "slub_traces": attribution.interpret_slub_traces(
+            slub, slub.args if slub else (), facts.upstream, cmdline, objsize
+        ),
+        "kmemleak": attribution.interpret_kmemleak(kmemleak, bool(kmemleak and "kmemleak_scan" in kmemleak.actions)),
+        "page_owner": attribution.interpret_page_owner(store.probes.get("page_owner"), pages_growth),
+        "trace": attribution.interpret_trace(trace, pages_growth if pages else cache_growth, trace_args),
+    }
 
 
 def _times(metrics: Metrics, n: int) -> tuple[float, ...] | None:

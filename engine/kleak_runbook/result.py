@@ -11,12 +11,14 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from . import __version__
 from .advice import advise
+from .attribution import Attribution, culprits_from
 from .culprits import pick
 from .expressions import human_bytes, percent
 from .knowledge_bridge import known_bugs
 from .metrics import COMPONENTS
 from .walker import HostWalk
 
+ATTRIBUTION_PROBES = ("slub_traces", "kmemleak", "page_owner", "trace")
 EXIT_CODES = {"no-leak": 0, "leak": 1, "suspected-leak": 1, "inconclusive": 3}
 _ICONS = {"leak": "🔴", "suspected-leak": "🟠", "no-leak": "🟢", "inconclusive": "⚪"}
 _SPARK = "▁▂▃▄▅▆▇█"
@@ -42,6 +44,26 @@ def document(walk: HostWalk, runbook_name: str, evidence_dir: Path | None, conse
         out_of_tree = frozenset(x.name for x in mods if x.out_of_tree)
     source = walk.terminal.culprits if walk.terminal else "none"
     culprits = pick(source, m, out_of_tree) if m is not None and kind != "none" else []
+    probes = walk.context.get("probes")
+    attrs = [
+        a for a in (getattr(probes, n, None) for n in ATTRIBUTION_PROBES) if isinstance(a, Attribution) and a.available
+    ]
+    if kind != "none":
+        culprits += culprits_from(attrs)
+    named = {c["name"] for c in culprits if c["type"] == "module"}
+    for c in list(culprits):
+        mod = c.get("module")
+        if c["type"] == "backtrace" and mod and mod not in named:
+            named.add(mod)
+            culprits.append(
+                {
+                    "type": "module",
+                    "name": mod,
+                    "bytes": c["bytes"],
+                    "growth_bytes_per_s": c.get("growth_bytes_per_s"),
+                    "out_of_tree": mod in out_of_tree,
+                }
+            )
     kmem: dict[str, Any] = {}
     if m is not None:
         for key, _label in COMPONENTS:
@@ -81,6 +103,11 @@ def document(walk: HostWalk, runbook_name: str, evidence_dir: Path | None, conse
         },
         "mem_total_bytes": m.mem_total if m else None,
         "kernel_memory": kmem,
+        "attribution": {
+            n: _attribution_dict(getattr(probes, n))
+            for n in ATTRIBUTION_PROBES
+            if probes is not None and n in walk.store.probes
+        },
         "vmalloc_source": m.vmalloc_source if m else None,
         "consent": consent,
         "advice": advise(
@@ -95,6 +122,28 @@ def document(walk: HostWalk, runbook_name: str, evidence_dir: Path | None, conse
         "exit_code": EXIT_CODES[verdict],
     }
     return doc
+
+
+def _attribution_dict(a: Attribution) -> dict[str, Any]:
+    return {
+        "ran": a.ran,
+        "available": a.available,
+        "reason": a.reason,
+        "enable": a.enable,
+        "details": a.details,
+        "sites": [
+            {
+                "name": s.name,
+                "module": s.module,
+                "bytes": s.bytes,
+                "count": s.count,
+                "rate_bytes_per_s": s.rate_bytes_per_s,
+                "rate_matches_growth": s.match,
+                "stack": list(s.stack[:16]),
+            }
+            for s in a.sites[:10]
+        ],
+    }
 
 
 def render_report(doc: dict[str, Any], walk: HostWalk) -> str:

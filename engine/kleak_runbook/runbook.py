@@ -82,7 +82,7 @@ class Step:
     samples: int
     interval: float
     timeout: float
-    probe: str | None
+    probes: tuple[str, ...]
     rules: tuple[Rule, ...]
     default: str | None
     verdict: str | None
@@ -114,7 +114,8 @@ class Runbook:
 
     @property
     def intrusive_probes(self) -> tuple[str, ...]:
-        return tuple(s.probe for s in self.steps.values() if s.probe and PROBES[s.probe].intrusive)
+        names = {p for s in self.steps.values() for p in s.probes if PROBES[p].intrusive or PROBES[p].consent_name}
+        return tuple(sorted(names))
 
     @property
     def needs_root(self) -> bool:
@@ -255,10 +256,15 @@ class _Checker:
         if timeout is None or timeout <= 0:
             self.bad(f"{path}.timeout", "timeout must be positive seconds")
             timeout = 120.0
-        probe = raw.get("probe")
-        if probe is not None and probe not in PROBES:
-            self.bad(f"{path}.probe", f"unknown probe {probe!r} (known: {', '.join(PROBES)})")
-            probe = None
+        raw_probe = raw.get("probe")
+        probe_list = raw_probe if isinstance(raw_probe, list) else ([] if raw_probe is None else [raw_probe])
+        probes = []
+        for j, name in enumerate(probe_list):
+            where = f"{path}.probe[{j}]" if isinstance(raw_probe, list) else f"{path}.probe"
+            if name not in PROBES:
+                self.bad(where, f"unknown probe {name!r} (known: {', '.join(PROBES)})")
+            else:
+                probes.append(name)
         rules = []
         raw_rules = raw.get("rules") or []
         if not isinstance(raw_rules, list):
@@ -304,7 +310,7 @@ class _Checker:
             samples=samples,
             interval=interval,
             timeout=timeout,
-            probe=probe,
+            probes=tuple(probes),
             rules=tuple(rules),
             default=default if isinstance(default, str) else None,
             verdict=verdict,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -16,7 +16,7 @@ from jinja2 import nodes
 
 from . import context as ctxmod
 from .bundle import EvidenceStore
-from .collectors import Collector, Request
+from .collectors import Collector, ProbeCall, Request
 from .errors import KleakError
 from .expressions import Evaluator, ExpressionError
 from .metrics import Metrics, compute
@@ -123,55 +123,59 @@ class Walker:
     # --- one step ----------------------------------------------------------------------------
     def _collect(self, step: Step, group: list[str] | None) -> list[str]:
         first = group is None or any(not self.store_for(h).static for h in group)
-        request = Request(
+        sampled = tuple(c for c in step.collect if c in _sampled())
+        base = Request(
             step=step.id,
-            specs=tuple(c for c in step.collect if c in _sampled()),
-            samples=(self.samples or step.samples) if step.samples > 1 or self.samples else 1,
+            specs=sampled,
+            samples=((self.samples or step.samples) if step.samples > 1 or self.samples else 1) if sampled else 0,
             interval=self.interval if self.interval is not None else step.interval,
             static=STATIC if first else tuple(c for c in step.collect if c not in _sampled()),
-            probe=None,
             timeout=step.timeout,
         )
-        if step.probe:
-            request = self._probe_request(step, request, group)
         if group is not None:
             group = [h for h in group if self.store_for(h).unreachable is None]
-        nothing = not (request.specs or request.static or request.probe)
-        if nothing or group == []:
-            return list(group or [])
-        self.say(f"step {step.id}: {step.title}")
-        return self.collector.collect(request, group, self.store_for)
+            if not group:
+                return []
+        if not step.probes:
+            if not (base.specs or base.static):
+                return list(group or [])
+            self.say(f"step {step.id}: {step.title}")
+            return self.collector.collect(base, group, self.store_for)
+        # probes take arguments chosen per host (the cache that grows, ...): one collection per
+        # distinct set of arguments, so a fleet with the same problem is still one Ansible run
+        by_calls: dict[tuple[ProbeCall, ...], list[str]] = {}
+        for host in group or []:
+            by_calls.setdefault(self._probe_calls(step, host), []).append(host)
+        seen: list[str] = []
+        for calls, hosts in by_calls.items():
+            request = replace(base, probes=calls)
+            if not (request.specs or request.static or request.probes):
+                seen.extend(hosts)
+                continue
+            self.say(f"step {step.id}: {step.title}")
+            seen.extend(self.collector.collect(request, hosts, self.store_for))
+        return seen
 
-    def _probe_request(self, step: Step, request: Request, group: list[str] | None) -> Request:
-        probe = PROBES[step.probe or ""]
-        if not self.collector.live:  # saved evidence: reading it changes nothing on any host
-            return Request(step=request.step, probe=probe.name)
-        if probe.intrusive and probe.name not in self.consent:
-            for host in group or []:
-                self.store_for(host).skip_probe(
-                    probe.name,
-                    f"not consented: run with --allow-intrusive {probe.name} to allow it ({probe.effect})",
+    def _probe_calls(self, step: Step, host: str) -> tuple[ProbeCall, ...]:
+        walk = self.walks.get(host)
+        ctx = walk.context if walk else {}
+        calls = []
+        store = self.store_for(host)
+        for name in step.probes:
+            probe = PROBES[name]
+            args = probe.args(ctx)
+            if not self.collector.live:
+                calls.append(ProbeCall(name, args))  # saved evidence: reading it changes nothing on any host
+                continue
+            consented = name in self.consent or (probe.consent_name is not None and probe.consent_name in self.consent)
+            if probe.intrusive and not consented:
+                store.skip_probe(
+                    name, f"not consented: run with --allow-intrusive {name} to allow it ({probe.effect})", args
                 )
-                self.store_for(host).add_gap(
-                    f"probe {probe.name}", "not-consented", f"--allow-intrusive {probe.name} was not given"
-                )
-            return Request(
-                step=request.step,
-                specs=request.specs,
-                samples=request.samples,
-                interval=request.interval,
-                static=request.static,
-                timeout=request.timeout,
-            )
-        return Request(
-            step=request.step,
-            specs=(),
-            samples=0,
-            interval=0.0,
-            static=request.static,
-            probe=probe.name,
-            timeout=request.timeout,
-        )
+                store.add_gap(f"probe {name}", "not-consented", f"--allow-intrusive {name} was not given")
+                continue
+            calls.append(ProbeCall(name, args, consented))
+        return tuple(calls)
 
     def _advance(self, walk: HostWalk, step: Step) -> str | None:
         store = walk.store

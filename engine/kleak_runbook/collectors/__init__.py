@@ -14,6 +14,13 @@ from ..bundle import EvidenceStore
 
 
 @dataclass(frozen=True)
+class ProbeCall:
+    name: str
+    args: tuple[str, ...] = ()
+    consented: bool = False
+
+
+@dataclass(frozen=True)
 class Request:
     """What one runbook step needs from every host in ``hosts``."""
 
@@ -22,8 +29,12 @@ class Request:
     samples: int = 1
     interval: float = 0.0
     static: tuple[str, ...] = ()  # once-per-host evidence not yet collected
-    probe: str | None = None
+    probes: tuple[ProbeCall, ...] = ()
     timeout: float = 120.0
+
+    @property
+    def probe(self) -> str | None:
+        return self.probes[0].name if self.probes else None
 
 
 StoreFor = Callable[[str], EvidenceStore]

@@ -19,7 +19,8 @@ from typing import Any
 from ..bundle import EvidenceStore
 from ..errors import CollectionError, UsageError
 from ..paths import playbook_dir
-from ..probes import PROBES
+from ..probes import PROBES, disarm_script
+from . import ProbeCall
 from ..progress import Progress
 from ..specs import SPECS
 from ..wire import Item, ScriptBuilder, decode
@@ -54,11 +55,17 @@ class AnsibleCollector:
         self.workdir = Path(tempfile.mkdtemp(prefix="kleak-ansible-"))
         self.control_dir = self.workdir / "cp"
         self.control_dir.mkdir()
+        self._probe_of: dict[str, ProbeCall] = {}
+        self.armed = False  # a tracing probe ran: close() makes sure nothing is left armed
+        self._trace_hosts: set[str] = set()
+        self._disarmed: set[str] = set()
 
     # --- public ----------------------------------------------------------------------------
     def collect(self, request: Request, hosts: Sequence[str] | None, store_for: StoreFor) -> list[str]:
         batches = self._batches(request)
         seen: dict[str, _HostState] = {}
+        if any(c.name == "trace" for c in request.probes):
+            self._trace_hosts.update(hosts or [])
 
         def handler(event: dict[str, Any]) -> bool:
             self._on_event(event, batches, seen, store_for, request)
@@ -86,6 +93,8 @@ class AnsibleCollector:
         return list(seen)
 
     def close(self) -> None:
+        if self.armed and self._trace_hosts - self._disarmed:
+            self._disarm(sorted(self._trace_hosts - self._disarmed))
         # Close the SSH master connections this run opened (ControlPersist would keep them).
         for sock in self.control_dir.iterdir() if self.control_dir.exists() else []:
             subprocess.run(
@@ -95,6 +104,19 @@ class AnsibleCollector:
                 check=False,
             )
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _disarm(self, hosts: list[str]) -> None:
+        """Last resort after an interrupted or failed tracing probe: remove our triggers."""
+        b = ScriptBuilder.new("disarm tracing")
+        disarm_script(b)
+        private = Path(tempfile.mkdtemp(prefix="runner-", dir=self.workdir))
+        try:
+            self._run(private, {b.marker: b}, hosts, lambda _e: False, Request(step="disarm", timeout=30))
+            self.progress.say(f"disarmed tracing on {', '.join(hosts)}")
+        except Exception as exc:  # never let cleanup hide the original outcome
+            self.progress.say(f"could not confirm tracing was disarmed on {', '.join(hosts)}: {exc}")
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
 
     # --- batches ---------------------------------------------------------------------------
     def _batches(self, request: Request) -> dict[str, ScriptBuilder]:
@@ -110,10 +132,19 @@ class AnsibleCollector:
                 for name in request.static:
                     _add_spec(b, "static/", name)
             batches[b.marker] = b
-        if request.probe:
-            b = ScriptBuilder.new(f"{request.step} probe {request.probe}")
-            PROBES[request.probe].script(b)
+        for call in request.probes:
+            b = ScriptBuilder.new(f"{request.step} probe {call.name}")
+            PROBES[call.name].script(b, call.args, call.consented)
             batches[b.marker] = b
+            self._probe_of[b.marker] = call
+            if call.name == "trace":
+                self.armed = True
+                d = ScriptBuilder.new(f"{request.step} probe {call.name} disarm check")
+                disarm_script(d)
+                batches[d.marker] = d
+                self._probe_of[d.marker] = call
+        if request.probes:
+            pass
         elif request.static and not request.specs:
             b = ScriptBuilder.new(f"{request.step} static")
             for name in request.static:
@@ -239,7 +270,13 @@ class AnsibleCollector:
             return
         state.pending.discard(builder.marker)
         reply = decode(stdout, builder.marker)
-        _store_reply(store, reply, request)
+        call = self._probe_of.get(builder.marker)
+        if call is not None and call.name == "trace":
+            if "disarm check" in builder.lines[1] and reply.complete:
+                self._disarmed.add(host)
+            else:
+                self._trace_hosts.add(host)
+        _store_reply(store, reply, request, self._probe_of.get(builder.marker))
         label = reply.batch or ""
         if not reply.complete:
             err = str(res.get("stderr", "")).strip().splitlines()
@@ -270,14 +307,16 @@ def _find_marker(stdout: str, batches: dict[str, ScriptBuilder]) -> str | None:
     return None
 
 
-def _store_reply(store: EvidenceStore, reply: Any, request: Request) -> None:
+def _store_reply(store: EvidenceStore, reply: Any, request: Request, call: ProbeCall | None) -> None:
     from ..specs import BY_RELPATH
 
     sample = None
     items: tuple[Item, ...] = reply.items
-    if any(i.name.startswith("sample/") for i in items) or (reply.times and request.specs and not request.probe):
+    if call is None and any(i.name.startswith("sample/") for i in items):
         wall, up = reply.times[0] if reply.times else (None, None)
         sample = store.new_sample(wall, up)
+    if call is not None and call.name not in store.probes:
+        store.start_probe(call.name, call.args)
     for item in items:
         where, _, rel = item.name.partition("/")
         probe_phase = None
@@ -285,6 +324,12 @@ def _store_reply(store: EvidenceStore, reply: Any, request: Request) -> None:
             probe, phase, rel = rel.split("/", 2)
             probe_phase = (probe, phase)
         spec = BY_RELPATH.get(rel)
+        if probe_phase and (spec is None or phase == "data"):
+            if item.status == "ok" and item.text is not None:
+                store.add_probe_text(probe_phase[0], probe_phase[1], rel, rel, item.text)
+            else:
+                store.probe(probe_phase[0]).phases.setdefault("status", {})[rel] = item.status
+            continue
         if spec is None:
             continue
         if item.status == "missing" and spec.optional:
@@ -303,17 +348,20 @@ def _store_reply(store: EvidenceStore, reply: Any, request: Request) -> None:
             store.add_static(spec.name, rel, item.text)
         elif sample is not None:
             store.add_sample_text(sample, spec.name, rel, item.text)
-    for name, fields in reply.actions:
-        store.add_probe_action(name, "action", fields)
-    if request.probe and len(reply.times) >= 2:
-        store.add_probe_action(
-            request.probe,
-            "times",
-            {
-                "before_wall": reply.times[0][0],
-                "after_wall": reply.times[1][0],
-            },
-        )
+    if call is not None:
+        for name, fields in reply.actions:
+            store.add_probe_action(call.name, name, fields)
+        if len(reply.times) >= 2:
+            store.add_probe_action(
+                call.name,
+                "times",
+                {
+                    "before_wall": reply.times[0][0],
+                    "after_wall": reply.times[-1][0],
+                    "before_uptime": str(reply.times[0][1]),
+                    "after_uptime": str(reply.times[-1][1]),
+                },
+            )
 
 
 def _quote(s: str) -> str:

@@ -35,8 +35,9 @@ class ReplayCollector:
         if not self._loaded:
             self._load(store)
             self._loaded = True
-        if request.probe and request.probe not in store.probes:
-            store.skip_probe(request.probe, "not in the saved evidence")
+        for call in request.probes:
+            if call.name not in store.probes:
+                store.skip_probe(call.name, "not in the saved evidence", call.args)
         for name in request.specs:
             if name == "uptime" and all(s.wall for s in store.samples):
                 continue  # wall-clock timestamps serve instead

@@ -1,0 +1,266 @@
+"""Find /proc outputs pasted into free text (a ticket comment, an e-mail) and normalise each block.
+
+Blocks are recognised by the shape of their lines, whatever surrounds them: prose, shell prompts
+(``$ ``, ``# ``, ``[root@host ~]# ``), markdown code fences, e-mail quoting (``> ``) and
+indentation. Each block comes out as the exact text its parser takes (``parse_meminfo``,
+``parse_slabinfo``, ...); ``slabtop -o`` output is converted to ``/proc/slabinfo`` text.
+
+>>> blocks = split_pasted('''Our node is slow, see below.
+... > $ grep -e MemTotal -e SUnreclaim /proc/meminfo
+... > MemTotal:        981472 kB
+... > SUnreclaim:      316468 kB
+... > $ uname -a
+... > Linux web-3 6.1.0-50-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1 (2026-07-02) x86_64 GNU/Linux
+... Thanks!''')
+>>> blocks.meminfo
+('MemTotal:        981472 kB\\nSUnreclaim:      316468 kB\\n',)
+>>> blocks.uname.split()[1], blocks.ignored_lines
+('web-3', 4)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from kleak_runbook.errors import ParseError
+from kleak_runbook.parsers.meminfo import parse_meminfo
+from kleak_runbook.parsers.slabinfo import SlabCache, SlabInfo, parse_slabinfo, parse_slabtop
+from kleak_runbook.parsers.vmallocinfo import parse_vmallocinfo
+
+SAMPLED = ("meminfo", "slabinfo", "vmallocinfo", "dentry_state")
+SLABINFO_HEADER = (
+    "slabinfo - version: 2.1\n"
+    "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>"
+    " : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>\n"
+)
+SLABTOP_NOTE = (
+    "from slabtop -o: object and cache sizes are rounded as slabtop prints them (0.01K, whole K)"
+    " and 4 KiB pages are assumed"
+)
+
+_QUOTE = re.compile(r"^\s*(?:>\s?)+")
+_FENCE = re.compile(r"^(```|~~~)")
+# "$ cmd", "# cmd", "[root@host ~]# cmd", "root@host:~# cmd", "core@host ~ $ cmd"
+_PROMPT = re.compile(r"^(?:\[[^\]]*\]\s*|[\w.-]+@[\w.-]+(?::\S*|\s+\S+)?\s*)?[$#](?:\s+(?P<cmd>.*))?$")
+_MEMINFO = re.compile(r"^(?P<key>[A-Za-z][A-Za-z0-9_()]*):\s+\d+(?:\s+kB)?$")
+_SLABINFO_ROW = re.compile(
+    r"^(?P<name>\S+)(?:\s+\d+){5}\s+:\s+tunables(?:\s+\d+){3}\s+:\s+slabdata(?:\s+\d+){3}(?:\s+:.*)?$"
+)
+_SLABINFO_COLUMNS = re.compile(r"^#\s*name\s+<active_objs>")
+_SLABTOP_SUMMARY = re.compile(r"^(Active / Total|Minimum / Average / Maximum)\b.*:")
+_SLABTOP_ROW = re.compile(r"^\d+\s+\d+\s+\d+%\s+[\d.]+[KMG]?\s+\d+\s+\d+\s+[\d.]+[KMG]?\s+(?P<name>\S+)$")
+_VMALLOC_ROW = re.compile(r"^0x[0-9a-fA-F]+-0x[0-9a-fA-F]+\s+\d+(?:\s|$)")
+_DENTRY_STATE = re.compile(r"^\d+(?:\s+\d+){5}$")
+_UNAME = re.compile(r"^Linux\s+\S+\s+\d+\.\d+\S*\s+#")
+_RELEASE = re.compile(r"^\d+\.\d+\S*$")
+_PROC_VERSION = re.compile(r"^Linux version \d+\.\d+")
+_OS_RELEASE = re.compile(
+    r"^(NAME|VERSION|ID|ID_LIKE|PRETTY_NAME|VERSION_ID|VERSION_CODENAME|BUILD_ID|VARIANT|VARIANT_ID"
+    r"|HOME_URL|SUPPORT_URL|BUG_REPORT_URL|PRIVACY_POLICY_URL|DOCUMENTATION_URL|ANSI_COLOR|CPE_NAME"
+    r"|LOGO|PLATFORM_ID|UBUNTU_CODENAME|SUPPORT_END|IMAGE_ID|IMAGE_VERSION|[A-Z]+_SUPPORT_PRODUCT\w*"
+    r"|REDHAT_\w+|DEBIAN_\w+)=\S"
+)
+
+
+@dataclass(frozen=True)
+class PastedBlocks:
+    """The blocks found, each normalised for its parser; sampled kinds keep every paste in order."""
+
+    meminfo: tuple[str, ...] = ()
+    slabinfo: tuple[str, ...] = ()
+    vmallocinfo: tuple[str, ...] = ()
+    dentry_state: tuple[str, ...] = ()
+    version: str | None = None  # /proc/version
+    uname: str | None = None  # uname -a (or uname -r)
+    os_release: str | None = None
+    ignored_lines: int = 0  # non-blank lines that belong to no block: prose, prompts, fences
+    # "<spec>: <what was lost>" for evidence that was approximated or left out
+    notes: tuple[str, ...] = ()
+    # the sampled blocks in the order they were pasted: (spec, index into its tuple)
+    order: tuple[tuple[str, int], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.order or self.version or self.uname or self.os_release)
+
+
+def _clean(line: str) -> str:
+    return _QUOTE.sub("", line).strip()
+
+
+def _kind(line: str) -> str | None:
+    """What a cleaned, non-blank line is part of; None for anything else."""
+    if line.startswith("slabinfo - version:") or _SLABINFO_COLUMNS.match(line) or _SLABINFO_ROW.match(line):
+        return "slabinfo"
+    if _SLABTOP_SUMMARY.match(line) or line.split()[:2] == ["OBJS", "ACTIVE"] or _SLABTOP_ROW.match(line):
+        return "slabtop"
+    if _MEMINFO.match(line):
+        return "meminfo"
+    if _VMALLOC_ROW.match(line):
+        return "vmallocinfo"
+    if _DENTRY_STATE.match(line):
+        return "dentry_state"
+    if _PROC_VERSION.match(line):
+        return "version"
+    if _UNAME.match(line):
+        return "uname"
+    if _OS_RELEASE.match(line):
+        return "os_release"
+    return None
+
+
+def _key(kind: str, line: str) -> str | None:
+    """What must not repeat inside one block (a repeat starts the next paste)."""
+    if kind == "meminfo":
+        m = _MEMINFO.match(line)
+        return m["key"] if m else None
+    if kind == "slabinfo":
+        m = _SLABINFO_ROW.match(line)
+        return m["name"] if m else ("header" if line.startswith("slabinfo") else None)
+    if kind == "slabtop":
+        m = _SLABTOP_ROW.match(line)
+        return m["name"] if m else None
+    return None
+
+
+class _Splitter:
+    def __init__(self) -> None:
+        self.raw: list[tuple[str, list[str]]] = []  # (kind, lines) in text order
+        self.kind: str | None = None
+        self.lines: list[str] = []
+        self.keys: set[str] = set()
+        self.ignored = 0
+
+    def close(self) -> None:
+        if self.kind is not None and self.lines:
+            self.raw.append((self.kind, self.lines))
+        self.kind, self.lines, self.keys = None, [], set()
+
+    def add(self, kind: str, line: str) -> None:
+        key = _key(kind, line)
+        restart = kind != self.kind or (key is not None and key in self.keys)
+        if kind == "slabtop" and self.kind == "slabtop" and not _SLABTOP_ROW.match(line):
+            restart = restart or any(_SLABTOP_ROW.match(x) for x in self.lines)  # a new slabtop screen
+        if kind in ("version", "uname", "dentry_state"):
+            restart = True  # one line each
+        if restart:
+            self.close()
+            self.kind = kind
+        self.lines.append(line)
+        if key is not None:
+            self.keys.add(key)
+
+    def feed(self, text: str) -> None:
+        expect_release = False
+        for raw in text.splitlines():
+            line = _clean(raw)
+            if not line:
+                # slabtop prints a blank line between its summary and its table
+                if not (self.kind == "slabtop" and not any(_SLABTOP_ROW.match(x) for x in self.lines)):
+                    self.close()
+                continue
+            kind = _kind(line)
+            if kind is None and expect_release and _RELEASE.match(line):
+                kind = "uname"
+            expect_release = False
+            if kind is not None:
+                self.add(kind, line)
+                continue
+            self.close()
+            self.ignored += 1
+            prompt = _PROMPT.match(line)
+            if prompt and prompt["cmd"]:
+                expect_release = bool(re.search(r"\buname\s+-r\b", prompt["cmd"]))
+
+
+def _slabinfo_row(c: SlabCache) -> str:
+    pages = c.pagesperslab
+    if pages == 0 and c.num_slabs:
+        # slabtop's cache size did not divide into whole pages per slab: take the slab order
+        # (a power of two) that holds objperslab objects
+        need = max(1, -(-c.objperslab * c.objsize // 4096))
+        pages = 1 << (need - 1).bit_length()
+    return (
+        f"{c.name:<17} {c.active_objs:>6} {c.num_objs:>6} {c.objsize:>6} {c.objperslab:>4} {pages:>4}"
+        f" : tunables    0    0    0 : slabdata {c.active_slabs:>6} {c.num_slabs:>6}      0"
+    )
+
+
+def slabinfo_text(info: SlabInfo) -> str:
+    """``/proc/slabinfo`` 2.1 text for slab caches (as read from ``slabtop -o``), for ``parse_slabinfo``.
+
+    >>> info = parse_slabtop('''  OBJS ACTIVE  USE OBJ SIZE  SLABS OBJ/SLAB CACHE SIZE NAME
+    ...  23499  23499 100%    0.19K   1119       21      4476K dentry
+    ... ''')
+    >>> parse_slabinfo(slabinfo_text(info)).by_name()["dentry"].size_bytes()
+    4583424
+    """
+    return SLABINFO_HEADER + "".join(_slabinfo_row(c) + "\n" for c in info.caches)
+
+
+def _normalise(kind: str, lines: list[str]) -> tuple[str | None, str | None]:
+    """(spec text, note) for one raw block; text None when the block does not parse."""
+    text = "\n".join(lines) + "\n"
+    try:
+        if kind == "meminfo":
+            parse_meminfo(text)
+        elif kind == "slabinfo":
+            if not lines[0].startswith("slabinfo - version:"):
+                text = SLABINFO_HEADER + "\n".join(x for x in lines if not x.startswith("#")) + "\n"
+            parse_slabinfo(text)
+        elif kind == "slabtop":
+            if not any(x.split()[:2] == ["OBJS", "ACTIVE"] for x in lines):
+                text = "OBJS ACTIVE  USE OBJ SIZE  SLABS OBJ/SLAB CACHE SIZE NAME\n" + text
+            info = parse_slabtop(text)
+            if not info.caches:
+                return None, None
+            return slabinfo_text(info), f"slabinfo: {SLABTOP_NOTE}"
+        elif kind == "vmallocinfo":
+            parse_vmallocinfo(text)
+    except ParseError as exc:
+        spec = "slabinfo" if kind == "slabtop" else kind
+        return None, f"{spec}: a pasted block of {len(lines)} lines was left out ({exc})"
+    return text, None
+
+
+def split_pasted(text: str) -> PastedBlocks:
+    """Find and normalise every recognisable block in ``text``; see the module docstring."""
+    splitter = _Splitter()
+    splitter.feed(text)
+    splitter.close()
+    sampled: dict[str, list[str]] = {name: [] for name in SAMPLED}
+    static: dict[str, str] = {}
+    order: list[tuple[str, int]] = []
+    notes: list[str] = []
+    ignored = splitter.ignored
+    for kind, lines in splitter.raw:
+        if kind in ("version", "uname", "os_release"):
+            static.setdefault(kind, "\n".join(lines) + "\n")
+            continue
+        if kind == "meminfo" and not any(x.startswith("MemTotal:") for x in lines):
+            # e.g. the output of "grep -i slab /proc/meminfo": nothing to compare with
+            if any(x.split(":")[0] in ("SUnreclaim", "Slab", "SReclaimable", "VmallocUsed") for x in lines):
+                notes.append(f"meminfo: a partial /proc/meminfo of {len(lines)} lines without MemTotal was left out")
+            ignored += len(lines)
+            continue
+        normalised, note = _normalise(kind, lines)
+        if note:
+            notes.append(note)
+        if normalised is None:
+            ignored += len(lines)
+            continue
+        spec = "slabinfo" if kind == "slabtop" else kind
+        order.append((spec, len(sampled[spec])))
+        sampled[spec].append(normalised)
+    return PastedBlocks(
+        meminfo=tuple(sampled["meminfo"]),
+        slabinfo=tuple(sampled["slabinfo"]),
+        vmallocinfo=tuple(sampled["vmallocinfo"]),
+        dentry_state=tuple(sampled["dentry_state"]),
+        version=static.get("version"),
+        uname=static.get("uname"),
+        os_release=static.get("os_release"),
+        ignored_lines=ignored,
+        notes=tuple(dict.fromkeys(notes)),
+        order=tuple(order),
+    )
