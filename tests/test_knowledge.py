@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
+
 from kleak_runbook.errors import RunbookError
 from kleak_runbook.knowledge import Entry, Match, bundled_knowledge_dir, load_knowledge, match
 from kleak_runbook.kversion import KernelIdentity, identify
@@ -97,9 +98,7 @@ def entries() -> tuple[Entry, ...]:
     return load_knowledge(bundled_knowledge_dir())
 
 
-def matched(
-    entries: tuple[Entry, ...], kernel: KernelIdentity, kind: str, **evidence: Any
-) -> dict[str, Match]:
+def matched(entries: tuple[Entry, ...], kernel: KernelIdentity, kind: str, **evidence: Any) -> dict[str, Match]:
     ctx = context(kernel, kind=kind, **evidence)
     return {m.id: m for m in match(entries, kernel, evaluator(ctx), kind)}
 
@@ -193,9 +192,7 @@ def test_broken_file_names_file_and_line(tmp_path: Path, old: str, new: str, lin
 def test_duplicate_ids_across_files(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(GOOD, encoding="utf-8")
     (tmp_path / "b.yaml").write_text(GOOD, encoding="utf-8")
-    with pytest.raises(
-        RunbookError, match=r"b\.yaml:1: example-bug: duplicate id, first defined at .*a\.yaml:1"
-    ):
+    with pytest.raises(RunbookError, match=r"b\.yaml:1: example-bug: duplicate id, first defined at .*a\.yaml:1"):
         load_knowledge(tmp_path)
 
 
@@ -236,9 +233,7 @@ def test_rhel7_kmem_range_edges(entries: tuple[Entry, ...], release: str, hit: b
 def test_rhel7_kmem_needs_the_evidence(entries: tuple[Entry, ...]) -> None:
     kernel = identify("3.10.0-957.el7.x86_64")
     assert KMEM not in matched(entries, kernel, "slab-unreclaimable", num_cgroups=300)
-    nokmem = matched(
-        entries, kernel, "slab-unreclaimable", num_cgroups=12000, cmdline="ro cgroup.memory=nokmem"
-    )
+    nokmem = matched(entries, kernel, "slab-unreclaimable", num_cgroups=12000, cmdline="ro cgroup.memory=nokmem")
     assert KMEM not in nokmem
     assert KMEM not in matched(entries, kernel, "vmalloc", num_cgroups=12000)  # wrong kind
 

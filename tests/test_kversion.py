@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from kleak_runbook.kversion import KernelIdentity, Range, compare, identify, in_range, valid_version
 
 UBUNTU_PROC_VERSION = (
@@ -30,9 +31,7 @@ DEBIAN_PROC_VERSION = (
         ("6.12.0-55.9.1.el10_0.x86_64", "el10", "6.12.0-55.9.1.el10_0", (6, 12, 0)),
     ],
 )
-def test_identify_rhel(
-    release: str, stream: str, distro_version: str, upstream: tuple[int, int, int]
-) -> None:
+def test_identify_rhel(release: str, stream: str, distro_version: str, upstream: tuple[int, int, int]) -> None:
     kernel = identify(release)
     assert (kernel.stream, kernel.distro_version, kernel.upstream) == (stream, distro_version, upstream)
     assert kernel.upstream_exact is False  # RHEL backports onto a base version
@@ -63,9 +62,7 @@ def test_identify_debian_without_package_version() -> None:
 
 
 def test_identify_ubuntu_with_version_signature() -> None:
-    kernel = identify(
-        "5.15.0-91-generic", UBUNTU_PROC_VERSION, "ubuntu", "Ubuntu 5.15.0-91.101-generic 5.15.131"
-    )
+    kernel = identify("5.15.0-91-generic", UBUNTU_PROC_VERSION, "ubuntu", "Ubuntu 5.15.0-91.101-generic 5.15.131")
     assert kernel == KernelIdentity("5.15.0-91-generic", "ubuntu", "5.15.0-91.101", (5, 15, 131), True)
 
 

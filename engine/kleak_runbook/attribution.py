@@ -212,8 +212,10 @@ def interpret_page_owner(probe: Probe | None, growth: float | None) -> Attributi
     return a
 
 
-def interpret_trace(probe: Probe | None, growth: float | None, args: tuple[str, ...]) -> Attribution:
-    a = Attribution("trace", ran=probe is not None and probe.ran)
+def interpret_trace(
+    probe: Probe | None, growth: float | None, args: tuple[str, ...], name: str = "trace_slab"
+) -> Attribution:
+    a = Attribution(name, ran=probe is not None and probe.ran)
     if probe is None or not probe.ran:
         a.reason = probe.reason if probe else "not run"
         return a

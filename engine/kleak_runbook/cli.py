@@ -20,7 +20,7 @@ from . import runbook as rbmod
 from .bundle import EvidenceStore
 from .collectors import Collector
 from .errors import KleakError, UsageError
-from .probes import PROBES
+from .probes import CONSENTS
 from .progress import Progress
 from .result import document, render_report, write
 from .walker import Walker
@@ -79,13 +79,17 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME[,NAME]",
-        help=f"consent to intrusive probes: {', '.join(PROBES)}",
+        help=f"consent to intrusive probes: {', '.join(CONSENTS)}",
     )
     run.add_argument("-v", "--verbose", action="count", default=0, help="Ansible verbosity")
     common(run)
 
     rep = sub.add_parser("replay", help="run a runbook offline on saved evidence")
-    rep.add_argument("path", type=Path, help="a bundle/report directory written by run, or a snapshot directory")
+    rep.add_argument(
+        "path",
+        type=Path,
+        help="a report/bundle directory, a snapshot directory (e.g. an unpacked sosreport), a sosreport tarball, or a text file with pasted outputs",
+    )
     common(rep)
 
     val = sub.add_parser("validate", help="check runbooks without running them")
@@ -136,7 +140,7 @@ def _validate(names: list[str]) -> int:
 def _list() -> int:
     for path in rbmod.bundled():
         rb = rbmod.load(path)
-        intrusive = ", ".join(f"{p} (--allow-intrusive {p})" for p in rb.intrusive_probes) or "none"
+        intrusive = ", ".join(f"--allow-intrusive {p}" for p in rb.intrusive_probes) or "none"
         print(f"{rb.name}  ({path})")
         print(f"  {rb.description}")
         print(f"  needs root: {'yes (or --become): slabinfo/vmallocinfo' if rb.needs_root else 'no'}")
@@ -189,9 +193,9 @@ def _walk(args: argparse.Namespace) -> int:
         from .collectors.ansible import AnsibleCollector, Target
 
         consent = frozenset(n.strip() for a in args.allow_intrusive for n in a.split(",") if n.strip())
-        unknown = consent - set(PROBES)
+        unknown = consent - set(CONSENTS)
         if unknown:
-            raise UsageError(f"--allow-intrusive {', '.join(sorted(unknown))}: unknown (known: {', '.join(PROBES)})")
+            raise UsageError(f"--allow-intrusive {', '.join(sorted(unknown))}: unknown (known: {', '.join(CONSENTS)})")
         if args.host and args.inventory:
             raise UsageError("--host and -i are exclusive: use -i with --limit for several hosts")
         if args.limit and not args.inventory:

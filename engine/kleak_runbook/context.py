@@ -76,8 +76,9 @@ def kernel_facts(store: EvidenceStore) -> KernelFacts:
         facts.release, facts.upstream, facts.build = kv.release, kv.upstream, kv.build
         facts.distro_version = kv.distro_version
     uname = store.static.get("uname")
-    if uname and uname.split():
-        facts.arch = uname.split()[-2] if uname.strip().endswith("GNU/Linux") else None
+    if uname:
+        arches = ("x86_64", "aarch64", "ppc64le", "s390x", "i686", "armv7l", "riscv64", "ppc64", "loongarch64")
+        facts.arch = next((w for w in uname.split() if w in arches), None)
     sig = store.static.get("version_signature")
     if sig:
         facts.version_signature = sig.strip()
@@ -175,7 +176,9 @@ def build(
         "params": SimpleNamespace(**params),
         "consent": sorted(consent),
         "findings": list(findings),
-        "samples": SimpleNamespace(count=metrics.sample_count, window_s=metrics.window_s),
+        "samples": SimpleNamespace(
+            count=metrics.sample_count, window_s=metrics.window_s, timed=metrics.times is not None
+        ),
         "kernel": SimpleNamespace(
             release=facts.release,
             upstream=facts.upstream,
@@ -238,23 +241,27 @@ def attributions(
     slab_growth = kmem["slab_unreclaimable"].growth_bytes_per_s if "slab_unreclaimable" in kmem else None
     pages_growth = kmem["unaccounted"].growth_bytes_per_s if "unaccounted" in kmem else None
     slub = store.probes.get("slub_traces")
-    trace = store.probes.get("trace")
+    trace_slab, trace_pages = store.probes.get("trace_slab"), store.probes.get("trace_pages")
     kmemleak = store.probes.get("kmemleak")
     objsize = {n: c.objsize for n, c in metrics.caches.items()}
-    trace_args = trace.args if trace else ()
-    cache_growth = None
-    if trace_args and trace_args[0] != "kmem/mm_page_alloc" and slab_growth:
-        cache_growth = max(
-            (c.growth_bytes_per_s for c in metrics.caches.values() if c.reclaimable is not True), default=slab_growth
-        )
-    pages = trace_args[:1] == ("kmem/mm_page_alloc",)
+    cache_growth = slab_growth
+    if trace_slab and trace_slab.args:
+        flt = trace_slab.args[1] if len(trace_slab.args) > 1 else ""
+        size = flt.rsplit(" ", 1)[-1]
+        same = [c.growth_bytes_per_s for c in metrics.caches.values() if flt and str(c.objsize) == size]
+        cache_growth = max(same, default=slab_growth)
     return {
         "slub_traces": attribution.interpret_slub_traces(
             slub, slub.args if slub else (), facts.upstream, cmdline, objsize
         ),
         "kmemleak": attribution.interpret_kmemleak(kmemleak, bool(kmemleak and "kmemleak_scan" in kmemleak.actions)),
         "page_owner": attribution.interpret_page_owner(store.probes.get("page_owner"), pages_growth),
-        "trace": attribution.interpret_trace(trace, pages_growth if pages else cache_growth, trace_args),
+        "trace_slab": attribution.interpret_trace(
+            trace_slab, cache_growth, trace_slab.args if trace_slab else (), "trace_slab"
+        ),
+        "trace_pages": attribution.interpret_trace(
+            trace_pages, pages_growth, trace_pages.args if trace_pages else (), "trace_pages"
+        ),
     }
 
 

@@ -32,7 +32,7 @@ class ProbeDef:
     effect: str  # what it does to the host, in one line, for consent and the report
     build: Callable[[ScriptBuilder, Args, bool], None]
     args: Callable[[dict[str, Any]], Args] = lambda _ctx: ()
-    consent_name: str | None = None  # consent that unlocks the intrusive part of a non-intrusive probe
+    consent: str | None = None  # the --allow-intrusive word: the whole probe (intrusive) or its intrusive part
 
     def script(self, builder: ScriptBuilder, args: Args, consented: bool) -> None:
         self.build(builder, args, consented)
@@ -104,6 +104,7 @@ def trace_trigger(args: Args) -> tuple[str, str]:
 
 def _trace(b: ScriptBuilder, args: Args, _consented: bool) -> None:
     event, trig = trace_trigger(args)
+    probe = "trace_pages" if args[:1] == ("kmem/mm_page_alloc",) else "trace_slab"
     seconds = args[2] if len(args) > 2 else "10"
     b.lines.append(
         f"T={TRACEFS[0]}; [ -d $T/events ] || T={TRACEFS[1]}; E=$T/{event}; "
@@ -114,13 +115,13 @@ def _trace(b: ScriptBuilder, args: Args, _consented: bool) -> None:
     b.action("trace_arm", 'echo "$KT" >> $E/trigger')
     b.timestamp()
     b.sleep(float(seconds))
-    b.command("probe/trace/data/hist", "cat $E/hist")
+    b.command(f"probe/{probe}/data/hist", "cat $E/hist")
     b.timestamp()
     b.action("trace_disarm", "kl_disarm")
-    b.command("probe/trace/data/trigger_after", f"cat $E/trigger | grep -c {TRIGGER_NAME} || true")
+    b.command(f"probe/{probe}/data/trigger_after", f"cat $E/trigger | grep -c {TRIGGER_NAME} || true")
 
 
-def disarm_script(b: ScriptBuilder) -> None:
+def disarm_script(b: ScriptBuilder, probe: str = "trace_slab") -> None:
     """Remove any trigger this tool left armed (a run killed hard), on every kmem event."""
     b.lines.append(
         f'for T in {" ".join(TRACEFS)}; do for F in $T/events/kmem/*/trigger; do [ -w "$F" ] || continue; '
@@ -144,13 +145,12 @@ def _slub_args(ctx: dict[str, Any]) -> Args:
     return tuple(growing[:2]) or tuple(c.name for c in slab.top_by_size[:1])
 
 
-def _trace_args(ctx: dict[str, Any]) -> Args:
-    params = ctx.get("params")
-    seconds = str(getattr(params, "trace_seconds", 10))
-    kmem = ctx.get("kmem") or {}
-    pages, slab_growth = kmem.get("unaccounted"), kmem.get("slab_unreclaimable")
-    if pages is not None and pages.growth_bytes_per_s > getattr(slab_growth, "growth_bytes_per_s", 0):
-        return ("kmem/mm_page_alloc", "", seconds)
+def _trace_pages_args(ctx: dict[str, Any]) -> Args:
+    return ("kmem/mm_page_alloc", "", str(getattr(ctx.get("params"), "trace_seconds", 10)))
+
+
+def _trace_slab_args(ctx: dict[str, Any]) -> Args:
+    seconds = str(getattr(ctx.get("params"), "trace_seconds", 10))
     slab = ctx.get("slab")
     top = (slab.top_growing_unreclaimable or slab.top_growing) if slab is not None else []
     if top:
@@ -166,6 +166,7 @@ PROBES: dict[str, ProbeDef] = {
         ProbeDef(
             name="drop_caches",
             intrusive=True,
+            consent="drop_caches",
             description="reclaim test: `echo 2 > /proc/sys/vm/drop_caches` between two snapshots",
             effect=(
                 "frees clean dentry and inode caches; safe, but the host re-reads what it needs "
@@ -187,7 +188,7 @@ PROBES: dict[str, ProbeDef] = {
             description="kmemleak report (CONFIG_DEBUG_KMEMLEAK); a fresh scan with --allow-intrusive kmemleak",
             effect="a kmemleak scan walks all kernel memory: seconds to minutes of CPU on a large host",
             build=_kmemleak,
-            consent_name="kmemleak",
+            consent="kmemleak",
         ),
         ProbeDef(
             name="page_owner",
@@ -197,16 +198,29 @@ PROBES: dict[str, ProbeDef] = {
             build=_page_owner,
         ),
         ProbeDef(
-            name="trace",
+            name="trace_slab",
+            consent="trace",
             intrusive=True,
-            description="a kernel tracing histogram of allocation sites for a bounded time",
+            description="a tracing histogram of kmalloc/kmem_cache_alloc call sites (bytes) for a bounded time",
             effect=(
                 "arms a histogram trigger on a kmem tracepoint for a few seconds (small overhead on every "
                 "allocation while armed); always disarmed afterwards, also on error or Ctrl-C"
             ),
             build=_trace,
-            args=_trace_args,
+            args=_trace_slab_args,
+        ),
+        ProbeDef(
+            name="trace_pages",
+            consent="trace",
+            intrusive=True,
+            description="a tracing histogram of mm_page_alloc stack traces for a bounded time",
+            effect=(
+                "arms a histogram trigger on a kmem tracepoint for a few seconds (small overhead on every "
+                "allocation while armed); always disarmed afterwards, also on error or Ctrl-C"
+            ),
+            build=_trace,
+            args=_trace_pages_args,
         ),
     )
 }
-INTRUSIVE_CONSENTS = tuple(sorted({p.name for p in PROBES.values() if p.intrusive} | {"kmemleak"}))
+CONSENTS = tuple(sorted({p.consent for p in PROBES.values() if p.consent}))

@@ -18,7 +18,7 @@ from .knowledge_bridge import known_bugs
 from .metrics import COMPONENTS
 from .walker import HostWalk
 
-ATTRIBUTION_PROBES = ("slub_traces", "kmemleak", "page_owner", "trace")
+ATTRIBUTION_PROBES = ("slub_traces", "kmemleak", "page_owner", "trace_slab", "trace_pages")
 EXIT_CODES = {"no-leak": 0, "leak": 1, "suspected-leak": 1, "inconclusive": 3}
 _ICONS = {"leak": "🔴", "suspected-leak": "🟠", "no-leak": "🟢", "inconclusive": "⚪"}
 _SPARK = "▁▂▃▄▅▆▇█"

@@ -14,7 +14,7 @@ from typing import Any
 from .errors import RunbookError
 from .expressions import Evaluator
 from .paths import runbook_dir
-from .probes import PROBES
+from .probes import CONSENTS, PROBES
 from .specs import SPECS
 from .yamlpos import Located, load_text
 
@@ -114,8 +114,8 @@ class Runbook:
 
     @property
     def intrusive_probes(self) -> tuple[str, ...]:
-        names = {p for s in self.steps.values() for p in s.probes if PROBES[p].intrusive or PROBES[p].consent_name}
-        return tuple(sorted(names))
+        names = {PROBES[p].consent for s in self.steps.values() for p in s.probes if PROBES[p].consent}
+        return tuple(sorted(n for n in names if n))
 
     @property
     def needs_root(self) -> bool:
@@ -193,8 +193,8 @@ class _Checker:
             self.bad("defaults", "defaults must be a mapping")
             defaults = {}
         allow = data.get("allow_intrusive") or []
-        if not isinstance(allow, list) or any(a not in PROBES for a in allow):
-            self.bad("allow_intrusive", f"a list of probe names ({', '.join(PROBES)})")
+        if not isinstance(allow, list) or any(a not in CONSENTS for a in allow):
+            self.bad("allow_intrusive", f"a list of consent names ({', '.join(CONSENTS)})")
             allow = []
         raw_steps = data.get("steps")
         if not isinstance(raw_steps, list) or not raw_steps:

@@ -167,12 +167,14 @@ class Walker:
             if not self.collector.live:
                 calls.append(ProbeCall(name, args))  # saved evidence: reading it changes nothing on any host
                 continue
-            consented = name in self.consent or (probe.consent_name is not None and probe.consent_name in self.consent)
+            consented = probe.consent is not None and probe.consent in self.consent
             if probe.intrusive and not consented:
                 store.skip_probe(
-                    name, f"not consented: run with --allow-intrusive {name} to allow it ({probe.effect})", args
+                    name,
+                    f"not consented: run with --allow-intrusive {probe.consent} to allow it ({probe.effect})",
+                    args,
                 )
-                store.add_gap(f"probe {name}", "not-consented", f"--allow-intrusive {name} was not given")
+                store.add_gap(f"probe {name}", "not-consented", f"--allow-intrusive {probe.consent} was not given")
                 continue
             calls.append(ProbeCall(name, args, consented))
         return tuple(calls)
@@ -230,9 +232,11 @@ class Walker:
     def _guards(self, walk: HostWalk) -> None:
         """Engine-side limits on what a runbook may conclude from the evidence it had."""
         m = walk.metrics
-        if walk.verdict == "leak" and (m is None or m.sample_count < 2):
+        if walk.verdict == "leak" and (m is None or m.sample_count < 2 or m.times is None):
             walk.verdict = "suspected-leak"
-            walk.notes.append("one sample cannot show growth: a leak verdict is reported as suspected-leak")
+            walk.notes.append(
+                "one sample (or samples without times) cannot show growth: a leak verdict is reported as suspected-leak"
+            )
         if walk.verdict == "no-leak" and walk.unevaluated:
             walk.verdict = "inconclusive"
             walk.notes.append(

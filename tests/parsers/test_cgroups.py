@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from kleak_runbook.errors import ParseError
 from kleak_runbook.parsers.cgroups import CgroupSubsys, parse_cgroups
 
@@ -25,9 +26,7 @@ def test_this_machine_cgroup_v1() -> None:
 
 
 def test_crlf_disabled_and_wrong_file() -> None:
-    text = (
-        "#subsys_name\thierarchy\tnum_cgroups\tenabled\r\nmemory\t0\t1\t0"  # as after cgroup_disable=memory
-    )
+    text = "#subsys_name\thierarchy\tnum_cgroups\tenabled\r\nmemory\t0\t1\t0"  # as after cgroup_disable=memory
     assert parse_cgroups(text)["memory"].enabled is False
     with pytest.raises(ParseError):
         parse_cgroups("memory\t0\t1\t1\n")

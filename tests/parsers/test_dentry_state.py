@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from kleak_runbook.errors import ParseError
 from kleak_runbook.parsers.dentry_state import DentryState, parse_dentry_state
 
@@ -13,9 +14,7 @@ LAB = SAMPLES / "lab-debian-6.1"
 
 
 def test_healthy() -> None:
-    state = parse_dentry_state(
-        (LAB / "healthy/samples/000/proc/sys/fs/dentry-state").read_text(), kernel=(6, 1, 176)
-    )
+    state = parse_dentry_state((LAB / "healthy/samples/000/proc/sys/fs/dentry-state").read_text(), kernel=(6, 1, 176))
     assert state == DentryState(18761, 3192, 45, 0, 696)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from kleak_runbook.errors import ParseError
 from kleak_runbook.parsers.modules import Module, parse_modules
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from kleak_runbook.errors import ParseError
 from kleak_runbook.parsers.version import (
     KernelVersion,
@@ -39,9 +40,7 @@ PRECISE_VERSION = (
 )
 PRECISE_SIGNATURE = "Ubuntu 3.2.0-31.50-generic 3.2.28\n"
 # uname -a of CentOS 7.9, as printed next to CENTOS7 in the same public notes
-CENTOS7_UNAME = (
-    "Linux 13fa91a6d858 3.10.0-1160.el7.x86_64 #1 SMP Mon Oct 19 16:18:59 UTC 2020 x86_64 GNU/Linux\n"
-)
+CENTOS7_UNAME = "Linux 13fa91a6d858 3.10.0-1160.el7.x86_64 #1 SMP Mon Oct 19 16:18:59 UTC 2020 x86_64 GNU/Linux\n"
 
 
 def test_debian_lab() -> None:
@@ -73,9 +72,7 @@ def test_centos7() -> None:
     assert kv.build == "#1 SMP Mon Oct 19 16:18:59 UTC 2020"
     assert kv.upstream == (3, 10, 0)
     assert kv.distro_version == "3.10.0-1160.el7"
-    assert parse_uname(CENTOS7_UNAME) == KernelVersion(
-        kv.release, kv.build, None, (3, 10, 0), "3.10.0-1160.el7"
-    )
+    assert parse_uname(CENTOS7_UNAME) == KernelVersion(kv.release, kv.build, None, (3, 10, 0), "3.10.0-1160.el7")
 
 
 def test_ubuntu() -> None:
@@ -90,9 +87,7 @@ def test_ubuntu() -> None:
 
 def test_version_signature() -> None:
     assert parse_version_signature(PRECISE_SIGNATURE) == "3.2.28"
-    assert parse_version_signature_full(PRECISE_SIGNATURE) == VersionSignature(
-        "3.2.0-31.50-generic", (3, 2, 28)
-    )
+    assert parse_version_signature_full(PRECISE_SIGNATURE) == VersionSignature("3.2.0-31.50-generic", (3, 2, 28))
     assert parse_version_signature_full("Ubuntu 5.15.0-91.101-generic 5.15.131\r\n").upstream == (5, 15, 131)
     with pytest.raises(ParseError):
         parse_version_signature("")
@@ -120,18 +115,13 @@ def test_proc_version_crlf_no_newline() -> None:
 
 def test_os_release_lab_and_this_machine() -> None:
     osr = parse_os_release((LAB / "healthy/static/etc/os-release").read_text())
-    assert osr == OsRelease(
-        id="debian", version_id="12", pretty_name="Debian GNU/Linux 12 (bookworm)", id_like=()
-    )
+    assert osr == OsRelease(id="debian", version_id="12", pretty_name="Debian GNU/Linux 12 (bookworm)", id_like=())
     assert parse_os_release((SAMPLES / "this-machine/etc/os-release").read_text()).id == "debian"
 
 
 def test_os_release_quoting_and_comments() -> None:
     # synthetic edge case in the shapes of RHEL's and Ubuntu's files: single quotes, comments, ID_LIKE list
-    text = (
-        "# comment\r\nNAME='Red Hat Enterprise Linux'\r\n"
-        'ID="rhel"\r\nID_LIKE="fedora centos"\r\nVERSION_ID="9.3"'
-    )
+    text = '# comment\r\nNAME=\'Red Hat Enterprise Linux\'\r\nID="rhel"\r\nID_LIKE="fedora centos"\r\nVERSION_ID="9.3"'
     osr = parse_os_release(text)
     assert (osr.id, osr.version_id, osr.id_like, osr.pretty_name) == (
         "rhel",

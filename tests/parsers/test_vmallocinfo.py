@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from kleak_runbook.errors import ParseError
 from kleak_runbook.parsers.meminfo import parse_meminfo
 from kleak_runbook.parsers.vmallocinfo import parse_vmallocinfo
@@ -38,9 +39,7 @@ def test_area_fields() -> None:
     ioremap = areas[1]
     assert ioremap.phys == 0x3FFE2000 and ioremap.flags == ("ioremap",)
     vpages = next(a for a in areas if "vpages" in a.flags)
-    assert (
-        vpages.module == "drm_kms_helper" and vpages.pages == 1000 and vpages.flags == ("vmalloc", "vpages")
-    )
+    assert vpages.module == "drm_kms_helper" and vpages.pages == 1000 and vpages.flags == ("vmalloc", "vpages")
 
 
 def test_vmalloc_leak_points_at_leaky() -> None:

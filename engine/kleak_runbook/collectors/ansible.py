@@ -20,11 +20,10 @@ from ..bundle import EvidenceStore
 from ..errors import CollectionError, UsageError
 from ..paths import playbook_dir
 from ..probes import PROBES, disarm_script
-from . import ProbeCall
 from ..progress import Progress
 from ..specs import SPECS
 from ..wire import Item, ScriptBuilder, decode
-from . import Request, StoreFor
+from . import ProbeCall, Request, StoreFor
 
 # ansible-runner drops an event's result above MAX_EVENT_RES (700 kB by default); a big
 # /proc/vmallocinfo is several MB. Raise it; wire.py's byte counts catch any loss left.
@@ -64,7 +63,7 @@ class AnsibleCollector:
     def collect(self, request: Request, hosts: Sequence[str] | None, store_for: StoreFor) -> list[str]:
         batches = self._batches(request)
         seen: dict[str, _HostState] = {}
-        if any(c.name == "trace" for c in request.probes):
+        if any(c.name.startswith("trace") for c in request.probes):
             self._trace_hosts.update(hosts or [])
 
         def handler(event: dict[str, Any]) -> bool:
@@ -137,10 +136,10 @@ class AnsibleCollector:
             PROBES[call.name].script(b, call.args, call.consented)
             batches[b.marker] = b
             self._probe_of[b.marker] = call
-            if call.name == "trace":
+            if call.name.startswith("trace"):
                 self.armed = True
                 d = ScriptBuilder.new(f"{request.step} probe {call.name} disarm check")
-                disarm_script(d)
+                disarm_script(d, call.name)
                 batches[d.marker] = d
                 self._probe_of[d.marker] = call
         if request.probes:
@@ -271,7 +270,7 @@ class AnsibleCollector:
         state.pending.discard(builder.marker)
         reply = decode(stdout, builder.marker)
         call = self._probe_of.get(builder.marker)
-        if call is not None and call.name == "trace":
+        if call is not None and call.name.startswith("trace"):
             if "disarm check" in builder.lines[1] and reply.complete:
                 self._disarmed.add(host)
             else:

@@ -207,13 +207,14 @@ def _normalise(kind: str, lines: list[str]) -> tuple[str | None, str | None]:
         elif kind == "slabinfo":
             if not lines[0].startswith("slabinfo - version:"):
                 text = SLABINFO_HEADER + "\n".join(x for x in lines if not x.startswith("#")) + "\n"
-            parse_slabinfo(text)
+            if not parse_slabinfo(text).caches:
+                return None, "slabinfo: a pasted /proc/slabinfo header with no whole cache row was left out"
         elif kind == "slabtop":
             if not any(x.split()[:2] == ["OBJS", "ACTIVE"] for x in lines):
                 text = "OBJS ACTIVE  USE OBJ SIZE  SLABS OBJ/SLAB CACHE SIZE NAME\n" + text
             info = parse_slabtop(text)
             if not info.caches:
-                return None, None
+                return None, "slabinfo: a pasted slabtop header with no cache row was left out"
             return slabinfo_text(info), f"slabinfo: {SLABTOP_NOTE}"
         elif kind == "vmallocinfo":
             parse_vmallocinfo(text)
