@@ -136,7 +136,7 @@ def drop_caches_result(probe: Probe | None, page_size: int) -> DropCaches:
     if not probe.ran:
         return DropCaches(ran=False, reason=probe.reason)
     before, after = probe.phases.get("before", {}), probe.phases.get("after", {})
-    action = probe.actions.get("action", {})
+    action = probe.actions.get("drop_caches") or probe.actions.get("action", {})
     if "meminfo" not in before or "meminfo" not in after:
         return DropCaches(ran=False, reason="the before/after snapshots are incomplete")
     if action and action.get("rc") not in (None, "0"):

@@ -146,20 +146,30 @@ class ReplayCollector:
                 sample.uptime = _uptime(sample.texts["uptime"])
         self._load_static(store, self._dir / "static")
         probes = self._dir / "probes"
+        infos = manifest.get("probes", {})
         for pdir in sorted(probes.iterdir()) if probes.is_dir() else []:
             if pdir.name not in PROBES:
                 continue
+            store.start_probe(pdir.name, tuple(infos.get(pdir.name, {}).get("args", ())))
             for phase in ("before", "after"):
                 for spec in SPECS.values():
                     text = _read(pdir / phase / spec.relpath)
                     if text is not None:
                         store.add_probe_text(pdir.name, phase, spec.name, spec.relpath, text)
-            action = _read(pdir / "action.json")
-            if action:
-                store.add_probe_action(pdir.name, "action", json.loads(action))
-        for name, info in manifest.get("probes", {}).items():
+            data = pdir / "data"
+            for f in sorted(data.rglob("*")) if data.is_dir() else []:
+                text = _read(f) if f.is_file() and not f.is_symlink() else None
+                if text is not None:
+                    rel = str(f.relative_to(data))
+                    store.add_probe_text(pdir.name, "data", rel, rel, text)
+            for f in sorted(pdir.glob("*.json")):
+                try:
+                    store.add_probe_action(pdir.name, f.stem, json.loads(f.read_text()))
+                except ValueError:
+                    raise InputError(f"{f}: not valid JSON") from None
+        for name, info in infos.items():
             if not info.get("ran", True) and name not in store.probes:
-                store.skip_probe(name, info.get("reason", "skipped"))
+                store.skip_probe(name, info.get("reason", "skipped"), tuple(info.get("args", ())))
         for gap in manifest.get("gaps", []):
             store.add_gap(gap["item"], gap["status"], gap["reason"])
         store.unreachable = manifest.get("unreachable")
