@@ -19,7 +19,7 @@ from . import attribution
 from .bundle import EvidenceStore, Probe
 from .errors import ParseError
 from .metrics import CacheStat, CallerStat, Metrics
-from .parsers.cgroups import parse_cgroups
+from .parsers.cgroups import parse_cgroup_stat, parse_cgroups
 from .parsers.cmdline import parse_cmdline
 from .parsers.dentry_state import parse_dentry_state
 from .parsers.meminfo import parse_meminfo
@@ -212,6 +212,10 @@ def build(
             ctx[name] = parse(text)
         except ParseError as exc:
             store.add_gap(name, "error", str(exc))
+    stat = store.static.get("cgroup_stat")
+    if stat:
+        fields = {"nr_descendants": None, "nr_dying_descendants": None, **parse_cgroup_stat(stat)}
+        ctx["cgroup_stat"] = SimpleNamespace(**fields)
     dentries = [s.texts["dentry_state"] for s in store.samples if "dentry_state" in s.texts]
     if dentries:
         try:

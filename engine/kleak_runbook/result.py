@@ -86,7 +86,7 @@ def document(walk: HostWalk, runbook_name: str, evidence_dir: Path | None, conse
         "runbook": runbook_name,
         "started_at": walk.started_at,
         "finished_at": walk.finished_at,
-        "kernel": facts.as_dict() if facts else {"release": None},
+        "kernel": {**(facts.as_dict() if facts else {"release": None}), **_taint(walk)},
         "verdict": verdict,
         "kind": kind,
         "summary": walk.summary,
@@ -122,6 +122,17 @@ def document(walk: HostWalk, runbook_name: str, evidence_dir: Path | None, conse
         "exit_code": EXIT_CODES[verdict],
     }
     return doc
+
+
+def _taint(walk: HostWalk) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    t = walk.context.get("tainted")
+    if t is not None:
+        out["tainted"] = {"value": t.value, "flags": [f"{f.letter}: {f.description}" for f in t.flags]}
+    mods = walk.context.get("modules")
+    if mods is not None:
+        out["out_of_tree_modules"] = [f"{m.name} ({m.taints})" for m in mods if m.out_of_tree or m.proprietary]
+    return out
 
 
 def _attribution_dict(a: Attribution) -> dict[str, Any]:

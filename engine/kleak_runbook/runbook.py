@@ -40,6 +40,7 @@ CONTEXT_NAMES = frozenset(
         "params",
         "consent",
         "findings",
+        "cgroup_stat",
     }
 )
 _ID = re.compile(r"^[a-z][a-z0-9_-]*$")

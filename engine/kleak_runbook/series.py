@@ -56,5 +56,8 @@ class Series(int):
     def count(self) -> int:
         return len(self.values)
 
+    def __str__(self) -> str:  # templates print the value, not the history
+        return int.__repr__(self)
+
     def __repr__(self) -> str:
         return f"Series({list(self.values)}, growth={self.growth_bytes_per_s}/s)"

@@ -38,6 +38,7 @@ _SPECS = (
     Spec("tainted", "proc/sys/kernel/tainted", False, "taint flags"),
     Spec("modules", "proc/modules", False, "loaded modules"),
     Spec("cgroups", "proc/cgroups", False, "cgroup controllers and counts"),
+    Spec("cgroup_stat", "sys/fs/cgroup/cgroup.stat", False, "cgroup v2 live and dying descendants", optional=True),
     Spec("uname", "commands/uname", False, "uname -a", command="uname -a"),
     Spec("pagesize", "commands/pagesize", False, "page size", command="getconf PAGESIZE"),
     Spec(

@@ -37,3 +37,18 @@ def parse_cgroups(text: str) -> dict[str, CgroupSubsys]:
             )
         result[fields[0]] = CgroupSubsys(fields[0], int(fields[1]), int(fields[2]), fields[3] == "1")
     return result
+
+
+def parse_cgroup_stat(text: str) -> dict[str, int]:
+    """cgroup v2 ``cgroup.stat``: ``nr_descendants`` and ``nr_dying_descendants`` (memory cgroups
+    that were removed but are still pinned, typically by page cache, slab or per-CPU memory).
+
+    >>> parse_cgroup_stat("nr_descendants 45\\nnr_dying_descendants 1203\\n")
+    {'nr_descendants': 45, 'nr_dying_descendants': 1203}
+    """
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            out[parts[0]] = int(parts[1])
+    return out
