@@ -61,6 +61,13 @@ class Attribution:
         return self.sites[0].name if self.sites else None
 
 
+def _start(name: str, probe: Probe | None) -> Attribution:
+    a = Attribution(name, ran=probe is not None and probe.ran)
+    if probe is None or not probe.ran:
+        a.reason = probe.reason if probe else "not run"
+    return a
+
+
 def _data(probe: Probe) -> dict[str, str]:
     return probe.phases.get("data", {})
 
@@ -90,9 +97,8 @@ def interpret_slub_traces(
     cmdline: KernelCmdline | None,
     objsize: dict[str, int],
 ) -> Attribution:
-    a = Attribution("slub_traces", ran=probe is not None and probe.ran)
+    a = _start("slub_traces", probe)
     if probe is None or not probe.ran:
-        a.reason = probe.reason if probe else "not run"
         return a
     from .parsers.slub_traces import parse_alloc_traces
 
@@ -140,9 +146,8 @@ def interpret_slub_traces(
 
 
 def interpret_kmemleak(probe: Probe | None, consented: bool) -> Attribution:
-    a = Attribution("kmemleak", ran=probe is not None and probe.ran)
+    a = _start("kmemleak", probe)
     if probe is None or not probe.ran:
-        a.reason = probe.reason if probe else "not run"
         return a
     from .parsers.kmemleak import group_by_backtrace, parse_kmemleak
 
@@ -179,9 +184,8 @@ def interpret_kmemleak(probe: Probe | None, consented: bool) -> Attribution:
 
 
 def interpret_page_owner(probe: Probe | None, growth: float | None) -> Attribution:
-    a = Attribution("page_owner", ran=probe is not None and probe.ran)
+    a = _start("page_owner", probe)
     if probe is None or not probe.ran:
-        a.reason = probe.reason if probe else "not run"
         return a
     data = _data(probe)
     cfg = _config(data)
@@ -215,9 +219,8 @@ def interpret_page_owner(probe: Probe | None, growth: float | None) -> Attributi
 def interpret_trace(
     probe: Probe | None, growth: float | None, args: tuple[str, ...], name: str = "trace_slab"
 ) -> Attribution:
-    a = Attribution(name, ran=probe is not None and probe.ran)
+    a = _start(name, probe)
     if probe is None or not probe.ran:
-        a.reason = probe.reason if probe else "not run"
         return a
     from .parsers.trace_hist import parse_trace_hist, site_of
 

@@ -11,7 +11,8 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
@@ -87,24 +88,25 @@ class Evaluator:
         fn = self._cache.get(expr)
         if fn is None:
             fn = self._cache[expr] = self.env.compile_expression(expr, undefined_to_none=False)
-        try:
+        with _as_expression_error():
             value = fn(**context)
-        except UndefinedError as exc:
-            raise ExpressionError(exc.message or "undefined") from None
-        except SecurityError as exc:
-            raise ExpressionError(f"refused by the sandbox: {exc}") from None
-        except (TypeError, ValueError, ZeroDivisionError, AttributeError, KeyError) as exc:
-            raise ExpressionError(f"{type(exc).__name__}: {exc}") from None
         if isinstance(value, StrictUndefined):
             raise ExpressionError("result is undefined")
         return value
 
     def render(self, text: str, context: Mapping[str, Any]) -> str:
-        try:
-            return self.env.from_string(text).render(**context).strip()
-        except UndefinedError as exc:
-            raise ExpressionError(exc.message or "undefined") from None
-        except SecurityError as exc:
-            raise ExpressionError(f"refused by the sandbox: {exc}") from None
-        except (TypeError, ValueError, ZeroDivisionError, AttributeError, KeyError) as exc:
-            raise ExpressionError(f"{type(exc).__name__}: {exc}") from None
+        with _as_expression_error():
+            return str(self.env.from_string(text).render(**context)).strip()
+
+
+@contextmanager
+def _as_expression_error() -> Iterator[None]:
+    """What can go wrong evaluating runbook data becomes one ExpressionError, never a traceback."""
+    try:
+        yield
+    except UndefinedError as exc:
+        raise ExpressionError(exc.message or "undefined") from None
+    except SecurityError as exc:
+        raise ExpressionError(f"refused by the sandbox: {exc}") from None
+    except (TypeError, ValueError, ZeroDivisionError, AttributeError, KeyError) as exc:
+        raise ExpressionError(f"{type(exc).__name__}: {exc}") from None
