@@ -14,6 +14,7 @@ from .advice import advise
 from .attribution import Attribution, culprits_from
 from .culprits import pick
 from .expressions import human_bytes, percent
+from .context import KernelFacts
 from .knowledge_bridge import known_bugs
 from .metrics import COMPONENTS
 from .walker import HostWalk
@@ -86,7 +87,7 @@ def document(walk: HostWalk, runbook_name: str, evidence_dir: Path | None, conse
         "runbook": runbook_name,
         "started_at": walk.started_at,
         "finished_at": walk.finished_at,
-        "kernel": {**(facts.as_dict() if facts else {"release": None}), **_taint(walk)},
+        "kernel": {**(facts or KernelFacts()).as_dict(), **_taint(walk)},
         "verdict": verdict,
         "kind": kind,
         "summary": walk.summary,

@@ -105,11 +105,12 @@ class Walker:
             step_id, group = next(iter(pending.items()))
             del pending[step_id]
             step = self.rb.steps[step_id]
+            before = utcnow()
             seen = self._collect(step, group)
             for host in seen:
                 walk = self.walks.get(host)
                 if walk is None:
-                    walk = self.walks[host] = HostWalk(host, self.store_for(host), utcnow(), step_id)
+                    walk = self.walks[host] = HostWalk(host, self.store_for(host), before, step_id)
                 nxt = self._advance(walk, step)
                 if nxt is not None:
                     pending.setdefault(nxt, [])
@@ -232,10 +233,11 @@ class Walker:
     def _guards(self, walk: HostWalk) -> None:
         """Engine-side limits on what a runbook may conclude from the evidence it had."""
         m = walk.metrics
-        if walk.verdict == "leak" and (m is None or m.sample_count < 2 or m.times is None):
+        if walk.verdict == "leak" and (m is None or m.sample_count < 3 or m.times is None):
             walk.verdict = "suspected-leak"
             walk.notes.append(
-                "one sample (or samples without times) cannot show growth: a leak verdict is reported as suspected-leak"
+                "fewer than three timed samples cannot show steady growth (two always look steady): "
+                "a leak verdict is reported as suspected-leak; sample again with --samples 3 or more"
             )
         if walk.verdict == "no-leak" and walk.unevaluated:
             walk.verdict = "inconclusive"

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -213,7 +215,52 @@ class AnsibleCollector:
         }
         if t.port:
             env["ANSIBLE_REMOTE_PORT"] = str(t.port)
+        # ansible-runner installs SIGINT/SIGTERM handlers of its own and never gives them back,
+        # which would swallow Ctrl-C: ours cancel the run and re-raise once it has stopped.
+        interrupted: list[int] = []
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            interrupted.append(signum)
+
+        main = threading.current_thread() is threading.main_thread()
+        saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
+        for s in saved:
+            signal.signal(s, on_signal)
+        try:
+            result = self._runner_run(
+                ansible_runner,
+                private,
+                inventory,
+                limit,
+                extravars,
+                cmdline,
+                env,
+                handler,
+                request,
+                lambda: bool(interrupted),
+            )
+        finally:
+            for s, h in saved.items():
+                signal.signal(s, h)
+        if interrupted:
+            raise KeyboardInterrupt
+        return result
+
+    def _runner_run(
+        self,
+        ansible_runner: Any,
+        private: Path,
+        inventory: Any,
+        limit: str | None,
+        extravars: dict[str, Any],
+        cmdline: list[str],
+        env: dict[str, str],
+        handler: Any,
+        request: Request,
+        cancel: Any,
+    ) -> Any:
         return ansible_runner.run(
+            cancel_callback=cancel,
             private_data_dir=str(private),
             playbook=str(playbook_dir() / "collect.yml"),
             inventory=inventory,
@@ -238,12 +285,18 @@ class AnsibleCollector:
         kind = event.get("event", "")
         data = event.get("event_data") or {}
         host = data.get("host")
-        if not host or kind in ("runner_on_start", "runner_item_on_ok", "runner_on_skipped"):
+        if not host:
             return
-        if data.get("task") != "kleak batch" and kind != "runner_on_unreachable":
-            if kind == "runner_on_ok":  # the include loop: this host is in play
-                seen.setdefault(host, _HostState(set(batches)))
-                self.progress.say(f"[{host}] {request.step}: collecting")
+        if kind == "runner_on_start":
+            seen.setdefault(host, _HostState(set(batches)))
+            self.progress.say(f"[{host}] {request.step}: collecting")
+            return
+        res0 = data.get("res") or {}
+        # one event per loop item carries that batch's stdout; the task's closing event repeats
+        # them all under "results" and is skipped
+        if kind not in ("runner_item_on_ok", "runner_item_on_failed", "runner_on_unreachable") and not (
+            kind in ("runner_on_ok", "runner_on_failed") and "results" not in res0
+        ):
             return
         state = seen.setdefault(host, _HostState(set(batches)))
         store = store_for(host)
