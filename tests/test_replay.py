@@ -48,7 +48,7 @@ def test_engine_downgrades_a_one_sample_leak(samples: Path, tmp_path: Path) -> N
     snap = snapshot_of(samples, "healthy", "000", tmp_path / "snap")
     code, doc = replay(snap, tmp_path / "r", "--runbook", str(rb))
     assert (code, doc["verdict"]) == (1, "suspected-leak")
-    assert any("one sample" in n for n in doc["notes"])
+    assert any("fewer than three timed samples" in n for n in doc["notes"])
 
 
 def test_replay_of_a_report_dir_and_of_its_evidence_dir(samples: Path, tmp_path: Path) -> None:

@@ -59,6 +59,7 @@ class EvidenceStore:
         self.probes: dict[str, Probe] = {}
         self.gaps: list[Gap] = []
         self.unreachable: str | None = None
+        self.parsed: dict[tuple[int, str], Any] = {}  # (sample, spec) -> parsed text, for metrics
         self.items: list[dict[str, Any]] = []
         if root is not None:
             root.mkdir(parents=True, exist_ok=True)

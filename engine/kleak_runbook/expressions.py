@@ -63,15 +63,15 @@ class Evaluator:
         self._cache: dict[str, Any] = {}
 
     def syntax_error(self, expr: str) -> str | None:
-        try:
-            self.env.compile_expression(expr)
+        try:  # parsing finds syntax errors at a fraction of the cost of compiling
+            self.env.parse("{{ " + expr + " }}")
         except TemplateSyntaxError as exc:
             return f"expression syntax error: {exc.message}"
         return None
 
     def template_error(self, text: str) -> str | None:
         try:
-            self.env.from_string(text)
+            self.env.parse(text)
         except TemplateSyntaxError as exc:
             return f"template syntax error: {exc.message}"
         return None
@@ -84,10 +84,14 @@ class Evaluator:
     def template_names(self, text: str) -> set[str]:
         return set(meta.find_undeclared_variables(self.env.parse(text))) - set(CONSTANTS)
 
-    def evaluate(self, expr: str, context: Mapping[str, Any]) -> Any:
+    def compile(self, expr: str) -> Any:
         fn = self._cache.get(expr)
         if fn is None:
             fn = self._cache[expr] = self.env.compile_expression(expr, undefined_to_none=False)
+        return fn
+
+    def evaluate(self, expr: str, context: Mapping[str, Any]) -> Any:
+        fn = self.compile(expr)
         with _as_expression_error():
             value = fn(**context)
         if isinstance(value, StrictUndefined):

@@ -198,7 +198,7 @@ class _Checker:
 
     def expression(self, expr: str, line: int, path: str) -> None:
         try:
-            self.env.compile_expression(expr)
+            self.env.parse("{{ " + expr + " }}")
             tree = self.env.parse("{{ " + expr + " }}")
         except TemplateSyntaxError as exc:
             raise self.fail(line, path, f"bad expression {expr!r}: {exc.message}") from None

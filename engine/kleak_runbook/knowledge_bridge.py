@@ -11,7 +11,7 @@ from .walker import HostWalk
 
 
 @functools.lru_cache(maxsize=1)
-def _entries() -> tuple[Any, ...]:
+def entries() -> tuple[Any, ...]:
     from .knowledge import load_knowledge
     from .paths import knowledge_dir
 
@@ -26,7 +26,7 @@ def known_bugs(walk: HostWalk, kind: str) -> list[dict[str, Any]]:
     if facts is None or not facts.release:
         return []
     try:
-        entries = _entries()
+        loaded = entries()
     except (KleakError, OSError):
         raise
     identity = identify(
@@ -37,7 +37,7 @@ def known_bugs(walk: HostWalk, kind: str) -> list[dict[str, Any]]:
     )
     ev = Evaluator()
     ctx = {**walk.context, "kind": kind}
-    matches = match(entries, identity, lambda expr: ev.evaluate(expr, ctx), kind)
+    matches = match(loaded, identity, lambda expr: ev.evaluate(expr, ctx), kind)
     out = []
     for mt in matches:
         d = {

@@ -7,11 +7,12 @@ it is what remains of ``MemTotal`` once every field that accounts for pages is t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
-from .bundle import EvidenceStore
+from .bundle import EvidenceStore, Sample
 from .parsers.meminfo import MemInfo, parse_meminfo
 from .parsers.slabinfo import SlabInfo, parse_slabinfo
 from .parsers.vmallocinfo import VmallocInfo, parse_vmallocinfo
@@ -22,6 +23,8 @@ from .series import Series
 _RECLAIMABLE_NAMES = ("dentry", "inode_cache", "radix_tree_node", "buffer_head", "xfs_ili", "xfs_inode")
 _RECLAIMABLE_SUFFIXES = ("_inode_cache", "_inode")
 _RECLAIMABLE_PREFIXES = ("kmalloc-rcl-", "dma-kmalloc-rcl-")
+
+T = TypeVar("T")
 
 COMPONENTS = (
     ("slab_unreclaimable", "Slab, unreclaimable (SUnreclaim)"),
@@ -111,7 +114,7 @@ def compute(store: EvidenceStore, kernel: tuple[int, int, int] | None) -> Metric
     """All derived numbers for one host's samples."""
     times = sample_times(store)
     page_size = _page_size(store.static.get("pagesize"))
-    meminfos = [parse_meminfo(s.texts["meminfo"]) for s in store.samples if "meminfo" in s.texts]
+    meminfos = [_parsed(store, s, "meminfo", parse_meminfo) for s in store.samples if "meminfo" in s.texts]
     with_mem = [s for s in store.samples if "meminfo" in s.texts]
     mtimes = _subset_times(store, with_mem, times)
     window = (mtimes[-1] - mtimes[0]) if mtimes else 0.0
@@ -126,7 +129,7 @@ def compute(store: EvidenceStore, kernel: tuple[int, int, int] | None) -> Metric
         names = [n for n in meminfos[-1].fields if all(n in mi for mi in meminfos)]
         m.meminfo = {n: Series.of([mi[n] for mi in meminfos], mtimes) for n in names}
 
-    slabs = [(s, parse_slabinfo(s.texts["slabinfo"])) for s in store.samples if "slabinfo" in s.texts]
+    slabs = [(s, _parsed(store, s, "slabinfo", parse_slabinfo)) for s in store.samples if "slabinfo" in s.texts]
     reclaim = _reclaim_account(store.static.get("slab_reclaim_account"))
     m.reclaim_source = "/sys/kernel/slab/*/reclaim_account" if reclaim else "cache names (no SLUB sysfs)"
     if slabs:
@@ -134,7 +137,9 @@ def compute(store: EvidenceStore, kernel: tuple[int, int, int] | None) -> Metric
             [x for _, x in slabs], _subset_times(store, [s for s, _ in slabs], times), reclaim, page_size
         )
 
-    vmallocs = [(s, parse_vmallocinfo(s.texts["vmallocinfo"])) for s in store.samples if "vmallocinfo" in s.texts]
+    vmallocs = [
+        (s, _parsed(store, s, "vmallocinfo", parse_vmallocinfo)) for s in store.samples if "vmallocinfo" in s.texts
+    ]
     if vmallocs:
         m.callers = _caller_stats(
             [x for _, x in vmallocs], _subset_times(store, [s for s, _ in vmallocs], times), page_size
@@ -145,6 +150,14 @@ def compute(store: EvidenceStore, kernel: tuple[int, int, int] | None) -> Metric
             vm_from_info = [v.vmalloc_bytes(page_size) for _, v in vmallocs]
         m.kmem = _breakdown(meminfos, mtimes, kernel, vm_from_info, m)
     return m
+
+
+def _parsed(store: EvidenceStore, sample: Sample, spec: str, parse: Callable[[str], T]) -> T:
+    """Each sample is parsed once per run, however many steps look at it."""
+    key = (sample.index, spec)
+    if key not in store.parsed:
+        store.parsed[key] = parse(sample.texts[spec])
+    return store.parsed[key]  # type: ignore[no-any-return]
 
 
 def _subset_times(

@@ -12,9 +12,9 @@ from jinja2.sandbox import SandboxedEnvironment
 from . import __version__
 from .advice import advise
 from .attribution import Attribution, culprits_from
+from .context import KernelFacts
 from .culprits import pick
 from .expressions import human_bytes, percent
-from .context import KernelFacts
 from .knowledge_bridge import known_bugs
 from .metrics import COMPONENTS
 from .walker import HostWalk

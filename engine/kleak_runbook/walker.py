@@ -6,7 +6,9 @@ collected in one Ansible run (a fleet runs in parallel), then each follows its o
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -98,8 +100,26 @@ class Walker:
         self.ev = Evaluator()
         self.walks: dict[str, HostWalk] = {}
 
+    def warm_up(self) -> threading.Thread:
+        """Do the fixed per-run work (compile the rules, load the knowledge base, import the report
+        code) in a thread while the first samples are being taken, which is mostly waiting."""
+
+        def work() -> None:
+            from . import knowledge_bridge, result  # noqa: F401
+
+            for step in self.rb.steps.values():
+                for rule in step.rules:
+                    self.ev.compile(rule.when)
+            with contextlib.suppress(Exception):  # a broken knowledge base is reported later, in the main thread
+                knowledge_bridge.entries()
+
+        t = threading.Thread(target=work, name="kleak-warm-up", daemon=True)
+        t.start()
+        return t
+
     def run(self, hosts: list[str] | None) -> dict[str, HostWalk]:
         """Walk every host to a terminal step; ``hosts=None`` takes every host of the target."""
+        warm = self.warm_up() if self.collector.live else None
         pending: dict[str, list[str] | None] = {self.rb.start: hosts}
         while pending:
             step_id, group = next(iter(pending.items()))
@@ -117,6 +137,8 @@ class Walker:
                     members = pending[nxt]
                     assert members is not None
                     members.append(host)
+        if warm is not None:
+            warm.join()
         for walk in self.walks.values():
             walk.finished_at = walk.finished_at or utcnow()
         return self.walks

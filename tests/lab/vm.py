@@ -71,9 +71,7 @@ class LabImage:
 
 def build_image() -> LabImage:
     """Build the image, or reuse the cached one; its output is streamed to stderr."""
-    proc = subprocess.run(
-        ["bash", str(BUILD_SCRIPT)], stdout=subprocess.PIPE, stderr=None, text=True, check=False
-    )
+    proc = subprocess.run(["bash", str(BUILD_SCRIPT)], stdout=subprocess.PIPE, stderr=None, text=True, check=False)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         raise LabError(f"{BUILD_SCRIPT} failed with exit code {proc.returncode}")
@@ -134,7 +132,8 @@ class LabVM:
         self.port = 0
         self.extra_kernel_args = ""
         self.serial_log = workdir / "serial.log"
-        self.boot_seconds = 0.0
+        self.boot_seconds = 0.0  # QEMU start to SSH answering
+        self.settle_seconds = 0.0  # then until boot is over and MemFree holds still
         self._proc: subprocess.Popen[bytes] | None = None
         self._cache_loads = 0
 
@@ -166,9 +165,14 @@ class LabVM:
         ]  # fmt: skip
 
     def start(
-        self, extra_kernel_args: str = "", memory_mib: int = 1024, cpus: int = 2, timeout: float = 180
+        self,
+        extra_kernel_args: str = "",
+        memory_mib: int = 1024,
+        cpus: int = 2,
+        timeout: float = 180,
+        settle: bool = True,
     ) -> None:
-        """Boot and wait until root can log in over SSH."""
+        """Boot, wait until root can log in over SSH, then (with settle) until memory is quiet."""
         if self.running:
             raise LabError("this VM is already running")
         if _running:
@@ -202,6 +206,31 @@ class LabVM:
                 raise LabError(f"no SSH on 127.0.0.1:{self.port} after {timeout:.0f} s\n{self._diagnostics()}")
             time.sleep(2)
         self.boot_seconds = time.monotonic() - started
+        if settle:
+            try:
+                self.settle()
+            except BaseException:
+                self.kill()
+                raise
+            self.settle_seconds = time.monotonic() - started - self.boot_seconds
+
+    def settle(self, timeout: float = 120, window: int = 3, interval: float = 3, quiet_kib: int = 256) -> None:
+        """Wait until boot is over and MemFree holds still.
+
+        For ~10-15 s after SSH first answers, MemFree keeps falling by a few MiB that no
+        meminfo field accounts for (boot finishing); a scenario sampling then would see a
+        page-allocator "leak" on a healthy host.
+        """
+        deadline = time.monotonic() + timeout
+        self.ssh("systemctl is-system-running --wait >/dev/null 2>&1 || true", check=False, timeout=timeout)
+        readings: list[int] = []
+        while time.monotonic() < deadline:
+            out = self.ssh("grep MemFree: /proc/meminfo").stdout
+            readings = [*readings, int(out.split()[1])][-window:]
+            if len(readings) == window and max(readings) - min(readings) < quiet_kib:
+                return
+            time.sleep(interval)
+        raise LabError(f"MemFree did not settle within {timeout:.0f} s: {readings} kB")
 
     def stop(self, timeout: float = 45) -> None:
         """Power off cleanly over SSH; kill QEMU if it does not exit in time."""
@@ -211,10 +240,8 @@ class LabVM:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.ssh("systemctl --no-block poweroff", check=False, timeout=15)
         assert self._proc is not None
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self._proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
         self.kill()
 
     def kill(self) -> None:
@@ -238,9 +265,7 @@ class LabVM:
         self, cmd: str, user: str = "root", check: bool = True, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
         """Run a shell command on the VM; with check, fail on a non-zero exit."""
-        proc = subprocess.run(
-            self.ssh_command(cmd, user), capture_output=True, text=True, timeout=timeout, check=False
-        )
+        proc = subprocess.run(self.ssh_command(cmd, user), capture_output=True, text=True, timeout=timeout, check=False)
         if check and proc.returncode != 0:
             raise LabError(
                 f"ssh {user}@vm {cmd!r} exited {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
@@ -273,9 +298,9 @@ class LabVM:
         self.ssh("if grep -q '^leaky ' /proc/modules; then rmmod leaky; fi")
 
     @contextlib.contextmanager
-    def leaking(self, kind: str, **params: int) -> Iterator[str]:
+    def leaking(self, kind: str, rate_kib: int = 1024, total_kib: int = 65536, size: int = 4096) -> Iterator[str]:
         """Leak while the block runs, then rmmod (the leak stops growing, the memory stays)."""
-        name = self.load_module(kind, **params)
+        name = self.load_module(kind, rate_kib=rate_kib, total_kib=total_kib, size=size)
         try:
             yield name
         finally:
@@ -295,9 +320,7 @@ class LabVM:
             "    except FileNotFoundError:\n"
             "        pass\n"
         )
-        out = self.ssh(
-            f"setsid nohup python3 -c {shlex.quote(script)} </dev/null >/dev/null 2>&1 & echo $!"
-        ).stdout
+        out = self.ssh(f"setsid nohup python3 -c {shlex.quote(script)} </dev/null >/dev/null 2>&1 & echo $!").stdout
         pid = int(out.split()[-1])
         try:
             yield pid
@@ -330,8 +353,11 @@ class LabPool:
         self.boots += 1
         vm = LabVM(self.image, self.workdir / f"boot-{self.boots}")
         vm.start(extra_kernel_args)
-        print(f"lab VM booted in {vm.boot_seconds:.1f} s (port {vm.port}, args {extra_kernel_args!r})",
-              file=sys.stderr)
+        print(
+            f"lab VM: SSH after {vm.boot_seconds:.1f} s, settled {vm.settle_seconds:.1f} s later "
+            f"(port {vm.port}, kernel args {extra_kernel_args!r})",
+            file=sys.stderr,
+        )
         self._vm = vm
         return vm
 

@@ -1,0 +1,37 @@
+"""The lab itself: booting with extra kernel parameters, and what the leaky module does to /proc."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from vm import LabPool
+
+pytestmark = pytest.mark.lab
+
+
+def test_boot_with_slub_debug_names_the_leaking_function(lab: LabPool) -> None:
+    vm = lab.vm("slub_debug=U,leaky_obj")
+    assert "slub_debug=U,leaky_obj" in vm.ssh("cat /proc/cmdline").stdout
+    with vm.leaking("cache", rate_kib=1024, total_kib=2048):
+        time.sleep(3)
+        traces = vm.ssh("cat /sys/kernel/debug/slab/leaky_obj/alloc_traces").stdout
+    assert "leaky_cache_leak" in traces, traces
+
+
+def test_each_kind_grows_its_meminfo_field(lab: LabPool) -> None:
+    vm = lab.vm("")
+
+    def meminfo() -> dict[str, int]:
+        fields = {}
+        for line in vm.ssh("cat /proc/meminfo").stdout.splitlines():
+            name, _, rest = line.partition(":")
+            fields[name] = int(rest.split()[0])
+        return fields
+
+    for kind, field in (("kmalloc", "SUnreclaim"), ("vmalloc", "VmallocUsed"), ("percpu", "Percpu")):
+        before = meminfo()[field]
+        with vm.leaking(kind, rate_kib=4096, total_kib=4096):
+            time.sleep(3)
+        grew_kib = meminfo()[field] - before
+        assert grew_kib >= 3 * 1024, f"{kind}: {field} grew {grew_kib} kB"
