@@ -38,6 +38,7 @@ def advise(
     kernel: Version | None,
     distro_id: str | None,
     release: str | None,
+    loaded_out_of_tree: list[str] | None = None,
 ) -> dict[str, Any]:
     commands: list[dict[str, Any]] = []
     tf = tracefs(kernel)
@@ -136,6 +137,12 @@ def advise(
         who.append(
             f"the vendor of out-of-tree module {', '.join(out_of_tree)}: the leak is in its code, not in the "
             "distribution's kernel"
+        )
+    others = [m for m in loaded_out_of_tree or [] if m.split(" ")[0] not in out_of_tree]
+    if others:
+        who.append(
+            f"the kernel is tainted by out-of-tree modules ({', '.join(others)}): distributions and upstream "
+            "will ask for a reproduction without them, so rule them out (or ask their vendors) first"
         )
     if distro_id in ("rhel", "centos", "rocky", "almalinux", "ol"):
         who.append("Red Hat support (or your distribution's bug tracker) for the kernel package " + (release or ""))

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -76,10 +76,18 @@ class Evaluator:
             return f"template syntax error: {exc.message}"
         return None
 
+    def check(self, expr: str) -> tuple[str | None, set[str]]:
+        """(syntax error, top-level names read) from one parse: what validation needs."""
+        try:
+            ast = self.env.parse("{{ " + expr + " }}")
+        except TemplateSyntaxError as exc:
+            return f"expression syntax error: {exc.message}", set()
+        # an expression cannot assign, so every Name it loads is read from the context
+        return None, {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"} - set(CONSTANTS)
+
     def names(self, expr: str) -> set[str]:
         """Top-level names an expression reads (for "unknown evidence name" checks)."""
-        ast = self.env.parse("{{ " + expr + " }}")
-        return set(meta.find_undeclared_variables(ast)) - set(CONSTANTS)
+        return self.check(expr)[1]
 
     def template_names(self, text: str) -> set[str]:
         return set(meta.find_undeclared_variables(self.env.parse(text))) - set(CONSTANTS)

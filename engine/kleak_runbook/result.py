@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,7 @@ def document(walk: HostWalk, runbook_name: str, evidence_dir: Path | None, conse
             upstream,
             facts.distro_id if facts else None,
             facts.release if facts else None,
+            _taint(walk).get("out_of_tree_modules"),
         ),
         "evidence_dir": str(evidence_dir) if evidence_dir else None,
         "exit_code": EXIT_CODES[verdict],
@@ -158,7 +160,8 @@ def _attribution_dict(a: Attribution) -> dict[str, Any]:
     }
 
 
-def render_report(doc: dict[str, Any], walk: HostWalk) -> str:
+@functools.lru_cache(maxsize=1)
+def report_environment() -> SandboxedEnvironment:
     env = SandboxedEnvironment(
         loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
         undefined=StrictUndefined,
@@ -169,6 +172,11 @@ def render_report(doc: dict[str, Any], walk: HostWalk) -> str:
     env.filters["bytes"] = human_bytes
     env.filters["sbytes"] = lambda v: human_bytes(v, signed=True)
     env.filters["pct"] = percent
+    return env
+
+
+def render_report(doc: dict[str, Any], walk: HostWalk) -> str:
+    env = report_environment()
     m = walk.metrics
     rows = []
     labels = dict(COMPONENTS)

@@ -334,11 +334,11 @@ class _Checker:
         if not isinstance(when, str) or not when.strip():
             self.bad(f"{path}.when", "when is required: an expression")
             return None
-        err = self.ev.syntax_error(when)
+        err, read = self.ev.check(when)
         if err:
             self.bad(f"{path}.when", err)
             return None
-        unknown = self.ev.names(when) - names
+        unknown = read - names
         if unknown:
             self.bad(f"{path}.when", f"unknown evidence name(s): {', '.join(sorted(unknown))}")
         finding = raw.get("finding")

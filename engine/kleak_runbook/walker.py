@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -105,8 +106,10 @@ class Walker:
         code) in a thread while the first samples are being taken, which is mostly waiting."""
 
         def work() -> None:
-            from . import knowledge_bridge, result  # noqa: F401
+            time.sleep(0.5)  # let the main thread start Ansible first: it holds the GIL while importing
+            from . import knowledge_bridge, result
 
+            result.report_environment().get_template("report.md.j2")
             for step in self.rb.steps.values():
                 for rule in step.rules:
                     self.ev.compile(rule.when)
