@@ -177,7 +177,11 @@ def build(
         "consent": sorted(consent),
         "findings": list(findings),
         "samples": SimpleNamespace(
-            count=metrics.sample_count, window_s=metrics.window_s, timed=metrics.times is not None
+            count=metrics.sample_count,
+            window_s=metrics.window_s,
+            timed=metrics.times is not None,
+            # how long the host had been up at the first sample (None when /proc/uptime is not in the evidence)
+            uptime_s=store.samples[0].uptime if store.samples else None,
         ),
         "kernel": SimpleNamespace(
             release=facts.release,
