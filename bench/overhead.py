@@ -466,7 +466,7 @@ def main() -> int:
     )
     if args.samples > 1:
         per_sample = (ours - series["ours1"].median()) / (args.samples - 1)
-        print(f"each sample beyond the first adds {per_sample:.3f} s of overhead (a raw task through include_tasks)")
+        print(f"each sample beyond the first adds {per_sample:.3f} s of overhead (one item of the looped raw task)")
     print(
         f"peak RSS of our CLI process: {max(r.max_rss_kib for r in series['ours'].runs) / 1024:.0f} MiB; "
         f"CPU per run: {statistics.median(r.cpu for r in series['ours'].runs):.2f} s "
