@@ -74,9 +74,10 @@ def _kmemleak(b: ScriptBuilder, _args: Args, consented: bool) -> None:
 _PAGE_OWNER_AWK = (
     'BEGIN{RS=""; FS="\\n"} '
     '{o=0; if (match($1, /order [0-9]+/)) o=substr($1, RSTART+6, RLENGTH-6)+0; s=""; '
-    'for (i=2; i<=NF; i++) { l=$i; sub(/^[ \\t]+/, "", l); '
-    'if (l ~ /^(PFN|Page has been|Charged|memcg|Flags|Page allocated)/ || l == "") continue; '
-    's = s "|" l } p[s]+=2^o; c[s]++; n++} '
+    # stack frames are the indented lines; "PFN ...", "Page has been migrated", "Charged ...",
+    # "Slab cache page" and the like start at column 0
+    'for (i=2; i<=NF; i++) { l=$i; if (l !~ /^[ \\t]/) continue; sub(/^[ \\t]+/, "", l); '
+    'if (l == "" || l == "...") continue; s = s "|" l } p[s]+=2^o; c[s]++; n++} '
     'END{print "records", n+0; for (k in p) print p[k] "\\t" c[k] "\\t" k}'
 )
 
