@@ -17,10 +17,13 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["bundle"] for c in CASES])
+@pytest.mark.parametrize(
+    "case", CASES, ids=[c["bundle"] + (" " + " ".join(c["args"]) if "args" in c else "") for c in CASES]
+)
 def test_rehearsal(case: dict, tmp_path: Path) -> None:
     out = tmp_path / "report"
-    proc = run_cli("replay", str(SAMPLES / case["bundle"]), "--out", str(out), "--format", "json", "-q")
+    args = [str(a) for a in case.get("args", [])]
+    proc = run_cli("replay", str(SAMPLES / case["bundle"]), "--out", str(out), "--format", "json", "-q", *args)
     doc = json.loads(proc.stdout)
     assert [v["step"] for v in doc["path"]] == case["path"], doc["path"]
     assert (doc["verdict"], doc["kind"]) == (case["verdict"], case["kind"])
@@ -29,5 +32,7 @@ def test_rehearsal(case: dict, tmp_path: Path) -> None:
         first = doc["culprits"][0]
         assert {k: first[k] for k in case["culprit"]} == case["culprit"]
         assert first["bytes"] > 0
+    for want in case.get("also", []):
+        assert any({k: c.get(k) for k in want} == want for c in doc["culprits"]), (want, doc["culprits"])
     assert json.loads((out / "result.json").read_text())["verdict"] == doc["verdict"]
     assert (out / "report.md").read_text().splitlines()[0].startswith("# ")

@@ -320,7 +320,8 @@ def _is_allocator(frame: str) -> bool:
 def culprits_from(attrs: list[Attribution]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for a in attrs:
-        for s in a.sites[:3]:
+        floor = a.sites[0].bytes * 0.1 if a.sites else 0  # background allocations are not culprits
+        for s in [s for s in a.sites[:3] if s.bytes >= floor]:
             out.append(
                 {
                     "type": "backtrace",

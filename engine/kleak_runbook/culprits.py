@@ -35,10 +35,18 @@ def pick(source: str, metrics: Metrics, out_of_tree: frozenset[str]) -> list[dic
     return []
 
 
+# A cache growing at a tenth of the fastest one is background churn, not part of the story.
+NOISE_FRACTION = 0.1
+
+
 def _rank(items: list[Any], multi: bool) -> list[Any]:
     if multi:
         growing = [c for c in items if c.bytes.growth_bytes_per_s > 0 and c.bytes.delta > 0]
-        return sorted(growing, key=lambda c: (-c.bytes.growth_bytes_per_s, -int(c.bytes)))
+        growing.sort(key=lambda c: (-c.bytes.growth_bytes_per_s, -int(c.bytes)))
+        if growing:
+            floor = growing[0].bytes.growth_bytes_per_s * NOISE_FRACTION
+            growing = [c for c in growing if c.bytes.growth_bytes_per_s >= floor]
+        return growing
     return sorted(items, key=lambda c: -int(c.bytes))
 
 

@@ -130,7 +130,7 @@ def disarm_script(b: ScriptBuilder, probe: str = "trace_slab") -> None:
         'while read -r L; do echo "$L" >> "$F"; done; done; done'
     )
     b.command(
-        "probe/trace/data/leftover",
+        f"probe/{probe}/data/leftover",
         f"cat /sys/kernel/tracing/events/kmem/*/trigger 2>/dev/null | grep -c {TRIGGER_NAME} || true",
     )
 
