@@ -24,7 +24,11 @@ def test_awk_aggregate_matches_python(name: str) -> None:
     records = [b for b in text.split("\n\n") if b.startswith("Page allocated")]
     raw = "\n\n".join(records) + "\n"
     out = subprocess.run(
-        "LC_ALL=C awk " + shlex.quote(_PAGE_OWNER_AWK), shell=True, input=raw, capture_output=True, text=True,
+        "LC_ALL=C awk " + shlex.quote(_PAGE_OWNER_AWK),
+        shell=True,
+        input=raw,
+        capture_output=True,
+        text=True,
         check=True,
     ).stdout
     probe = Probe("page_owner", ran=True, phases={"data": {"commands/page_owner_by_stack": out}})
