@@ -99,3 +99,12 @@ def test_bad_input_is_one_line_and_exit_2(args: tuple[str, ...], needle: str) ->
     proc = run_cli(*args)
     assert proc.returncode == 2, proc.stderr
     assert needle in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_per_memcg_kmem_cache_signature_is_reported(samples: Path, tmp_path: Path) -> None:
+    """Real lab evidence with the threshold lowered: the finding names the kmem_cache count."""
+    bundle = samples / "lab-debian-6.1/kmalloc-leak"
+    _, quiet = replay(bundle, tmp_path / "a")
+    assert not any("kmem_cache cache holds" in f for f in quiet["findings"])
+    _, doc = replay(bundle, tmp_path / "b", "-e", "many_kmem_caches=10")
+    assert any("kmem_cache cache holds" in f for f in doc["findings"]), doc["findings"]

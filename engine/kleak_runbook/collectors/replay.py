@@ -212,7 +212,7 @@ class ReplayCollector:
             store.add_gap("slabinfo", "error", f"{_SOS_SLABTOP}: {exc}")
             return None
         store.add_gap(
-            "slabinfo", "truncated", f"/proc/slabinfo is not in the sosreport; read {_SOS_SLABTOP}, {SLABTOP_NOTE}"
+            "slabinfo", "approximate", f"/proc/slabinfo is not in the sosreport; read {_SOS_SLABTOP}, {SLABTOP_NOTE}"
         )
         return slabinfo_text(info)
 
@@ -231,7 +231,8 @@ class ReplayCollector:
                 store.add_static(spec, SPECS[spec].relpath, text)
         for note in blocks.notes:
             item, _, reason = note.partition(": ")
-            store.add_gap(item, "truncated", f"pasted text: {reason}")
+            status = "approximate" if "round" in reason else "truncated"
+            store.add_gap(item, status, f"pasted text: {reason}")
 
 
 def _locate(path: Path, label: Path | None = None) -> tuple[Path, str]:

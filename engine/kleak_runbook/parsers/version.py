@@ -122,6 +122,8 @@ def parse_uname(text: str) -> KernelVersion:
 
     >>> parse_uname("Linux host 6.1.0-50-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1 (2026-07-02) x86_64 GNU/Linux").upstream
     (6, 1, 176)
+    >>> parse_uname("Linux h 5.15.0-91-generic #101-Ubuntu SMP Tue Nov 14 13:30:08 UTC 2023 x86_64 GenuineIntel x86_64 GNU/Linux").build
+    '#101-Ubuntu SMP Tue Nov 14 13:30:08 UTC 2023'
     >>> parse_uname("6.1.0-50-amd64\\n")
     KernelVersion(release='6.1.0-50-amd64', build=None, compiler=None, upstream=(6, 1, 0), distro_version=None)
     """
@@ -136,6 +138,11 @@ def parse_uname(text: str) -> KernelVersion:
         tail.pop()
     while tail and tail[-1] in _UNAME_TAIL:
         tail.pop()
+    # `uname -a` may add -p/-i words after the build date (`GenuineIntel`, `unknown`, or a CPU
+    # model): the build string (uname -v) ends with the year, or Debian's `(YYYY-MM-DD)`
+    ends = [i for i, t in enumerate(tail) if re.fullmatch(r"\d{4}|\(\d{4}-\d{2}-\d{2}\)", t)]
+    if ends:
+        del tail[ends[-1] + 1 :]
     return _kernel_version(tokens[2], " ".join(tail) or None, None)
 
 
