@@ -8,15 +8,16 @@ says why and what would enable it (a config option, a boot parameter, a mount).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .advice import alloc_traces_path, slab_debug_param
 from .bundle import Probe
 from .errors import ParseError
 from .parsers.cmdline import KernelCmdline
-
-if TYPE_CHECKING:
-    from .parsers.kconfig import KernelConfig
+from .parsers.kconfig import KernelConfig, parse_kconfig
+from .parsers.kmemleak import first_site, group_by_backtrace, parse_frame, parse_kmemleak
+from .parsers.slub_traces import parse_alloc_traces
+from .parsers.trace_hist import parse_trace_hist, site_of
 
 Version = tuple[int, int, int]
 NOT_PROOF = (
@@ -73,8 +74,6 @@ def _data(probe: Probe) -> dict[str, str]:
 
 
 def _config(data: dict[str, str]) -> KernelConfig | None:
-    from .parsers.kconfig import parse_kconfig
-
     text = data.get("commands/kconfig")
     if not text:
         return None
@@ -100,8 +99,6 @@ def interpret_slub_traces(
     a = _start("slub_traces", probe)
     if probe is None or not probe.ran:
         return a
-    from .parsers.slub_traces import parse_alloc_traces
-
     data = _data(probe)
     cfg = _config(data)
     for cache in caches:
@@ -149,8 +146,6 @@ def interpret_kmemleak(probe: Probe | None, consented: bool) -> Attribution:
     a = _start("kmemleak", probe)
     if probe is None or not probe.ran:
         return a
-    from .parsers.kmemleak import group_by_backtrace, parse_kmemleak
-
     data = _data(probe)
     cfg = _config(data)
     text = data.get("sys/kernel/debug/kmemleak")
@@ -208,9 +203,9 @@ def interpret_page_owner(probe: Probe | None, growth: float | None) -> Attributi
             continue
         pages, count, stack = int(parts[0]), int(parts[1]), parts[2]
         frames = tuple(f for f in stack.split("|") if f)
-        site = next((f for f in frames if not _is_allocator(f)), frames[0] if frames else "?")
-        name = _frame_name(site)
-        a.sites.append(Site(name, _module_of(name), pages * 4096, count, stack=frames))
+        site = first_site([f for f in map(parse_frame, frames) if f is not None])
+        name = site.key if site is not None else (frames[0] if frames else "?")
+        a.sites.append(Site(name, site.module if site else None, pages * 4096, count, stack=frames))
     a.sites.sort(key=lambda s: -s.bytes)
     del a.sites[20:]
     return a
@@ -222,8 +217,6 @@ def interpret_trace(
     a = _start(name, probe)
     if probe is None or not probe.ran:
         return a
-    from .parsers.trace_hist import parse_trace_hist, site_of
-
     data = _data(probe)
     arm = probe.actions.get("trace_arm", {})
     a.details["event"] = args[0] if args else None
@@ -266,55 +259,6 @@ def _elapsed(probe: Probe) -> float | None:
         return float(times["after_uptime"]) - float(times["before_uptime"])
     except (KeyError, ValueError):
         return None
-
-
-_ALLOCATOR_PREFIXES = (
-    "__alloc_pages",
-    "alloc_pages",
-    "__get_free_pages",
-    "get_free_pages",
-    "get_page_from_freelist",
-    "prep_new_page",
-    "post_alloc_hook",
-    "__kmalloc",
-    "kmalloc",
-    "kmem_cache_alloc",
-    "__kmem_cache_alloc",
-    "slab_",
-    "allocate_slab",
-    "new_slab",
-    "___slab_alloc",
-    "__slab_alloc",
-    "__folio_alloc",
-    "folio_alloc",
-    "alloc_slab_page",
-    "__vmalloc",
-    "vmalloc",
-    "__alloc_pages_bulk",
-    "alloc_pages_bulk",
-    "kmalloc_trace",
-    "kmalloc_large",
-    "kmalloc_order",
-    "__page_frag",
-    "page_frag",
-    "stack_trace_save",
-    "__set_page_owner",
-)
-
-
-def _frame_name(frame: str) -> str:
-    text = frame.strip()
-    if text.startswith("[<"):
-        text = text.split("]", 1)[1].strip()
-    func, _, rest = text.partition("+")
-    mod = ""
-    if "[" in rest:
-        mod = rest[rest.index("[") :].strip()
-    return f"{func} {mod}".strip()
-
-
-def _is_allocator(frame: str) -> bool:
-    return _frame_name(frame).startswith(_ALLOCATOR_PREFIXES)
 
 
 def culprits_from(attrs: list[Attribution]) -> list[dict[str, Any]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from .errors import KleakError
 from .expressions import Evaluator
 from .walker import HostWalk
 
@@ -25,10 +24,7 @@ def known_bugs(walk: HostWalk, kind: str) -> list[dict[str, Any]]:
     facts = walk.facts
     if facts is None or not facts.release:
         return []
-    try:
-        loaded = entries()
-    except (KleakError, OSError):
-        raise
+    loaded = entries()
     identity = identify(
         facts.release,
         proc_version=walk.store.static.get("version"),

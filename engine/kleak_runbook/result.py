@@ -81,6 +81,7 @@ def document(walk: HostWalk, runbook_name: str, evidence_dir: Path | None, conse
                 }
     upstream = facts.upstream if facts else None
     bugs = known_bugs(walk, kind)
+    taint = _taint(walk)
     doc: dict[str, Any] = {
         "schema": 1,
         "tool": f"kleak-runbook {__version__}",
@@ -88,7 +89,7 @@ def document(walk: HostWalk, runbook_name: str, evidence_dir: Path | None, conse
         "runbook": runbook_name,
         "started_at": walk.started_at,
         "finished_at": walk.finished_at,
-        "kernel": {**(facts or KernelFacts()).as_dict(), **_taint(walk)},
+        "kernel": {**(facts or KernelFacts()).as_dict(), **taint},
         "verdict": verdict,
         "kind": kind,
         "summary": walk.summary,
@@ -119,7 +120,7 @@ def document(walk: HostWalk, runbook_name: str, evidence_dir: Path | None, conse
             upstream,
             facts.distro_id if facts else None,
             facts.release if facts else None,
-            _taint(walk).get("out_of_tree_modules"),
+            taint.get("out_of_tree_modules"),
         ),
         "evidence_dir": str(evidence_dir) if evidence_dir else None,
         "exit_code": EXIT_CODES[verdict],

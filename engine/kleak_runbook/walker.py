@@ -25,7 +25,7 @@ from .expressions import Evaluator, ExpressionError
 from .metrics import Metrics, compute
 from .probes import PROBES
 from .runbook import Runbook, Step
-from .specs import STATIC
+from .specs import SAMPLED, STATIC
 
 MAX_VISITS = 100
 
@@ -149,13 +149,13 @@ class Walker:
     # --- one step ----------------------------------------------------------------------------
     def _collect(self, step: Step, group: list[str] | None) -> list[str]:
         first = group is None or any(not self.store_for(h).static for h in group)
-        sampled = tuple(c for c in step.collect if c in _sampled())
+        sampled = tuple(c for c in step.collect if c in SAMPLED)
         base = Request(
             step=step.id,
             specs=sampled,
             samples=((self.samples or step.samples) if step.samples > 1 or self.samples else 1) if sampled else 0,
             interval=self.interval if self.interval is not None else step.interval,
-            static=STATIC if first else tuple(c for c in step.collect if c not in _sampled()),
+            static=STATIC if first else tuple(c for c in step.collect if c not in SAMPLED),
             timeout=step.timeout,
         )
         if group is not None:
@@ -315,9 +315,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (tuple, list)) and all(isinstance(v, (int, str)) for v in value):
         return list(value)
     return None
-
-
-def _sampled() -> frozenset[str]:
-    from .specs import SAMPLED
-
-    return frozenset(SAMPLED)

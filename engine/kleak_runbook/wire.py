@@ -47,11 +47,12 @@ class ScriptBuilder:
 
     marker: str
     lines: list[str]
+    label: str = ""
 
     @classmethod
     def new(cls, batch: str, marker: str | None = None) -> ScriptBuilder:
         m = marker or new_marker()
-        return cls(m, [_PRELUDE.replace("{marker}", m), f'echo "$M BATCH {batch}"'])
+        return cls(m, [_PRELUDE.replace("{marker}", m), f'echo "$M BATCH {batch}"'], batch)
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:

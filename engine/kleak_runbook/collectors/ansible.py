@@ -7,6 +7,7 @@ and hands it to the host's ``EvidenceStore``, so evidence is on disk before the 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -23,8 +24,8 @@ from ..errors import CollectionError, UsageError
 from ..paths import playbook_dir
 from ..probes import PROBES, disarm_script
 from ..progress import Progress
-from ..specs import SPECS
-from ..wire import Item, ScriptBuilder, decode
+from ..specs import BY_RELPATH, SPECS
+from ..wire import Reply, ScriptBuilder, decode
 from . import ProbeCall, Request, StoreFor
 
 # ansible-runner drops an event's result above MAX_EVENT_RES (700 kB by default); a big
@@ -58,7 +59,7 @@ class AnsibleCollector:
         self.control_dir = self.workdir / "cp"
         self.control_dir.mkdir()
         self._probe_of: dict[str, ProbeCall] = {}
-        self.armed = False  # a tracing probe ran: close() makes sure nothing is left armed
+        # hosts a tracing probe ran on, and those whose disarm check came back: close() disarms the rest
         self._trace_hosts: set[str] = set()
         self._disarmed: set[str] = set()
 
@@ -95,7 +96,7 @@ class AnsibleCollector:
         return list(seen)
 
     def close(self) -> None:
-        if self.armed and self._trace_hosts - self._disarmed:
+        if self._trace_hosts - self._disarmed:
             self._disarm(sorted(self._trace_hosts - self._disarmed))
         # Close the SSH master connections this run opened (ControlPersist would keep them).
         for sock in self.control_dir.iterdir() if self.control_dir.exists() else []:
@@ -142,14 +143,11 @@ class AnsibleCollector:
             batches[b.marker] = b
             self._probe_of[b.marker] = call
             if call.name.startswith("trace"):
-                self.armed = True
                 d = ScriptBuilder.new(f"{request.step} probe {call.name} disarm check")
                 disarm_script(d, call.name)
                 batches[d.marker] = d
                 self._probe_of[d.marker] = call
-        if request.probes:
-            pass
-        elif request.static and not request.specs:
+        if request.static and not request.specs and not request.probes:
             b = ScriptBuilder.new(f"{request.step} static")
             for name in request.static:
                 _add_spec(b, "static/", name)
@@ -173,7 +171,7 @@ class AnsibleCollector:
             "kleak_target": "all",
             "kleak_batches": [
                 {
-                    "label": b.lines[1].split("BATCH ", 1)[1].rstrip('"'),
+                    "label": b.label,
                     "command": b.as_raw_command(),
                     "timeout": int(per_batch),
                 }
@@ -270,7 +268,7 @@ class AnsibleCollector:
             inventory=inventory,
             limit=limit,
             extravars=extravars,
-            cmdline=" ".join(_quote(c) for c in cmdline),
+            cmdline=" ".join(shlex.quote(c) for c in cmdline),
             envvars=env,
             event_handler=handler,
             quiet=True,
@@ -296,16 +294,15 @@ class AnsibleCollector:
             seen.setdefault(host, _HostState(set(batches)))
             self.progress.say(f"[{host}] {request.step}: collecting")
             return
-        res0 = data.get("res") or {}
+        res = data.get("res") or {}
         # one event per loop item carries that batch's stdout; the task's closing event repeats
         # them all under "results" and is skipped
         if kind not in ("runner_item_on_ok", "runner_item_on_failed", "runner_on_unreachable") and not (
-            kind in ("runner_on_ok", "runner_on_failed") and "results" not in res0
+            kind in ("runner_on_ok", "runner_on_failed") and "results" not in res
         ):
             return
         state = seen.setdefault(host, _HostState(set(batches)))
         store = store_for(host)
-        res = data.get("res") or {}
         if kind == "runner_on_unreachable":
             msg = str(res.get("msg", "unreachable")).strip().splitlines()
             store.unreachable = msg[-1] if msg else "unreachable"
@@ -329,11 +326,11 @@ class AnsibleCollector:
         reply = decode(stdout, builder.marker)
         call = self._probe_of.get(builder.marker)
         if call is not None and call.name.startswith("trace"):
-            if "disarm check" in builder.lines[1] and reply.complete:
+            if builder.label.endswith("disarm check") and reply.complete:
                 self._disarmed.add(host)
             else:
                 self._trace_hosts.add(host)
-        _store_reply(store, reply, request, self._probe_of.get(builder.marker))
+        _store_reply(store, reply, call)
         label = reply.batch or ""
         if not reply.complete:
             err = str(res.get("stderr", "")).strip().splitlines()
@@ -364,11 +361,9 @@ def _find_marker(stdout: str, batches: dict[str, ScriptBuilder]) -> str | None:
     return None
 
 
-def _store_reply(store: EvidenceStore, reply: Any, request: Request, call: ProbeCall | None) -> None:
-    from ..specs import BY_RELPATH
-
+def _store_reply(store: EvidenceStore, reply: Reply, call: ProbeCall | None) -> None:
     sample = None
-    items: tuple[Item, ...] = reply.items
+    items = reply.items
     if call is None and any(i.name.startswith("sample/") for i in items):
         wall, up = reply.times[0] if reply.times else (None, None)
         sample = store.new_sample(wall, up)
@@ -419,9 +414,3 @@ def _store_reply(store: EvidenceStore, reply: Any, request: Request, call: Probe
                     "after_uptime": str(reply.times[-1][1]),
                 },
             )
-
-
-def _quote(s: str) -> str:
-    import shlex
-
-    return shlex.quote(s)
