@@ -1,4 +1,4 @@
-"""Live collection through ansible-runner: one ``raw`` task per sample, SSH or local.
+"""Live collection through ansible-runner: one looped ``raw`` task, one exec per sample, SSH or local.
 
 Scripts come from ``wire.ScriptBuilder``; the event handler decodes each reply as it arrives
 and hands it to the host's ``EvidenceStore``, so evidence is on disk before the next sample.
