@@ -2,7 +2,9 @@
 
 Kernel memory comes from three allocators: slab (``Slab`` = ``SReclaimable`` + ``SUnreclaim``),
 vmalloc (``VmallocUsed``) and the page allocator directly, which no /proc/meminfo field shows:
-it is what remains of ``MemTotal`` once every field that accounts for pages is taken away.
+it is what remains of ``MemTotal`` once every field that accounts for pages is taken away,
+and once the free pages parked on per-CPU lists (``/proc/zoneinfo``), which ``MemFree`` leaves out,
+are taken away too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from .bundle import EvidenceStore, Sample
 from .parsers.meminfo import MemInfo, parse_meminfo
 from .parsers.slabinfo import SlabInfo, parse_slabinfo
 from .parsers.vmallocinfo import VmallocInfo, parse_vmallocinfo
+from .parsers.zoneinfo import parse_zoneinfo
 from .series import Series
 
 # Caches the kernel creates with SLAB_RECLAIM_ACCOUNT, for when /sys/kernel/slab is not in the
@@ -34,6 +37,7 @@ COMPONENTS = (
     ("kernel_stack", "Kernel stacks (KernelStack)"),
     ("page_tables", "Page tables (PageTables)"),
     ("other_reclaimable", "Other reclaimable kernel (KReclaimable - SReclaimable)"),
+    ("pcp_free", "Free pages on per-CPU lists (zoneinfo; free, but not in MemFree)"),
     ("unaccounted", "Not in any field: page allocator, drivers (MemTotal - all counted)"),
 )
 
@@ -148,7 +152,15 @@ def compute(store: EvidenceStore, kernel: tuple[int, int, int] | None) -> Metric
         vm_from_info: list[int] | None = None
         if len(vmallocs) == len(meminfos):
             vm_from_info = [v.vmalloc_bytes(page_size) for _, v in vmallocs]
-        m.kmem = _breakdown(meminfos, mtimes, kernel, vm_from_info, m)
+        pcp: list[int] | None = None
+        if all("zoneinfo" in s.texts for s in with_mem):
+            pcp = [_parsed(store, s, "zoneinfo", parse_zoneinfo).pcp_bytes(page_size) for s in with_mem]
+        else:
+            m.notes.append(
+                "/proc/zoneinfo was not collected: free pages on per-CPU lists, which MemFree leaves out, "
+                "are counted as unaccounted (they grow and drain by themselves, by MiBs per CPU)"
+            )
+        m.kmem = _breakdown(meminfos, mtimes, kernel, vm_from_info, pcp, m)
     return m
 
 
@@ -186,6 +198,7 @@ def _breakdown(
     times: tuple[float, ...] | None,
     kernel: tuple[int, int, int] | None,
     vm_from_info: list[int] | None,
+    pcp: list[int] | None,
     m: Metrics,
 ) -> dict[str, Series]:
     def col(name: str) -> list[int] | None:
@@ -243,7 +256,9 @@ def _breakdown(
         unacc = []
         for i in range(n):
             lru_i = sum(v[i] for v in lru if v is not None)
-            unacc.append(total[i] - free[i] - lru_i - counted[i] - hugetlb[i] - zswap[i])
+            unacc.append(total[i] - free[i] - lru_i - counted[i] - hugetlb[i] - zswap[i] - (pcp or zeros)[i])
+        if pcp is not None:
+            out["pcp_free"] = pcp
         out["unaccounted"] = unacc
     return {k: Series.of(v, times) for k, v in out.items()}
 

@@ -27,6 +27,7 @@ class Spec:
 
 _SPECS = (
     Spec("meminfo", "proc/meminfo", True, "memory counters"),
+    Spec("zoneinfo", "proc/zoneinfo", True, "per-zone free pages; free pages on per-CPU lists, not in MemFree"),
     Spec("slabinfo", "proc/slabinfo", True, "slab caches (root only on most kernels)"),
     Spec("vmallocinfo", "proc/vmallocinfo", True, "vmalloc areas and their callers (root only)"),
     Spec("dentry_state", "proc/sys/fs/dentry-state", True, "dentry cache counters"),

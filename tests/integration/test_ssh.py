@@ -102,3 +102,34 @@ def test_inventory_with_two_hosts(kleak, sshd: Sshd, tmp_path: Path) -> None:
         assert (samples_dir(out / doc["host"]) / "001" / "proc" / "slabinfo").is_file()
         codes.add(doc["exit_code"])
     assert run.returncode == (1 if 1 in codes else 3 if 3 in codes else 0), run.explain()
+
+
+def test_prewarmed_master_is_reused(sshd: Sshd, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The master opened while Ansible starts is the connection Ansible uses: one login in all."""
+    from kleak_runbook.bundle import EvidenceStore
+    from kleak_runbook.collectors import Request
+    from kleak_runbook.collectors.ansible import AnsibleCollector, Target
+    from kleak_runbook.progress import Progress
+
+    for k, v in cli_env.items():
+        monkeypatch.setenv(k, v)
+    before = sshd.accepted("root")
+    target = Target(host=sshd.host, port=sshd.port, user="root", private_key=str(sshd.key))
+    collector = AnsibleCollector(target, Progress(enabled=False))
+    try:
+        assert collector._warm is not None, "no master was started for a plain --host target"
+        assert collector._warm.wait(timeout=60) == 0, sshd.log_text()[-2000:]
+        assert len(list(collector.control_dir.iterdir())) == 1  # the master's socket
+        assert sshd.accepted("root") == before + 1
+        stores: dict[str, EvidenceStore] = {}
+        seen = collector.collect(
+            Request(step="t", specs=("meminfo",), samples=2, interval=0.5, static=("version",)),
+            None,
+            lambda h: stores.setdefault(h, EvidenceStore(h)),
+        )
+        assert seen == [sshd.host]
+        assert [("meminfo" in s.texts) for s in stores[sshd.host].samples] == [True, True]
+        assert sshd.accepted("root") == before + 1, "Ansible logged in again instead of using the master"
+    finally:
+        collector.close()
+    assert not collector.control_dir.exists()

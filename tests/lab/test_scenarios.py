@@ -42,9 +42,21 @@ class Run:
         return [g for g in self.result["evidence_gaps"] if item in json.dumps(g)]
 
     def __repr__(self) -> str:
+        # Everything a reader of a red CI log needs to tell a kernel surprise from a rule bug:
+        # each step's rule and inputs, and every kernel-memory series the rules looked at.
         r = self.result
+        path = "\n".join(
+            f"  {v.get('step')}: {v.get('rule', '-')} -> {v.get('next', '(end)')} {json.dumps(v.get('inputs', {}))}"
+            for v in r.get("path", [])
+        )
+        series = "\n".join(
+            f"  {name}: KiB {[b // 1024 for b in s['values']]} "
+            f"{s['growth_bytes_per_s'] / 1024:.1f} KiB/s steady={s['steady']}"
+            for name, s in (r.get("kernel_memory") or {}).items()
+        )
         return (
             f"exit {self.proc.returncode}, verdict {r.get('verdict')}, kind {r.get('kind')}\n"
+            f"path:\n{path}\nkernel memory:\n{series}\n"
             f"culprits: {json.dumps(r.get('culprits'), indent=1)}\n"
             f"evidence_gaps: {json.dumps(r.get('evidence_gaps'), indent=1)}\n"
             f"stderr (tail): {self.proc.stderr[-3000:]}"

@@ -26,7 +26,7 @@ from ..probes import PROBES, disarm_script
 from ..progress import Progress
 from ..specs import BY_RELPATH, SPECS
 from ..wire import Reply, ScriptBuilder, decode
-from . import ProbeCall, Request, StoreFor
+from . import ProbeCall, Request, StoreFor, sshprep
 
 # ansible-runner drops an event's result above MAX_EVENT_RES (700 kB by default); a big
 # /proc/vmallocinfo is several MB. Raise it; wire.py's byte counts catch any loss left.
@@ -62,6 +62,16 @@ class AnsibleCollector:
         # hosts a tracing probe ran on, and those whose disarm check came back: close() disarms the rest
         self._trace_hosts: set[str] = set()
         self._disarmed: set[str] = set()
+        t = target
+        self._warm = sshprep.start_master(
+            t.host,
+            self.control_dir,
+            user=t.user,
+            port=t.port,
+            private_key=t.private_key,
+            overrides=t.extra_vars,
+            control_options=self._ssh_options(),
+        )
 
     # --- public ----------------------------------------------------------------------------
     def collect(self, request: Request, hosts: Sequence[str] | None, store_for: StoreFor) -> list[str]:
@@ -98,6 +108,9 @@ class AnsibleCollector:
     def close(self) -> None:
         if self._trace_hosts - self._disarmed:
             self._disarm(sorted(self._trace_hosts - self._disarmed))
+        if self._warm is not None and self._warm.poll() is None:
+            self._warm.kill()
+            self._warm.wait()
         # Close the SSH master connections this run opened (ControlPersist would keep them).
         for sock in self.control_dir.iterdir() if self.control_dir.exists() else []:
             subprocess.run(
@@ -107,6 +120,15 @@ class AnsibleCollector:
                 check=False,
             )
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _ssh_options(self) -> list[str]:
+        """What every ssh of this run gets (Ansible's through ANSIBLE_SSH_ARGS, and the prewarmed
+        master): one master per host kept for the run, on a path both name the same way."""
+        opts = ["-o", "ControlMaster=auto", "-o", "ControlPersist=120s"]
+        path = sshprep.shared_control_path(self.control_dir)
+        if path is not None:
+            opts += ["-o", f"ControlPath={path}"]
+        return opts
 
     def _disarm(self, hosts: list[str]) -> None:
         """Last resort after an interrupted or failed tracing probe: remove our triggers."""
@@ -206,7 +228,9 @@ class AnsibleCollector:
             "MAX_EVENT_RES": MAX_EVENT_RES,
             "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.control_dir),
             # no -C: /proc text is small and compressing it costs more time than it saves
-            "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=120s",
+            "ANSIBLE_SSH_ARGS": shlex.join(
+                self._ssh_options() + sshprep.user_ssh_args(os.environ, sshprep.ansible_cfg(os.environ))
+            ),
             # raw over `ssh -tt` would merge stderr into stdout and turn \n into \r\n.
             "ANSIBLE_SSH_USETTY": "False",
             "ANSIBLE_RETRY_FILES_ENABLED": "False",
