@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
-from vm import LabPool
+from vm import LabError, LabImage, LabPool, LabVM
 
 pytestmark = pytest.mark.lab
+
+
+def test_a_boot_that_does_not_answer_is_retried_then_reported(
+    lab: LabPool, lab_image: LabImage, tmp_path: Path
+) -> None:
+    # a timeout far shorter than a boot makes every attempt fail the way a stalled kernel does
+    lab.close()  # one VM at a time
+    vm = LabVM(lab_image, tmp_path / "noboot")
+    with pytest.raises(LabError, match=r"did not boot in 2 attempts: attempt 1: no SSH after 1 s; attempt 2"):
+        vm.start(timeout=1, attempts=2)
+    assert not vm.running and vm.boot_attempts == 2
+    assert [p.name for p in sorted((tmp_path / "noboot").glob("serial.attempt*.log"))] == [
+        "serial.attempt1.log",
+        "serial.attempt2.log",
+    ]
+    pids = subprocess.run(["pgrep", "-f", str(tmp_path / "noboot")], capture_output=True, text=True).stdout
+    assert pids == "", "a QEMU of a failed boot attempt is still running"
 
 
 def test_boot_with_slub_debug_names_the_leaking_function(lab: LabPool) -> None:
