@@ -18,7 +18,10 @@ def test_a_boot_that_does_not_answer_is_retried_then_reported(
     # a timeout far shorter than a boot makes every attempt fail the way a stalled kernel does
     lab.close()  # one VM at a time
     vm = LabVM(lab_image, tmp_path / "noboot")
-    with pytest.raises(LabError, match=r"did not boot in 2 attempts: attempt 1: no SSH after 1 s; attempt 2"):
+    with pytest.raises(
+        LabError,
+        match=r"did not boot in 2 attempts: attempt 1: no SSH after 1 s \(console: .*serial\.attempt1\.log\); attempt 2",
+    ):
         vm.start(timeout=1, attempts=2)
     assert not vm.running and vm.boot_attempts == 2
     assert [p.name for p in sorted((tmp_path / "noboot").glob("serial.attempt*.log"))] == [

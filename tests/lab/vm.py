@@ -198,10 +198,10 @@ class LabVM:
             why = self._boot_once(extra_kernel_args, memory_mib, cpus, timeout)
             if why is None:
                 break
-            failures.append(f"attempt {attempt}: {why}")
             kept = self.workdir / f"serial.attempt{attempt}.log"
             with contextlib.suppress(OSError):
                 self.serial_log.rename(kept)
+            failures.append(f"attempt {attempt}: {why} (console: {kept})")
             print(f"lab VM: boot {why}; serial log kept in {kept}", file=sys.stderr)
         else:
             raise LabError(f"the lab VM did not boot in {attempts} attempts: " + "; ".join(failures))

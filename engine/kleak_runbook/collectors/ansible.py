@@ -64,6 +64,9 @@ class AnsibleCollector:
         # hosts a tracing probe ran on, and those whose disarm check came back: close() disarms the rest
         self._trace_hosts: set[str] = set()
         self._disarmed: set[str] = set()
+        # ansible.cfg is read once: the ssh_args Ansible gets and the prewarmed master both use it
+        cfg = sshprep.ansible_cfg(os.environ)
+        self._ssh_args = self._ssh_options() + sshprep.user_ssh_args(os.environ, cfg)
         t = target
         self._warm = sshprep.start_master(
             t.host,
@@ -72,7 +75,8 @@ class AnsibleCollector:
             port=t.port,
             private_key=t.private_key,
             overrides=t.extra_vars,
-            control_options=self._ssh_options(),
+            ssh_args=self._ssh_args,
+            cfg=cfg,
         )
 
     # --- public ----------------------------------------------------------------------------
@@ -230,9 +234,7 @@ class AnsibleCollector:
             "MAX_EVENT_RES": MAX_EVENT_RES,
             "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.control_dir),
             # no -C: /proc text is small and compressing it costs more time than it saves
-            "ANSIBLE_SSH_ARGS": shlex.join(
-                self._ssh_options() + sshprep.user_ssh_args(os.environ, sshprep.ansible_cfg(os.environ))
-            ),
+            "ANSIBLE_SSH_ARGS": shlex.join(self._ssh_args),
             # raw over `ssh -tt` would merge stderr into stdout and turn \n into \r\n.
             "ANSIBLE_SSH_USETTY": "False",
             "ANSIBLE_RETRY_FILES_ENABLED": "False",

@@ -66,7 +66,8 @@ def _false(value: str | None) -> bool:
 
 
 def user_ssh_args(env: Mapping[str, str], cfg: configparser.ConfigParser | None) -> list[str]:
-    """ssh_args the user gave Ansible (environment or ansible.cfg); ours replace Ansible's default."""
+    """ssh_args the user gave Ansible (environment or ansible.cfg); ours replace Ansible's default
+    and come first, since ssh keeps the first value it sees for an option (our ControlPath)."""
     text = _setting(env, cfg or configparser.ConfigParser(), "ANSIBLE_SSH_ARGS", "ssh_connection", "ssh_args")
     return shlex.split(text) if text else []
 
@@ -74,19 +75,18 @@ def user_ssh_args(env: Mapping[str, str], cfg: configparser.ConfigParser | None)
 def master_command(
     host: str,
     *,
-    control_options: list[str],
+    ssh_args: list[str],
     user: str | None,
     port: int | None,
     private_key: str | None,
     env: Mapping[str, str],
     cfg: configparser.ConfigParser,
 ) -> list[str]:
-    """The ``ssh`` command that opens the master as Ansible's connection would be made."""
-    # ssh keeps the first value it sees for an option: ours (the ControlPath) come first
+    """The ``ssh`` command that opens the master as Ansible's connection would be made;
+    ``ssh_args`` are exactly those Ansible is given (ANSIBLE_SSH_ARGS)."""
     cmd = [
         "ssh",
-        *control_options,
-        *user_ssh_args(env, cfg),
+        *ssh_args,
         "-o",
         "BatchMode=yes",
         "-o",
@@ -119,7 +119,8 @@ def start_master(
     port: int | None,
     private_key: str | None,
     overrides: Mapping[str, str],
-    control_options: list[str],
+    ssh_args: list[str],
+    cfg: configparser.ConfigParser | None,
 ) -> subprocess.Popen[bytes] | None:
     """Start the master in the background; None where it is not tried (see the module docstring)."""
     if host is None or host in ("localhost", "127.0.0.1-local") or overrides:
@@ -127,15 +128,12 @@ def start_master(
     if shared_control_path(control_dir) is None or shutil.which("ssh") is None:
         return None
     env = dict(os.environ)
-    cfg = ansible_cfg(env)
-    if cfg is None:
+    if cfg is None:  # an ansible.cfg we could not read: do not guess what Ansible makes of it
         return None
     # passwords, ProxyCommand from inventory plugins and the like are beyond what we mirror
     if _setting(env, cfg, "ANSIBLE_SSH_EXECUTABLE", "ssh_connection", "ssh_executable") not in (None, "ssh"):
         return None
-    cmd = master_command(
-        host, control_options=control_options, user=user, port=port, private_key=private_key, env=env, cfg=cfg
-    )
+    cmd = master_command(host, ssh_args=ssh_args, user=user, port=port, private_key=private_key, env=env, cfg=cfg)
     try:
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except OSError:
