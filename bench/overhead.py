@@ -91,7 +91,7 @@ def check(t: Timed, what: str, cwd: Path, ok: tuple[int, ...] = (0,)) -> Timed:
 # --- what is collected -------------------------------------------------------------------------
 def same_files_command() -> str:
     """A shell command that prints what one sample of ours prints: every spec, sampled and static."""
-    from kleak_runbook.specs import SPECS
+    from kleak_runbook.evidence.specs import SPECS
 
     files = [s.host_path for s in SPECS.values() if not s.command]
     commands = [s.command for s in SPECS.values() if s.command]

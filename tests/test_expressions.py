@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kleak_runbook.expressions import Evaluator, ExpressionError, human_bytes
-from kleak_runbook.series import Series
+from kleak_runbook.decide.expressions import Evaluator, ExpressionError, human_bytes
+from kleak_runbook.derive.series import Series
 
 
 def test_ansible_style_conditions() -> None:

@@ -11,9 +11,9 @@ import pytest
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from kleak_runbook.decide.knowledge import Entry, Match, bundled_knowledge_dir, load_knowledge, match
+from kleak_runbook.derive.kversion import KernelIdentity, identify
 from kleak_runbook.errors import RunbookError
-from kleak_runbook.knowledge import Entry, Match, bundled_knowledge_dir, load_knowledge, match
-from kleak_runbook.kversion import KernelIdentity, identify
 
 GIB = 1024**3
 MIB = 1024**2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kleak_runbook.kversion import KernelIdentity, Range, compare, identify, in_range, valid_version
+from kleak_runbook.derive.kversion import KernelIdentity, Range, compare, identify, in_range, valid_version
 
 UBUNTU_PROC_VERSION = (
     "Linux version 5.15.0-91-generic (buildd@lcy02-amd64-045) (gcc (Ubuntu 11.4.0-1ubuntu1~22.04) 11.4.0, "

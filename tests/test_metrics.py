@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kleak_runbook.bundle import EvidenceStore
-from kleak_runbook.collectors import Request
-from kleak_runbook.collectors.replay import ReplayCollector
-from kleak_runbook.metrics import compute, vmallocused_is_zero
-from kleak_runbook.series import Series, slope
+from kleak_runbook.derive.metrics import compute, vmallocused_is_zero
+from kleak_runbook.derive.series import Series, slope
+from kleak_runbook.evidence.collector import Request
+from kleak_runbook.evidence.replay import ReplayCollector
+from kleak_runbook.evidence.store import EvidenceStore
 
 
 def load(path: Path) -> EvidenceStore:

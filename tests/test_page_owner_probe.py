@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from kleak_runbook.attribution import interpret_page_owner
-from kleak_runbook.bundle import Probe
+from kleak_runbook.evidence.store import Probe
 from kleak_runbook.parsers.page_owner import aggregate_page_owner
 from kleak_runbook.probes import _PAGE_OWNER_AWK
+from kleak_runbook.probes.attribution import interpret_page_owner
 
 PUBLIC = Path(__file__).parent / "samples" / "public"
 

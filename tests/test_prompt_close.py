@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ptyprocess
 
-from kleak_runbook.collectors.ansible import AnsibleCollector
+from kleak_runbook.evidence.ansible import AnsibleCollector
 
 
 def _read_to_eof(p: ptyprocess.PtyProcess) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from kleak_runbook.bundle import EvidenceStore
+from kleak_runbook.evidence.store import EvidenceStore
 
 
 def snapshot_of(samples: Path, scenario: str, index: str, dest: Path) -> Path:

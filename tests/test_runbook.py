@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from kleak_runbook import runbook
+from kleak_runbook.decide import runbook
 
 GOOD = """\
 name: t

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kleak_runbook.collectors import sshprep
-from kleak_runbook.collectors.ansible import AnsibleCollector, Target
+from kleak_runbook.evidence import sshprep
+from kleak_runbook.evidence.ansible import AnsibleCollector, Target
 from kleak_runbook.progress import Progress
 
 CONTROL = ["-o", "ControlMaster=auto", "-o", "ControlPersist=120s", "-o", "ControlPath=/tmp/x/cp/%C"]

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from kleak_runbook.wire import ScriptBuilder, decode
+from kleak_runbook.evidence.wire import ScriptBuilder, decode
 
 
 def run(builder: ScriptBuilder, user: str | None = None) -> str:

@@ -15,15 +15,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import __version__
-from . import runbook as rbmod
-from .bundle import EvidenceStore
-from .collectors import Collector
-from .errors import KleakError, UsageError
-from .probes import CONSENTS
-from .progress import Progress
-from .result import document, render_report, write
-from .walker import Walker
+from kleak_runbook import __version__
+from kleak_runbook.decide import runbook as rbmod
+from kleak_runbook.decide.walker import Walker
+from kleak_runbook.errors import KleakError, UsageError
+from kleak_runbook.evidence.collector import Collector
+from kleak_runbook.evidence.store import EvidenceStore
+from kleak_runbook.probes import CONSENTS
+from kleak_runbook.progress import Progress
+from kleak_runbook.report.result import document, render_report, write
 
 
 class _Parser(argparse.ArgumentParser):
@@ -190,7 +190,7 @@ def _walk(args: argparse.Namespace) -> int:
     replay_root: Path | None = None
     single: str | None
     if live:
-        from .collectors.ansible import AnsibleCollector, Target
+        from kleak_runbook.evidence.ansible import AnsibleCollector, Target
 
         consent = frozenset(n.strip() for a in args.allow_intrusive for n in a.split(",") if n.strip())
         unknown = consent - set(CONSENTS)
@@ -224,7 +224,7 @@ def _walk(args: argparse.Namespace) -> int:
         collector = AnsibleCollector(target, progress)
         samples, interval = args.samples, args.interval
     else:
-        from .collectors.replay import ReplayCollector
+        from kleak_runbook.evidence.replay import ReplayCollector
 
         consent = frozenset()
         replayer = ReplayCollector(args.path)

@@ -106,9 +106,9 @@ def test_inventory_with_two_hosts(kleak, sshd: Sshd, tmp_path: Path) -> None:
 
 def test_prewarmed_master_is_reused(sshd: Sshd, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     """The master opened while Ansible starts is the connection Ansible uses: one login in all."""
-    from kleak_runbook.bundle import EvidenceStore
-    from kleak_runbook.collectors import Request
-    from kleak_runbook.collectors.ansible import AnsibleCollector, Target
+    from kleak_runbook.evidence.ansible import AnsibleCollector, Target
+    from kleak_runbook.evidence.collector import Request
+    from kleak_runbook.evidence.store import EvidenceStore
     from kleak_runbook.progress import Progress
 
     for k, v in cli_env.items():

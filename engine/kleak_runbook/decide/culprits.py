@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .metrics import CacheStat, CallerStat, Metrics
+from kleak_runbook.derive.metrics import CacheStat, CallerStat, Metrics
 
 TOP = 5
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..bundle import EvidenceStore
+from kleak_runbook.evidence.store import EvidenceStore
 
 
 @dataclass(frozen=True)

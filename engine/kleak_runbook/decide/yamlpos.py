@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .errors import RunbookError
+from kleak_runbook.errors import RunbookError
 
 
 @dataclass

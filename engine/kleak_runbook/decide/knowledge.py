@@ -19,8 +19,8 @@ from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
+from kleak_runbook.derive.kversion import RANGE_STREAMS, KernelIdentity, Range, check, compare, valid_version
 from kleak_runbook.errors import RunbookError
-from kleak_runbook.kversion import RANGE_STREAMS, KernelIdentity, Range, check, compare, valid_version
 
 KINDS = ("slab-unreclaimable", "slab-reclaimable", "vmalloc", "page-allocator", "percpu", "any")
 # the names a signature may use; the engine builds this context from the evidence

@@ -10,14 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .advice import alloc_traces_path, slab_debug_param
-from .bundle import Probe
-from .errors import ParseError
-from .parsers.cmdline import KernelCmdline
-from .parsers.kconfig import KernelConfig, parse_kconfig
-from .parsers.kmemleak import first_site, group_by_backtrace, parse_frame, parse_kmemleak
-from .parsers.slub_traces import parse_alloc_traces
-from .parsers.trace_hist import parse_trace_hist, site_of
+from kleak_runbook.decide.advice import alloc_traces_path, slab_debug_param
+from kleak_runbook.errors import ParseError
+from kleak_runbook.evidence.store import Probe
+from kleak_runbook.parsers.cmdline import KernelCmdline
+from kleak_runbook.parsers.kconfig import KernelConfig, parse_kconfig
+from kleak_runbook.parsers.kmemleak import first_site, group_by_backtrace, parse_frame, parse_kmemleak
+from kleak_runbook.parsers.slub_traces import parse_alloc_traces
+from kleak_runbook.parsers.trace_hist import parse_trace_hist, site_of
 
 Version = tuple[int, int, int]
 NOT_PROOF = (

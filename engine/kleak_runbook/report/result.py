@@ -10,15 +10,15 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from . import __version__
-from .advice import advise
-from .attribution import Attribution, culprits_from
-from .context import KernelFacts
-from .culprits import pick
-from .expressions import human_bytes, percent
-from .knowledge_bridge import known_bugs
-from .metrics import COMPONENTS
-from .walker import HostWalk
+from kleak_runbook import __version__
+from kleak_runbook.decide.advice import advise
+from kleak_runbook.decide.context import KernelFacts
+from kleak_runbook.decide.culprits import pick
+from kleak_runbook.decide.expressions import human_bytes, percent
+from kleak_runbook.decide.knowledge_bridge import known_bugs
+from kleak_runbook.decide.walker import HostWalk
+from kleak_runbook.derive.metrics import COMPONENTS
+from kleak_runbook.probes.attribution import Attribution, culprits_from
 
 ATTRIBUTION_PROBES = ("slub_traces", "kmemleak", "page_owner", "trace_slab", "trace_pages")
 EXIT_CODES = {"no-leak": 0, "leak": 1, "suspected-leak": 1, "inconclusive": 3}

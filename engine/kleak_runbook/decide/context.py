@@ -15,19 +15,19 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from . import attribution
-from .bundle import EvidenceStore, Probe
-from .errors import ParseError
-from .metrics import CacheStat, CallerStat, Metrics
-from .parsers.cgroups import parse_cgroup_stat, parse_cgroups
-from .parsers.cmdline import parse_cmdline
-from .parsers.dentry_state import parse_dentry_state
-from .parsers.meminfo import parse_meminfo
-from .parsers.modules import parse_modules
-from .parsers.slabinfo import parse_slabinfo
-from .parsers.tainted import parse_tainted
-from .parsers.version import KernelVersion, parse_os_release, parse_proc_version, parse_uname
-from .series import Series
+from kleak_runbook.derive.metrics import CacheStat, CallerStat, Metrics
+from kleak_runbook.derive.series import Series
+from kleak_runbook.errors import ParseError
+from kleak_runbook.evidence.store import EvidenceStore, Probe
+from kleak_runbook.parsers.cgroups import parse_cgroup_stat, parse_cgroups
+from kleak_runbook.parsers.cmdline import parse_cmdline
+from kleak_runbook.parsers.dentry_state import parse_dentry_state
+from kleak_runbook.parsers.meminfo import parse_meminfo
+from kleak_runbook.parsers.modules import parse_modules
+from kleak_runbook.parsers.slabinfo import parse_slabinfo
+from kleak_runbook.parsers.tainted import parse_tainted
+from kleak_runbook.parsers.version import KernelVersion, parse_os_release, parse_proc_version, parse_uname
+from kleak_runbook.probes import attribution
 
 
 @dataclass

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import RunbookError
-from .expressions import Evaluator
-from .paths import runbook_dir
-from .probes import CONSENTS, PROBES
-from .specs import SPECS
-from .yamlpos import Located, load_text
+from kleak_runbook.decide.expressions import Evaluator
+from kleak_runbook.decide.yamlpos import Located, load_text
+from kleak_runbook.errors import RunbookError
+from kleak_runbook.evidence.specs import SPECS
+from kleak_runbook.paths import runbook_dir
+from kleak_runbook.probes import CONSENTS, PROBES
 
 VERDICTS = ("leak", "suspected-leak", "no-leak", "inconclusive")
 KINDS = ("slab-unreclaimable", "slab-reclaimable", "vmalloc", "page-allocator", "percpu", "none", "unknown")

@@ -17,15 +17,15 @@ from typing import Any
 
 from jinja2 import nodes
 
-from . import context as ctxmod
-from .bundle import EvidenceStore
-from .collectors import Collector, ProbeCall, Request
-from .errors import KleakError
-from .expressions import Evaluator, ExpressionError
-from .metrics import Metrics, compute
-from .probes import PROBES
-from .runbook import Runbook, Step
-from .specs import SAMPLED, STATIC
+from kleak_runbook.decide import context as ctxmod
+from kleak_runbook.decide.expressions import Evaluator, ExpressionError
+from kleak_runbook.decide.runbook import Runbook, Step
+from kleak_runbook.derive.metrics import Metrics, compute
+from kleak_runbook.errors import KleakError
+from kleak_runbook.evidence.collector import Collector, ProbeCall, Request
+from kleak_runbook.evidence.specs import SAMPLED, STATIC
+from kleak_runbook.evidence.store import EvidenceStore
+from kleak_runbook.probes import PROBES
 
 MAX_VISITS = 100
 
@@ -107,7 +107,8 @@ class Walker:
 
         def work() -> None:
             time.sleep(0.5)  # let the main thread start Ansible first: it holds the GIL while importing
-            from . import knowledge_bridge, result
+            from kleak_runbook.decide import knowledge_bridge
+            from kleak_runbook.report import result
 
             result.report_environment().get_template("report.md.j2")
             for step in self.rb.steps.values():

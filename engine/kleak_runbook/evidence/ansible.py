@@ -21,14 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..bundle import EvidenceStore
-from ..errors import CollectionError, UsageError
-from ..paths import playbook_dir
-from ..probes import PROBES, disarm_script
-from ..progress import Progress
-from ..specs import BY_RELPATH, SPECS
-from ..wire import Reply, ScriptBuilder, decode
-from . import ProbeCall, Request, StoreFor, sshprep
+from kleak_runbook.errors import CollectionError, UsageError
+from kleak_runbook.evidence import sshprep
+from kleak_runbook.evidence.collector import ProbeCall, Request, StoreFor
+from kleak_runbook.evidence.specs import BY_RELPATH, SPECS
+from kleak_runbook.evidence.store import EvidenceStore
+from kleak_runbook.evidence.wire import Reply, ScriptBuilder, decode
+from kleak_runbook.paths import playbook_dir
+from kleak_runbook.probes import PROBES, disarm_script
+from kleak_runbook.progress import Progress
 
 # ansible-runner drops an event's result above MAX_EVENT_RES (700 kB by default); a big
 # /proc/vmallocinfo is several MB. Raise it; wire.py's byte counts catch any loss left.

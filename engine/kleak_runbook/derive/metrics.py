@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from .bundle import EvidenceStore, Sample
-from .parsers.meminfo import MemInfo, parse_meminfo
-from .parsers.slabinfo import SlabInfo, parse_slabinfo
-from .parsers.vmallocinfo import VmallocInfo, parse_vmallocinfo
-from .parsers.zoneinfo import parse_zoneinfo
-from .series import Series
+from kleak_runbook.derive.series import Series
+from kleak_runbook.evidence.store import EvidenceStore, Sample
+from kleak_runbook.parsers.meminfo import MemInfo, parse_meminfo
+from kleak_runbook.parsers.slabinfo import SlabInfo, parse_slabinfo
+from kleak_runbook.parsers.vmallocinfo import VmallocInfo, parse_vmallocinfo
+from kleak_runbook.parsers.zoneinfo import parse_zoneinfo
 
 # Caches the kernel creates with SLAB_RECLAIM_ACCOUNT, for when /sys/kernel/slab is not in the
 # evidence (sosreports, pasted text). Suffix match covers the per-filesystem inode caches.

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .specs import SPECS
-from .wire import ScriptBuilder
+from kleak_runbook.evidence.specs import SPECS
+from kleak_runbook.evidence.wire import ScriptBuilder
 
 Args = tuple[str, ...]
 

@@ -5,21 +5,21 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from .expressions import Evaluator
-from .walker import HostWalk
+from kleak_runbook.decide.expressions import Evaluator
+from kleak_runbook.decide.walker import HostWalk
 
 
 @functools.lru_cache(maxsize=1)
 def entries() -> tuple[Any, ...]:
-    from .knowledge import load_knowledge
-    from .paths import knowledge_dir
+    from kleak_runbook.decide.knowledge import load_knowledge
+    from kleak_runbook.paths import knowledge_dir
 
     return load_knowledge(knowledge_dir())
 
 
 def known_bugs(walk: HostWalk, kind: str) -> list[dict[str, Any]]:
-    from .knowledge import match
-    from .kversion import identify
+    from kleak_runbook.decide.knowledge import match
+    from kleak_runbook.derive.kversion import identify
 
     facts = walk.facts
     if facts is None or not facts.release:

@@ -18,13 +18,13 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from ..bundle import EvidenceStore
-from ..errors import InputError, ParseError
-from ..parsers.pasted import SLABTOP_NOTE, PastedBlocks, slabinfo_text, split_pasted
-from ..parsers.slabinfo import parse_slabtop
-from ..probes import PROBES
-from ..specs import SPECS
-from . import Request, StoreFor
+from kleak_runbook.errors import InputError, ParseError
+from kleak_runbook.evidence.collector import Request, StoreFor
+from kleak_runbook.evidence.specs import SPECS
+from kleak_runbook.evidence.store import EvidenceStore
+from kleak_runbook.parsers.pasted import SLABTOP_NOTE, PastedBlocks, slabinfo_text, split_pasted
+from kleak_runbook.parsers.slabinfo import parse_slabtop
+from kleak_runbook.probes import PROBES
 
 # sosreport's own places for evidence kleak keeps elsewhere, in order of preference
 _SOS_UNAME = ("sos_commands/kernel/uname_-a", "uname")
