@@ -340,9 +340,9 @@ def load_knowledge(directory: Path) -> tuple[Entry, ...]:
 
 def bundled_knowledge_dir() -> Path:
     """The shipped knowledge directory: inside the wheel, or ``runbooks/knowledge`` in a checkout."""
-    package = Path(__file__).resolve().parent
-    installed = package / "runbooks" / "knowledge"
-    return installed if installed.is_dir() else package.parents[1] / "runbooks" / "knowledge"
+    from kleak_runbook.paths import knowledge_dir
+
+    return knowledge_dir()
 
 
 def _human(value: object, unit: str | None) -> str:
