@@ -11,8 +11,10 @@ import pytest
 
 from kleak_runbook.evidence.store import Probe
 from kleak_runbook.parsers.page_owner import aggregate_page_owner
-from kleak_runbook.probes import _PAGE_OWNER_AWK
-from kleak_runbook.probes.attribution import interpret_page_owner
+from kleak_runbook.derive.kernel import Kernel
+from kleak_runbook.derive.metrics import Metrics
+from kleak_runbook.probes.base import ProbeInputs
+from kleak_runbook.probes.page_owner import AWK, interpret
 
 PUBLIC = Path(__file__).parent / "samples" / "public"
 
@@ -24,7 +26,7 @@ def test_awk_aggregate_matches_python(name: str) -> None:
     records = [b for b in text.split("\n\n") if b.startswith("Page allocated")]
     raw = "\n\n".join(records) + "\n"
     out = subprocess.run(
-        "LC_ALL=C awk " + shlex.quote(_PAGE_OWNER_AWK),
+        "LC_ALL=C awk " + shlex.quote(AWK),
         shell=True,
         input=raw,
         capture_output=True,
@@ -32,7 +34,7 @@ def test_awk_aggregate_matches_python(name: str) -> None:
         check=True,
     ).stdout
     probe = Probe("page_owner", ran=True, phases={"data": {"commands/page_owner_by_stack": out}})
-    ours = interpret_page_owner(probe, None)
+    ours = interpret(probe, ProbeInputs(Kernel(), Metrics(None, 0, 0.0, None), None))
     theirs = aggregate_page_owner(raw.splitlines())
     assert ours.available and ours.details["records"] == theirs.records == len(records)
     assert sum(s.bytes for s in ours.sites) == theirs.pages * 4096

@@ -17,13 +17,14 @@ from typing import Any, NoReturn
 
 from kleak_runbook import __version__
 from kleak_runbook.decide import runbook as rbmod
+from kleak_runbook.decide.finish import finish
 from kleak_runbook.decide.walker import Walker
+from kleak_runbook.deliver.directory import ReportDirectory
 from kleak_runbook.errors import KleakError, UsageError
 from kleak_runbook.evidence.collector import Collector
 from kleak_runbook.evidence.store import EvidenceStore
 from kleak_runbook.probes import CONSENTS
 from kleak_runbook.progress import Progress
-from kleak_runbook.report.result import document, render_report, write
 
 
 class _Parser(argparse.ArgumentParser):
@@ -270,14 +271,15 @@ def _walk(args: argparse.Namespace) -> int:
         progress.done()
         collector.close()
     docs = []
+    sink = ReportDirectory()
     for host, walk in walks.items():
         walk.store.finalize(header)
         rdir = report_dir(host)
-        doc = document(walk, rb.name, walk.store.root, sorted(consent))
-        if not live:
-            doc["evidence_dir"] = str(replay_root)
-            doc["replayed_from"] = str(args.path)
-        write(rdir, doc, render_report(doc, walk))
+        extra = {} if live else {"replayed_from": str(args.path)}
+        evidence_dir = walk.store.root if live else replay_root
+        result = finish(walk, rb.name, sorted(consent), evidence_dir, extra)
+        sink.deliver(result, rdir)
+        doc = result.document()
         doc["report_dir"] = str(rdir)
         docs.append(doc)
     if args.format == "json":

@@ -28,7 +28,8 @@ def test_rocm_thread_slabtop_in_the_description_meminfo_in_a_comment() -> None:
     mi = parse_meminfo(blocks.meminfo[0])
     assert (mi["MemTotal"], mi["SUnreclaim"]) == (16383964 * KIB, 7582864 * KIB)
     assert "CommitLimit" in mi and "VmallocUsed" not in mi  # the stored copy ends there
-    caches = parse_slabinfo(blocks.slabinfo[0]).by_name()
+    assert blocks.slabinfo_forms == ("slabtop",)
+    caches = parse_slabtop(blocks.slabinfo[0]).by_name()
     assert list(caches) == ["kmalloc-192", "buffer_head", "kmalloc-256", "kmalloc-512", "kmalloc-1024", "kmalloc-96"]
     assert caches["kmalloc-1024"].size_bytes() == 1069376 * KIB  # slabtop's CACHE SIZE, kept exactly
     assert caches["kmalloc-1024"].objsize == 1024 and caches["kmalloc-192"].objsize == 195  # 0.19K: rounded
@@ -56,16 +57,17 @@ def test_selinux_report_uname_and_slabtop_without_meminfo() -> None:
     assert blocks.uname is not None
     kv = parse_uname(blocks.uname)
     assert (blocks.uname.split()[1], kv.release, kv.upstream) == ("cloud-worker-25", "4.19.86-coreos", (4, 19, 86))
-    caches = parse_slabinfo(blocks.slabinfo[0]).by_name()
+    caches = parse_slabtop(blocks.slabinfo[0]).by_name()
     assert max(caches.values(), key=lambda c: c.size_bytes()).name == "ebitmap_node"
     assert caches["ebitmap_node"].size_bytes() == 45906648 * KIB
 
 
-def test_slabtop_converted_matches_slabinfo_of_the_same_capture() -> None:
+def test_pasted_slabtop_matches_slabinfo_of_the_same_capture() -> None:
     # tests/samples/this-machine: `slabtop -o` and /proc/slabinfo read within the same second
     machine = SAMPLES / "this-machine"
     blocks = split_pasted((machine / "commands/slabtop_-o").read_text())
-    from_top = parse_slabinfo(blocks.slabinfo[0]).by_name()
+    assert blocks.form("slabinfo", 0) == "slabtop"
+    from_top = parse_slabtop(blocks.slabinfo[0]).by_name()
     real = parse_slabinfo((machine / "proc/slabinfo").read_text()).by_name()
     assert len(from_top) == len(parse_slabtop((machine / "commands/slabtop_-o").read_text()).caches) > 200
     for name in ("dentry", "ext4_inode_cache", "kmalloc-4k", "radix_tree_node"):

@@ -1,47 +1,26 @@
 """Escalation advice: who to go to, what to attach, and the next commands for this kernel.
 
-Commands depend on the kernel version in the evidence: SLUB alloc traces moved to debugfs in
-5.14; ``slab_debug=`` is the name from 6.8 on (``slub_debug=`` still works); VmallocUsed reads
-0 on 4.4 to 5.2; vmalloc's entry point is ``__vmalloc_node_range_noprof`` from 6.10.
+Commands depend on the kernel in the evidence; the version-dependent facts (where SLUB traces
+are, ``slab_debug=`` or ``slub_debug=``, tracefs, vmalloc's entry point) come from ``Kernel``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-Version = tuple[int, int, int]
-
-
-def _ge(kernel: Version | None, *v: int) -> bool:
-    return kernel is not None and kernel >= tuple(v)
-
-
-def slab_debug_param(cache: str, kernel: Version | None) -> str:
-    name = "slab_debug" if _ge(kernel, 6, 8) else "slub_debug"
-    return f"{name}=U,{cache}"
-
-
-def alloc_traces_path(cache: str, kernel: Version | None) -> str:
-    if _ge(kernel, 5, 14) or kernel is None:
-        return f"/sys/kernel/debug/slab/{cache}/alloc_traces"
-    return f"/sys/kernel/slab/{cache}/alloc_calls"
-
-
-def tracefs(kernel: Version | None) -> str:
-    return "/sys/kernel/tracing" if _ge(kernel, 4, 1) or kernel is None else "/sys/kernel/debug/tracing"
+from kleak_runbook.derive.kernel import Kernel
 
 
 def advise(
     kind: str,
     verdict: str,
     culprits: list[dict[str, Any]],
-    kernel: Version | None,
-    distro_id: str | None,
-    release: str | None,
+    kernel: Kernel,
     loaded_out_of_tree: list[str] | None = None,
 ) -> dict[str, Any]:
     commands: list[dict[str, Any]] = []
-    tf = tracefs(kernel)
+    tf = kernel.tracefs
+    distro_id, release = kernel.distro_id, kernel.release
     out_of_tree = [c["name"] for c in culprits if c.get("type") == "module" and c.get("out_of_tree")]
     first_cache = next((c for c in culprits if c.get("type") == "slab-cache"), None)
     first_caller = next((c for c in culprits if c.get("type") == "vmalloc-caller"), None)
@@ -55,7 +34,7 @@ def advise(
         cmd("watch the cache grow", f"watch -n 5 'grep -E \"^{cache} \" /proc/slabinfo'")
         cmd(
             "record who allocates from the cache: boot with this kernel parameter, then read the traces",
-            f"{slab_debug_param(cache, kernel)}  →  cat {alloc_traces_path(cache, kernel)}",
+            f"{kernel.slab_debug_param(cache)}  →  cat {kernel.alloc_traces_path(cache)}",
             intrusive=True,
         )
         if cache.startswith("kmalloc-") and size:
@@ -87,7 +66,7 @@ def advise(
             "vmalloc bytes per caller, biggest first",
             "awk '{c[$3]+=$2} END {for (k in c) print c[k], k}' /proc/vmallocinfo | sort -rn | head -20",
         )
-        fn = "__vmalloc_node_range_noprof" if _ge(kernel, 6, 10) else "__vmalloc_node_range"
+        fn = kernel.vmalloc_entry
         cmd(
             "stacks that call vmalloc, with bytes (Ctrl-C to stop)",
             f"bpftrace -e 'kprobe:{fn} {{ @[kstack(8)] = sum(arg0); }}'",
@@ -95,7 +74,7 @@ def advise(
         )
         if first_caller and first_caller.get("module"):
             cmd("the module behind the top caller", f"modinfo {first_caller['module']}")
-        if not _ge(kernel, 5, 3):
+        if not kernel.at_least(5, 3):
             cmd(
                 "VmallocUsed reads 0 on this kernel: sum vmalloc pages from vmallocinfo",
                 "grep -o 'pages=[0-9]*' /proc/vmallocinfo | awk -F= '{s+=$2} END {print s*4096}'",

@@ -1,73 +1,119 @@
-"""Naming what leaks: the caches, vmalloc callers and modules behind a verdict's kind."""
+"""Naming what leaks: every culprit is made and ranked here (caches, vmalloc callers, backtraces, modules).
+
+Culprits of growth are ranked by growth rate, biggest first (biggest size first when the
+evidence is one snapshot); a candidate growing at less than a tenth of the leader's rate is
+background churn, not part of the story. The same cut applies to attribution sites by bytes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from kleak_runbook.derive.metrics import CacheStat, CallerStat, Metrics
+from kleak_runbook.probes.base import Attribution
 
 TOP = 5
+# A candidate at a tenth of the leader is background churn, not part of the story.
+NOISE_FRACTION = 0.1
 
 
-def pick(source: str, metrics: Metrics, out_of_tree: frozenset[str]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Culprit:
+    type: str  # slab-cache | vmalloc-caller | backtrace | module
+    name: str
+    bytes: int
+    growth_bytes_per_s: float | None
+    extra: tuple[tuple[str, Any], ...] = field(default=())  # type-specific fields, in document order
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return dict(self.extra).get(key, default)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type, "name": self.name, "bytes": self.bytes}
+        out["growth_bytes_per_s"] = self.growth_bytes_per_s
+        out.update(self.extra)
+        return out
+
+
+def _above_noise(items: list[Any], key: Any) -> list[Any]:
+    if not items:
+        return items
+    floor = key(items[0]) * NOISE_FRACTION
+    return [c for c in items if key(c) >= floor]
+
+
+def _rank(items: Sequence[CacheStat | CallerStat], multi: bool) -> list[Any]:
+    if multi:
+        growing = [c for c in items if c.bytes.growth_bytes_per_s > 0 and c.bytes.delta > 0]
+        growing.sort(key=lambda c: (-c.bytes.growth_bytes_per_s, -int(c.bytes)))
+        return _above_noise(growing, lambda c: c.bytes.growth_bytes_per_s)
+    return sorted(items, key=lambda c: -int(c.bytes))
+
+
+def _cache(c: CacheStat) -> Culprit:
+    extra = (("objects", int(c.objects)), ("object_size", c.objsize), ("reclaimable", c.reclaimable))
+    return Culprit("slab-cache", c.name, int(c.bytes), c.growth_bytes_per_s, extra)
+
+
+def _caller(c: CallerStat) -> Culprit:
+    extra = (("areas", int(c.areas)), ("module", c.module))
+    return Culprit("vmalloc-caller", c.caller, int(c.bytes), c.growth_bytes_per_s, extra)
+
+
+def _module(name: str, nbytes: int, growth: float | None, out_of_tree: frozenset[str]) -> Culprit:
+    return Culprit("module", name, nbytes, growth, (("out_of_tree", name in out_of_tree),))
+
+
+def from_metrics(source: str, metrics: Metrics, out_of_tree: frozenset[str]) -> list[Culprit]:
+    """The caches or callers of ``source`` (a verdict kind), with the modules behind callers."""
     multi = metrics.sample_count >= 2
     if source in ("slab-unreclaimable", "slab-reclaimable"):
         want_reclaimable = source == "slab-reclaimable"
         caches = [c for c in metrics.caches.values() if (c.reclaimable is True) == want_reclaimable]
         return [_cache(c) for c in _rank(caches, multi)][:TOP]
     if source in ("vmalloc", "percpu"):
-        callers = [c for c in metrics.callers if c.percpu == (source == "percpu")]
-        ranked = _rank(callers, multi)[:TOP]
+        ranked = _rank([c for c in metrics.callers if c.percpu == (source == "percpu")], multi)[:TOP]
         found = [_caller(c) for c in ranked]
-        modules: list[dict[str, Any]] = []
+        modules: dict[str, Culprit] = {}
         for c in ranked:
-            if c.module and c.module not in {m["name"] for m in modules}:
-                modules.append(
-                    {
-                        "type": "module",
-                        "name": c.module,
-                        "bytes": int(c.bytes),
-                        "growth_bytes_per_s": c.growth_bytes_per_s,
-                        "out_of_tree": c.module in out_of_tree,
-                    }
-                )
-        return found + modules
+            if c.module and c.module not in modules:
+                modules[c.module] = _module(c.module, int(c.bytes), c.growth_bytes_per_s, out_of_tree)
+        return found + list(modules.values())
     return []
 
 
-# A cache growing at a tenth of the fastest one is background churn, not part of the story.
-NOISE_FRACTION = 0.1
+def from_attributions(attrs: Iterable[Attribution]) -> list[Culprit]:
+    out: list[Culprit] = []
+    for a in attrs:
+        for s in _above_noise(list(a.sites[:3]), lambda s: s.bytes):
+            extra: list[tuple[str, Any]] = [
+                ("source", a.probe),
+                ("count", s.count),
+                ("module", s.module),
+                ("stack", list(s.stack[:12])),
+            ]
+            if s.match is not None:
+                extra.append(("rate_matches_growth", s.match))
+            growth = round(s.rate_bytes_per_s, 1) if s.rate_bytes_per_s else None
+            out.append(Culprit("backtrace", s.name, s.bytes, growth, tuple(extra)))
+    return out
 
 
-def _rank(items: list[Any], multi: bool) -> list[Any]:
-    if multi:
-        growing = [c for c in items if c.bytes.growth_bytes_per_s > 0 and c.bytes.delta > 0]
-        growing.sort(key=lambda c: (-c.bytes.growth_bytes_per_s, -int(c.bytes)))
-        if growing:
-            floor = growing[0].bytes.growth_bytes_per_s * NOISE_FRACTION
-            growing = [c for c in growing if c.bytes.growth_bytes_per_s >= floor]
-        return growing
-    return sorted(items, key=lambda c: -int(c.bytes))
-
-
-def _cache(c: CacheStat) -> dict[str, Any]:
-    return {
-        "type": "slab-cache",
-        "name": c.name,
-        "bytes": int(c.bytes),
-        "growth_bytes_per_s": c.growth_bytes_per_s,
-        "objects": int(c.objects),
-        "object_size": c.objsize,
-        "reclaimable": c.reclaimable,
-    }
-
-
-def _caller(c: CallerStat) -> dict[str, Any]:
-    return {
-        "type": "vmalloc-caller",
-        "name": c.caller,
-        "bytes": int(c.bytes),
-        "growth_bytes_per_s": c.growth_bytes_per_s,
-        "areas": int(c.areas),
-        "module": c.module,
-    }
+def pick(
+    source: str, kind: str, metrics: Metrics | None, attrs: Iterable[Attribution], out_of_tree: frozenset[str]
+) -> tuple[Culprit, ...]:
+    """All culprits of a verdict, in report order: measured ones, then attributed code, then the
+    modules that code lives in (each module once)."""
+    if kind == "none":
+        return ()
+    culprits = from_metrics(source, metrics, out_of_tree) if metrics is not None else []
+    culprits += from_attributions(attrs)
+    named = {c.name for c in culprits if c.type == "module"}
+    for c in list(culprits):
+        mod = c.get("module")
+        if c.type == "backtrace" and mod and mod not in named:
+            named.add(mod)
+            culprits.append(_module(mod, c.bytes, c.growth_bytes_per_s, out_of_tree))
+    return tuple(culprits)

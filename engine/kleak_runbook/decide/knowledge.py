@@ -8,6 +8,7 @@ file, line and YAML path for each problem.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,17 +20,15 @@ from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
+from kleak_runbook.decide.expressions import Evaluator
+from kleak_runbook.decide.schema import KNOWLEDGE_NAMES
+from kleak_runbook.derive.kernel import Kernel
 from kleak_runbook.derive.kversion import RANGE_STREAMS, KernelIdentity, Range, check, compare, valid_version
 from kleak_runbook.errors import RunbookError
 
 KINDS = ("slab-unreclaimable", "slab-reclaimable", "vmalloc", "page-allocator", "percpu", "any")
-# the names a signature may use; the engine builds this context from the evidence
-CONTEXT_NAMES = frozenset(
-    {
-        *("meminfo", "kmem", "mem_total", "samples", "kernel", "cgroups"),
-        *("cmdline", "slab", "dentry", "tainted", "kind"),
-    }
-)
+# the names a signature may use: the rule context's (decide.schema), plus the verdict's kind
+CONTEXT_NAMES = KNOWLEDGE_NAMES
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
 _URL = re.compile(r"^https?://[^\s/]+\.[^\s]+$")
 _FIELDS = {
@@ -429,14 +428,24 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def context_names(entries: Mapping[str, Entry] | tuple[Entry, ...]) -> frozenset[str]:
-    """The context names all signatures of ``entries`` use (what evidence the knowledge base wants)."""
-    env = SandboxedEnvironment()
-    values = entries.values() if isinstance(entries, Mapping) else entries
-    used: set[str] = set()
-    for entry in values:
-        for expr in [entry.signature, *(s.expr for s in entry.show)]:
-            if expr:
-                tree = env.parse("{{ " + expr + " }}")
-                used.update(n.name for n in tree.find_all(nodes.Name) if n.ctx == "load")
-    return frozenset(used)
+@functools.lru_cache(maxsize=1)
+def bundled_entries() -> tuple[Entry, ...]:
+    return load_knowledge(bundled_knowledge_dir())
+
+
+def known_bugs(kernel: Kernel, context: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
+    """The knowledge-base entries that match this kernel, verdict kind and evidence, as documents."""
+    if kernel.identity is None:
+        return []
+    ev = Evaluator()
+    ctx = {**context, "kind": kind}
+    out = []
+    for mt in match(bundled_entries(), kernel.identity, lambda expr: ev.evaluate(expr, ctx), kind):
+        d = {
+            k: getattr(mt, k)
+            for k in ("id", "title", "why", "confidence", "fix", "workaround", "escalate_to", "verified")
+        }
+        d["links"] = list(mt.links)
+        d["trap"] = mt.trap
+        out.append(d)
+    return out

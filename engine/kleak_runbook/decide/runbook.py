@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kleak_runbook.decide.expressions import Evaluator
+from kleak_runbook.decide.schema import RULE_NAMES
 from kleak_runbook.decide.yamlpos import Located, load_text
 from kleak_runbook.errors import RunbookError
 from kleak_runbook.evidence.specs import SPECS
@@ -21,28 +22,6 @@ from kleak_runbook.probes import CONSENTS, PROBES
 VERDICTS = ("leak", "suspected-leak", "no-leak", "inconclusive")
 KINDS = ("slab-unreclaimable", "slab-reclaimable", "vmalloc", "page-allocator", "percpu", "none", "unknown")
 CULPRIT_SOURCES = ("slab-unreclaimable", "slab-reclaimable", "vmalloc", "percpu", "page-allocator", "none")
-# Names a rule expression or template may read; see context.py for what each holds.
-CONTEXT_NAMES = frozenset(
-    {
-        "meminfo",
-        "kmem",
-        "mem_total",
-        "samples",
-        "slab",
-        "vmalloc",
-        "kernel",
-        "cgroups",
-        "cmdline",
-        "dentry",
-        "tainted",
-        "modules",
-        "probes",
-        "params",
-        "consent",
-        "findings",
-        "cgroup_stat",
-    }
-)
 _ID = re.compile(r"^[a-z][a-z0-9_-]*$")
 _TOP_KEYS = {"name", "description", "version", "params", "start", "defaults", "steps", "allow_intrusive"}
 _STEP_KEYS = {
@@ -201,7 +180,7 @@ class _Checker:
         if not isinstance(raw_steps, list) or not raw_steps:
             self.bad("steps", "steps must be a non-empty list")
             return None
-        names = CONTEXT_NAMES
+        names = RULE_NAMES
         steps: dict[str, Step] = {}
         for i, raw in enumerate(raw_steps):
             step = self.step(raw, f"steps[{i}]", defaults, names)

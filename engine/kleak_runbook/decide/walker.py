@@ -6,13 +6,9 @@ collected in one Ansible run (a fleet runs in parallel), then each follows its o
 
 from __future__ import annotations
 
-import contextlib
 import re
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from typing import Any
 
 from jinja2 import nodes
@@ -20,18 +16,17 @@ from jinja2 import nodes
 from kleak_runbook.decide import context as ctxmod
 from kleak_runbook.decide.expressions import Evaluator, ExpressionError
 from kleak_runbook.decide.runbook import Runbook, Step
+from kleak_runbook.derive.kernel import Kernel
 from kleak_runbook.derive.metrics import Metrics, compute
 from kleak_runbook.errors import KleakError
 from kleak_runbook.evidence.collector import Collector, ProbeCall, Request
 from kleak_runbook.evidence.specs import SAMPLED, STATIC
-from kleak_runbook.evidence.store import EvidenceStore
+from kleak_runbook.evidence.store import EvidenceStore, utcnow
+from kleak_runbook.parsers.host import HostEvidence, HostParser
 from kleak_runbook.probes import PROBES
+from kleak_runbook.probes.base import ProbeInputs
 
 MAX_VISITS = 100
-
-
-def utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -59,23 +54,37 @@ class Visit:
 
 
 @dataclass
+class Derived:
+    """One host's evidence as the rules see it, rebuilt only when new evidence arrived."""
+
+    revision: int
+    evidence: HostEvidence
+    kernel: Kernel
+    metrics: Metrics
+    probes: dict[str, Any]
+    context: dict[str, Any]
+
+
+@dataclass
 class HostWalk:
+    """One host's way through the runbook: where it is and what it found."""
+
     host: str
     store: EvidenceStore
     started_at: str
-    current: str
+    parser: HostParser
     visits: list[Visit] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
+    unevaluated: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    derived: Derived | None = None
     terminal: Step | None = None
     summary: str = ""
-    metrics: Metrics | None = None
-    facts: ctxmod.KernelFacts | None = None
-    context: dict[str, Any] = field(default_factory=dict)
-    unevaluated: list[str] = field(default_factory=list)
-    verdict: str | None = None
-    kind: str | None = None
-    notes: list[str] = field(default_factory=list)
     finished_at: str | None = None
+
+    @property
+    def context(self) -> dict[str, Any]:
+        return self.derived.context if self.derived else {}
 
 
 class Walker:
@@ -101,29 +110,8 @@ class Walker:
         self.ev = Evaluator()
         self.walks: dict[str, HostWalk] = {}
 
-    def warm_up(self) -> threading.Thread:
-        """Do the fixed per-run work (compile the rules, load the knowledge base, import the report
-        code) in a thread while the first samples are being taken, which is mostly waiting."""
-
-        def work() -> None:
-            time.sleep(0.5)  # let the main thread start Ansible first: it holds the GIL while importing
-            from kleak_runbook.decide import knowledge_bridge
-            from kleak_runbook.report import result
-
-            result.report_environment().get_template("report.md.j2")
-            for step in self.rb.steps.values():
-                for rule in step.rules:
-                    self.ev.compile(rule.when)
-            with contextlib.suppress(Exception):  # a broken knowledge base is reported later, in the main thread
-                knowledge_bridge.entries()
-
-        t = threading.Thread(target=work, name="kleak-warm-up", daemon=True)
-        t.start()
-        return t
-
     def run(self, hosts: list[str] | None) -> dict[str, HostWalk]:
         """Walk every host to a terminal step; ``hosts=None`` takes every host of the target."""
-        warm = self.warm_up() if self.collector.live else None
         pending: dict[str, list[str] | None] = {self.rb.start: hosts}
         while pending:
             step_id, group = next(iter(pending.items()))
@@ -134,15 +122,14 @@ class Walker:
             for host in seen:
                 walk = self.walks.get(host)
                 if walk is None:
-                    walk = self.walks[host] = HostWalk(host, self.store_for(host), before, step_id)
+                    store = self.store_for(host)
+                    walk = self.walks[host] = HostWalk(host, store, before, HostParser(store))
                 nxt = self._advance(walk, step)
                 if nxt is not None:
                     pending.setdefault(nxt, [])
                     members = pending[nxt]
                     assert members is not None
                     members.append(host)
-        if warm is not None:
-            warm.join()
         for walk in self.walks.values():
             walk.finished_at = walk.finished_at or utcnow()
         return self.walks
@@ -206,35 +193,59 @@ class Walker:
             calls.append(ProbeCall(name, args, consented))
         return tuple(calls)
 
+    def _derive(self, walk: HostWalk) -> Derived:
+        """Parse, combine and derive what is new since the last step; the rule context over it."""
+        d = walk.derived
+        if d is not None and d.revision == walk.store.revision:
+            d.context["findings"] = list(walk.findings)
+            return d
+        evidence = walk.parser.parse()
+        kernel = d.kernel if d is not None and d.kernel.release else self._kernel(walk.store)
+        metrics = compute(evidence, kernel)
+        inputs = ProbeInputs(kernel, metrics, evidence.static.get("cmdline"))
+        probes = {name: p.interpret(evidence.probes.get(name), inputs) for name, p in PROBES.items()}
+        context = ctxmod.build(evidence, metrics, kernel, probes, self.params, self.consent, walk.findings)
+        walk.derived = Derived(walk.store.revision, evidence, kernel, metrics, probes, context)
+        return walk.derived
+
+    @staticmethod
+    def _kernel(store: EvidenceStore) -> Kernel:
+        errors: list[str] = []
+        kernel = Kernel.of(
+            proc_version=store.static.get("version"),
+            uname=store.static.get("uname"),
+            version_signature=store.static.get("version_signature"),
+            os_release=store.static.get("os_release"),
+            errors=errors,
+        )
+        for error in errors:
+            spec, _, reason = error.partition(": ")
+            store.add_gap(spec, "error", reason)
+        return kernel
+
     def _advance(self, walk: HostWalk, step: Step) -> str | None:
         store = walk.store
         if store.unreachable is not None:
             walk.visits.append(Visit(step.id, step.title, note=f"host unreachable: {store.unreachable}"))
-            walk.verdict, walk.kind = "inconclusive", "unknown"
-            walk.summary = f"The host could not be reached: {store.unreachable}"
             walk.finished_at = utcnow()
             return None
         if len(walk.visits) >= MAX_VISITS:
             raise KleakError(f"{self.rb.file}: walked more than {MAX_VISITS} steps on {walk.host}")
-        walk.facts = ctxmod.kernel_facts(store) if walk.facts is None or not walk.facts.release else walk.facts
-        walk.metrics = compute(store, walk.facts.upstream)
-        walk.context = ctxmod.build(store, walk.metrics, walk.facts, self.params, self.consent, walk.findings)
+        context = self._derive(walk).context
         visit = Visit(step.id, step.title)
         walk.visits.append(visit)
         if step.terminal:
             walk.terminal = step
-            walk.verdict, walk.kind = step.verdict, step.kind
             if step.summary:
                 try:
-                    walk.summary = self.ev.render(step.summary, walk.context)
+                    walk.summary = self.ev.render(step.summary, context)
                 except ExpressionError as exc:
                     walk.summary = f"(summary could not be rendered: {exc})"
-            self._guards(walk)
             walk.finished_at = utcnow()
             return None
         for rule in step.rules:
             try:
-                fired = bool(self.ev.evaluate(rule.when, walk.context))
+                fired = bool(self.ev.evaluate(rule.when, context))
             except ExpressionError as exc:
                 visit.unevaluated.append({"rule": rule.name, "reason": str(exc)})
                 walk.unevaluated.append(f"{step.id}: {rule.name}: {exc}")
@@ -244,37 +255,17 @@ class Walker:
             finding = None
             if rule.finding:
                 try:
-                    finding = self.ev.render(rule.finding, walk.context)
+                    finding = self.ev.render(rule.finding, context)
                 except ExpressionError as exc:
                     finding = f"{rule.name} (finding text could not be rendered: {exc})"
                 walk.findings.append(finding)
             if rule.next is None:
                 continue
             visit.rule, visit.when, visit.finding, visit.next = rule.name, rule.when, finding, rule.next
-            visit.inputs = self._inputs(rule.when, walk.context)
+            visit.inputs = self._inputs(rule.when, context)
             return rule.next
         visit.rule, visit.next = "default", step.default
         return step.default
-
-    def _guards(self, walk: HostWalk) -> None:
-        """Engine-side limits on what a runbook may conclude from the evidence it had."""
-        m = walk.metrics
-        if walk.verdict == "leak" and (m is None or m.sample_count < 3 or m.times is None):
-            walk.verdict = "suspected-leak"
-            walk.notes.append(
-                "fewer than three timed samples cannot show steady growth (two always look steady): "
-                "a leak verdict is reported as suspected-leak; sample again with --samples 3 or more"
-            )
-        if walk.verdict == "no-leak" and walk.unevaluated:
-            walk.verdict = "inconclusive"
-            walk.notes.append(
-                "rules that could have found a leak could not be evaluated ("
-                + "; ".join(walk.unevaluated[:3])
-                + "): no-leak cannot be claimed"
-            )
-        if m is None or m.sample_count == 0:
-            walk.verdict, walk.kind = "inconclusive", "unknown"
-            walk.notes.append("/proc/meminfo was not collected: no verdict is possible")
 
     def _inputs(self, expr: str, context: dict[str, Any]) -> dict[str, Any]:
         """The values an expression read: each maximal dotted name in it, evaluated."""

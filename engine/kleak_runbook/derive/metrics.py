@@ -9,25 +9,22 @@ are taken away too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
 
+from kleak_runbook.derive.kernel import Kernel
 from kleak_runbook.derive.series import Series
-from kleak_runbook.evidence.store import EvidenceStore, Sample
-from kleak_runbook.parsers.meminfo import MemInfo, parse_meminfo
-from kleak_runbook.parsers.slabinfo import SlabInfo, parse_slabinfo
-from kleak_runbook.parsers.vmallocinfo import VmallocInfo, parse_vmallocinfo
-from kleak_runbook.parsers.zoneinfo import parse_zoneinfo
+from kleak_runbook.parsers.host import HostEvidence, ParsedSample
+from kleak_runbook.parsers.meminfo import MemInfo
+from kleak_runbook.parsers.slabinfo import SlabInfo
+from kleak_runbook.parsers.vmallocinfo import VmallocInfo
 
 # Caches the kernel creates with SLAB_RECLAIM_ACCOUNT, for when /sys/kernel/slab is not in the
 # evidence (sosreports, pasted text). Suffix match covers the per-filesystem inode caches.
 _RECLAIMABLE_NAMES = ("dentry", "inode_cache", "radix_tree_node", "buffer_head", "xfs_ili", "xfs_inode")
 _RECLAIMABLE_SUFFIXES = ("_inode_cache", "_inode")
 _RECLAIMABLE_PREFIXES = ("kmalloc-rcl-", "dma-kmalloc-rcl-")
-
-T = TypeVar("T")
 
 COMPONENTS = (
     ("slab_unreclaimable", "Slab, unreclaimable (SUnreclaim)"),
@@ -84,19 +81,21 @@ class Metrics:
     page_size: int = 4096
 
 
-def sample_times(store: EvidenceStore) -> tuple[float, ...] | None:
-    """Seconds since the first sample: the host's uptime clock when every sample has it, else wall clock."""
-    samples = store.samples
+def sample_times(samples: Sequence[ParsedSample]) -> tuple[float, ...] | None:
+    """Seconds since the first sample: the host's uptime clock when every sample has it, else wall
+    clock. None when there are fewer than two samples or their times do not move forward."""
     if len(samples) < 2:
         return None
     if all(s.uptime is not None for s in samples):
         t0 = samples[0].uptime or 0.0
-        return tuple((s.uptime or 0.0) - t0 for s in samples)
-    walls = [_parse_wall(s.wall) for s in samples]
-    if all(w is not None for w in walls):
+        times: tuple[float, ...] | None = tuple((s.uptime or 0.0) - t0 for s in samples)
+    else:
+        walls = [_parse_wall(s.wall) for s in samples]
+        if not all(w is not None for w in walls):
+            return None
         w0 = walls[0] or 0.0
-        return tuple((w or 0.0) - w0 for w in walls)
-    return None
+        times = tuple((w or 0.0) - w0 for w in walls)
+    return times
 
 
 def _parse_wall(text: str | None) -> float | None:
@@ -110,17 +109,16 @@ def _parse_wall(text: str | None) -> float | None:
         t = f"{head}.{digits[:6]}{tz}"
     try:
         return datetime.fromisoformat(t).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 
-def compute(store: EvidenceStore, kernel: tuple[int, int, int] | None) -> Metrics:
+def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
     """All derived numbers for one host's samples."""
-    times = sample_times(store)
-    page_size = _page_size(store.static.get("pagesize"))
-    meminfos = [_parsed(store, s, "meminfo", parse_meminfo) for s in store.samples if "meminfo" in s.texts]
-    with_mem = [s for s in store.samples if "meminfo" in s.texts]
-    mtimes = _subset_times(store, with_mem, times)
+    page_size = int(evidence.static.get("pagesize") or 4096)
+    with_mem = evidence.with_spec("meminfo")
+    meminfos: list[MemInfo] = [s.values["meminfo"] for s in with_mem]
+    mtimes = sample_times(with_mem)
     window = (mtimes[-1] - mtimes[0]) if mtimes else 0.0
     m = Metrics(
         times=mtimes,
@@ -133,28 +131,24 @@ def compute(store: EvidenceStore, kernel: tuple[int, int, int] | None) -> Metric
         names = [n for n in meminfos[-1].fields if all(n in mi for mi in meminfos)]
         m.meminfo = {n: Series.of([mi[n] for mi in meminfos], mtimes) for n in names}
 
-    slabs = [(s, _parsed(store, s, "slabinfo", parse_slabinfo)) for s in store.samples if "slabinfo" in s.texts]
-    reclaim = _reclaim_account(store.static.get("slab_reclaim_account"))
+    with_slab = evidence.with_spec("slabinfo")
+    reclaim: dict[str, bool] = evidence.static.get("slab_reclaim_account") or {}
     m.reclaim_source = "/sys/kernel/slab/*/reclaim_account" if reclaim else "cache names (no SLUB sysfs)"
-    if slabs:
-        m.caches = _cache_stats(
-            [x for _, x in slabs], _subset_times(store, [s for s, _ in slabs], times), reclaim, page_size
-        )
+    if with_slab:
+        infos: list[SlabInfo] = [s.values["slabinfo"] for s in with_slab]
+        m.caches = _cache_stats(infos, sample_times(with_slab), reclaim, page_size)
 
-    vmallocs = [
-        (s, _parsed(store, s, "vmallocinfo", parse_vmallocinfo)) for s in store.samples if "vmallocinfo" in s.texts
-    ]
-    if vmallocs:
-        m.callers = _caller_stats(
-            [x for _, x in vmallocs], _subset_times(store, [s for s, _ in vmallocs], times), page_size
-        )
+    with_vm = evidence.with_spec("vmallocinfo")
+    if with_vm:
+        vinfos: list[VmallocInfo] = [s.values["vmallocinfo"] for s in with_vm]
+        m.callers = _caller_stats(vinfos, sample_times(with_vm), page_size)
     if meminfos:
         vm_from_info: list[int] | None = None
-        if len(vmallocs) == len(meminfos):
-            vm_from_info = [v.vmalloc_bytes(page_size) for _, v in vmallocs]
+        if len(with_vm) == len(with_mem):
+            vm_from_info = [s.values["vmallocinfo"].vmalloc_bytes(page_size) for s in with_vm]
         pcp: list[int] | None = None
-        if all("zoneinfo" in s.texts for s in with_mem):
-            pcp = [_parsed(store, s, "zoneinfo", parse_zoneinfo).pcp_bytes(page_size) for s in with_mem]
+        if all("zoneinfo" in s.values for s in with_mem):
+            pcp = [s.values["zoneinfo"].pcp_bytes(page_size) for s in with_mem]
         else:
             m.notes.append(
                 "/proc/zoneinfo was not collected: free pages on per-CPU lists, which MemFree leaves out, "
@@ -164,39 +158,10 @@ def compute(store: EvidenceStore, kernel: tuple[int, int, int] | None) -> Metric
     return m
 
 
-def _parsed(store: EvidenceStore, sample: Sample, spec: str, parse: Callable[[str], T]) -> T:
-    """Each sample is parsed once per run, however many steps look at it."""
-    key = (sample.index, spec)
-    if key not in store.parsed:
-        store.parsed[key] = parse(sample.texts[spec])
-    return store.parsed[key]  # type: ignore[no-any-return]
-
-
-def _subset_times(
-    store: EvidenceStore, subset: Sequence[object], times: tuple[float, ...] | None
-) -> tuple[float, ...] | None:
-    if times is None or len(subset) < 2:
-        return None
-    index = {id(s): i for i, s in enumerate(store.samples)}
-    return tuple(times[index[id(s)]] for s in subset)
-
-
-def _page_size(text: str | None) -> int:
-    try:
-        return int((text or "4096").split()[0])
-    except (ValueError, IndexError):
-        return 4096
-
-
-def vmallocused_is_zero(kernel: tuple[int, int, int] | None) -> bool:
-    """VmallocUsed reads 0 from 4.4 (a6e71a0 "mm: remove vmalloc_info") until 5.3 restored it."""
-    return kernel is not None and (4, 4, 0) <= kernel < (5, 3, 0)
-
-
 def _breakdown(
     meminfos: Sequence[MemInfo],
     times: tuple[float, ...] | None,
-    kernel: tuple[int, int, int] | None,
+    kernel: Kernel,
     vm_from_info: list[int] | None,
     pcp: list[int] | None,
     m: Metrics,
@@ -227,7 +192,7 @@ def _breakdown(
         out["other_reclaimable"] = [max(0, a - b) for a, b in zip(kr, sr)]
 
     vm = col("VmallocUsed")
-    if vm is not None and not (vmallocused_is_zero(kernel) or (kernel is None and not any(vm))):
+    if vm is not None and not (kernel.vmallocused_is_zero or (kernel.upstream is None and not any(vm))):
         out["vmalloc"] = vm
     elif vm_from_info is not None:
         out["vmalloc"] = vm_from_info
@@ -265,17 +230,6 @@ def _breakdown(
 
 def is_reclaimable_name(name: str) -> bool:
     return name in _RECLAIMABLE_NAMES or name.endswith(_RECLAIMABLE_SUFFIXES) or name.startswith(_RECLAIMABLE_PREFIXES)
-
-
-def _reclaim_account(text: str | None) -> dict[str, bool]:
-    """``grep -H . /sys/kernel/slab/*/reclaim_account`` output → cache name → reclaimable."""
-    out: dict[str, bool] = {}
-    for line in (text or "").splitlines():
-        path, _, value = line.rpartition(":")
-        parts = path.split("/")
-        if len(parts) >= 2 and value.strip() in ("0", "1"):
-            out[parts[-2]] = value.strip() == "1"
-    return out
 
 
 def _cache_stats(

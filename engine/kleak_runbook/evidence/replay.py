@@ -2,7 +2,7 @@
 
 Accepts a report directory or bundle written by ``run`` (``evidence/manifest.json``), a bundle
 from another tool in the same layout without a manifest (``samples/NNN/...``, ``static/...``,
-``probes/...``; see shared/samples), or one snapshot directory that mirrors host paths
+``probes/...``), or one snapshot directory that mirrors host paths
 (``proc/meminfo``, ``proc/slabinfo``, ...), such as an unpacked sosreport; a tarball of any of
 these (a sosreport ``.tar.xz``), extracted safely into a temporary directory; or a text file with
 outputs pasted from a ticket (``parsers.pasted``).
@@ -18,23 +18,21 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from kleak_runbook.errors import InputError, ParseError
+from kleak_runbook.errors import InputError
 from kleak_runbook.evidence.collector import Request, StoreFor
 from kleak_runbook.evidence.specs import SPECS
 from kleak_runbook.evidence.store import EvidenceStore
-from kleak_runbook.parsers.pasted import SLABTOP_NOTE, PastedBlocks, slabinfo_text, split_pasted
-from kleak_runbook.parsers.slabinfo import parse_slabtop
+from kleak_runbook.parsers.pasted import SLABTOP_NOTE, PastedBlocks, split_pasted
 from kleak_runbook.probes import PROBES
 
-# sosreport's own places for evidence kleak keeps elsewhere, in order of preference
-_SOS_UNAME = ("sos_commands/kernel/uname_-a", "uname")
-_SOS_SLABTOP = "sos_commands/memory/slabtop_-o"
 _SOS_SYSCTL = "sos_commands/kernel/sysctl_-a"
 _HOSTNAME_FILES = ("hostname", "etc/hostname", "sos_commands/host/hostname", "sos_commands/general/hostname")
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tbz")
 # A sosreport holds far more than kleak reads (logs, configs): only these are extracted.
 _TAR_WANTED = frozenset(
-    {s.relpath for s in SPECS.values()} | {*_SOS_UNAME, _SOS_SLABTOP, _SOS_SYSCTL, *_HOSTNAME_FILES, "manifest.json"}
+    {s.relpath for s in SPECS.values()}
+    | {rel for s in SPECS.values() for rel, _ in s.sources}
+    | {_SOS_SYSCTL, *_HOSTNAME_FILES, "manifest.json"}
 )
 _TAR_WANTED_DIRS = ("samples/", "static/", "probes/", "evidence/")
 _MAX_TAR_MEMBER = 256 * 1024 * 1024
@@ -111,7 +109,7 @@ class ReplayCollector:
             text = _read(self._dir / rel, self._dir)
             if text and text.strip():
                 return text.strip().splitlines()[0].strip()
-        for rel in ("commands/uname", *_SOS_UNAME):
+        for rel in ("commands/uname", *(rel for rel, _ in SPECS["uname"].sources)):
             host = _uname_host(_read(self._dir / rel, self._dir))
             if host:
                 return host
@@ -185,36 +183,27 @@ class ReplayCollector:
         root = self._dir
         sample = store.new_sample(None, None)
         for spec in SPECS.values():
-            text = _read(root / spec.relpath, root)
-            if text is None and spec.name == "uname":
-                text = next((t for t in (_read(root / r, root) for r in _SOS_UNAME) if t), None)
-            elif text is None and spec.name == "slabinfo":
-                text = self._sos_slabtop(store)
-            elif text is None and spec.name == "dentry_state":
+            text, form = _read(root / spec.relpath, root), ""
+            for rel, alt in spec.sources:  # a sosreport's own place for it
+                if text is not None:
+                    break
+                text, form = _read(root / rel, root), alt
+                if text is not None and alt == "slabtop":
+                    store.add_gap(
+                        spec.name,
+                        "approximate",
+                        f"{spec.host_path} is not in the sosreport; read {rel}, {SLABTOP_NOTE}",
+                    )
+            if text is None and spec.name == "dentry_state":
                 text = _sysctl(_read(root / _SOS_SYSCTL, root), "fs.dentry-state")
             if text is None:
                 continue
             if spec.sampled:
-                store.add_sample_text(sample, spec.name, spec.relpath, text)
+                store.add_sample_text(sample, spec.name, spec.relpath, text, form)
             else:
-                store.add_static(spec.name, spec.relpath, text)
+                store.add_static(spec.name, spec.relpath, text, form)
         if "uptime" in sample.texts:
             sample.uptime = _uptime(sample.texts["uptime"])
-
-    def _sos_slabtop(self, store: EvidenceStore) -> str | None:
-        """``slabtop -o`` as sos saves it, when /proc/slabinfo was not copied (it is root-only)."""
-        text = _read(self._dir / _SOS_SLABTOP, self._dir)
-        if text is None:
-            return None
-        try:
-            info = parse_slabtop(text)
-        except ParseError as exc:
-            store.add_gap("slabinfo", "error", f"{_SOS_SLABTOP}: {exc}")
-            return None
-        store.add_gap(
-            "slabinfo", "approximate", f"/proc/slabinfo is not in the sosreport; read {_SOS_SLABTOP}, {SLABTOP_NOTE}"
-        )
-        return slabinfo_text(info)
 
     def _load_pasted(self, store: EvidenceStore) -> None:
         """Each block becomes evidence; a kind pasted again starts the next sample (no timestamps)."""
@@ -224,7 +213,9 @@ class ReplayCollector:
         for spec, index in blocks.order:
             if sample is None or spec in sample.texts:
                 sample = store.new_sample(None, None)
-            store.add_sample_text(sample, spec, SPECS[spec].relpath, getattr(blocks, spec)[index])
+            store.add_sample_text(
+                sample, spec, SPECS[spec].relpath, getattr(blocks, spec)[index], blocks.form(spec, index)
+            )
         for spec in ("version", "uname", "os_release"):
             text = getattr(blocks, spec)
             if text:

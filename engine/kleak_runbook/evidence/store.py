@@ -36,6 +36,7 @@ class Sample:
     wall: str | None
     uptime: float | None
     texts: dict[str, str] = field(default_factory=dict)
+    forms: dict[str, str] = field(default_factory=dict)  # spec -> form, when not the spec's own (e.g. slabtop)
 
 
 @dataclass
@@ -56,10 +57,11 @@ class EvidenceStore:
         self.root = root
         self.samples: list[Sample] = []
         self.static: dict[str, str] = {}
+        self.static_forms: dict[str, str] = {}
         self.probes: dict[str, Probe] = {}
         self.gaps: list[Gap] = []
         self.unreachable: str | None = None
-        self.parsed: dict[tuple[int, str], Any] = {}  # (sample, spec) -> parsed text, for metrics
+        self.revision = 0  # counts what was recorded: derived views are rebuilt only when it moves
         self.items: list[dict[str, Any]] = []
         if root is not None:
             root.mkdir(parents=True, exist_ok=True)
@@ -67,23 +69,31 @@ class EvidenceStore:
 
     # --- recording -------------------------------------------------------------------------
     def new_sample(self, wall: str | None, uptime: float | None) -> Sample:
+        self.revision += 1
         sample = Sample(len(self.samples), wall, uptime)
         self.samples.append(sample)
         if wall:
             self._write(f"samples/{sample.index:03d}/timestamp", wall + "\n")
         return sample
 
-    def add_sample_text(self, sample: Sample, spec: str, relpath: str, text: str) -> None:
+    def add_sample_text(self, sample: Sample, spec: str, relpath: str, text: str, form: str = "") -> None:
+        self.revision += 1
         sample.texts[spec] = text
+        if form:
+            sample.forms[spec] = form
         self._write(f"samples/{sample.index:03d}/{relpath}", text)
 
-    def add_static(self, spec: str, relpath: str, text: str) -> None:
+    def add_static(self, spec: str, relpath: str, text: str, form: str = "") -> None:
+        self.revision += 1
         if spec in self.static:
             return
         self.static[spec] = text
+        if form:
+            self.static_forms[spec] = form
         self._write(f"static/{relpath}", text)
 
     def add_probe_text(self, probe: str, phase: str, spec: str, relpath: str, text: str) -> None:
+        self.revision += 1
         self.probe(probe).phases.setdefault(phase, {})[spec] = text
         self._write(f"probes/{probe}/{phase}/{relpath}", text)
 
@@ -91,16 +101,20 @@ class EvidenceStore:
         return self.probes.setdefault(name, Probe(name, ran=True))
 
     def add_probe_action(self, probe: str, action: str, fields: dict[str, str]) -> None:
+        self.revision += 1
         self.probe(probe).actions[action] = fields
         self._write(f"probes/{probe}/{action}.json", json.dumps(fields, indent=1) + "\n")
 
     def skip_probe(self, name: str, reason: str, args: tuple[str, ...] = ()) -> None:
+        self.revision += 1
         self.probes[name] = Probe(name, ran=False, reason=reason, args=args)
 
     def start_probe(self, name: str, args: tuple[str, ...]) -> None:
+        self.revision += 1
         self.probes[name] = Probe(name, ran=True, args=args)
 
     def add_gap(self, item: str, status: str, reason: str) -> None:
+        self.revision += 1
         gap = Gap(item, status, reason)
         if gap not in self.gaps:
             self.gaps.append(gap)

@@ -13,9 +13,13 @@ import secrets
 import shlex
 from dataclasses import dataclass
 
+# Copies stdin between the markers, counting bytes and lines; stops at $3 bytes (the item's
+# size limit) and then says status=toolarge instead of ok, so a huge file is never half-read.
 _COPY = (
-    'LC_ALL=C awk -v m="$M" -v nm="$1" '
-    "'{print; n+=length($0)+1} END{printf \"%s END %s status=ok bytes=%d lines=%d\\n\", m, nm, n, NR}'"
+    'LC_ALL=C awk -v m="$M" -v nm="$1" -v max="$3" '
+    "'{if (n+length($0)+1 > max+0) {big=1; exit} print; n+=length($0)+1} "
+    'END{if (big) printf "\\n%s END %s status=toolarge max=%d\\n", m, nm, max; '
+    'else printf "%s END %s status=ok bytes=%d lines=%d\\n", m, nm, n, NR}\''
 )
 
 _PRELUDE = f"""M={{marker}}
@@ -23,10 +27,11 @@ kl_file() {{
   if [ ! -e "$2" ]; then echo "$M END $1 status=missing"; return 0; fi
   if [ ! -r "$2" ]; then echo "$M END $1 status=denied"; return 0; fi
   echo "$M BEGIN $1"
-  {_COPY} "$2" 2>/dev/null || printf '\\n%s END %s status=error rc=%s\\n' "$M" "$1" "$?"
+  head -c $(($3 + 1)) "$2" 2>/dev/null | {_COPY} || printf '\\n%s END %s status=error rc=%s\\n' "$M" "$1" "$?"
 }}
 kl_cmd() {{
-  kl_out=$(eval "$2" 2>/dev/null); kl_rc=$?
+  if command -v timeout >/dev/null 2>&1; then kl_out=$(timeout "$4" sh -c "$2" 2>/dev/null | head -c $(($3 + 1)))
+  else kl_out=$(eval "$2" 2>/dev/null | head -c $(($3 + 1))); fi; kl_rc=$?
   if [ -z "$kl_out" ]; then echo "$M END $1 status=missing rc=$kl_rc"; return 0; fi
   echo "$M BEGIN $1"
   printf '%s\\n' "$kl_out" | {_COPY}
@@ -35,6 +40,9 @@ kl_time() {{
   echo "$M TIME $(date -u +%Y-%m-%dT%H:%M:%S.%NZ 2>/dev/null) $(cat /proc/uptime 2>/dev/null)"
 }}
 """
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_TIMEOUT_S = 60
 
 
 def new_marker() -> str:
@@ -61,11 +69,15 @@ class ScriptBuilder:
     def timestamp(self) -> None:
         self.lines.append("kl_time")
 
-    def file(self, item: str, host_path: str) -> None:
-        self.lines.append(f"kl_file {shlex.quote(item)} {shlex.quote(host_path)}")
+    def file(self, item: str, host_path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        """Copy a file, at most ``max_bytes`` of it (a larger one is reported as ``toolarge``)."""
+        self.lines.append(f"kl_file {shlex.quote(item)} {shlex.quote(host_path)} {int(max_bytes)}")
 
-    def command(self, item: str, command: str) -> None:
-        self.lines.append(f"kl_cmd {shlex.quote(item)} {shlex.quote(command)}")
+    def command(
+        self, item: str, command: str, max_bytes: int = DEFAULT_MAX_BYTES, timeout_s: int = DEFAULT_TIMEOUT_S
+    ) -> None:
+        """Run a read-only command for at most ``timeout_s`` seconds and copy at most ``max_bytes`` of its output."""
+        self.lines.append(f"kl_cmd {shlex.quote(item)} {shlex.quote(command)} {int(max_bytes)} {int(timeout_s)}")
 
     def action(self, name: str, command: str) -> None:
         """Run a host-changing command (only for consented probes); report rc and elapsed ms."""
@@ -87,7 +99,7 @@ class ScriptBuilder:
 @dataclass(frozen=True)
 class Item:
     name: str
-    status: str  # ok | missing | denied | error | truncated
+    status: str  # ok | missing | denied | error | truncated | toolarge
     text: str | None
     detail: str = ""
 
@@ -149,6 +161,10 @@ def decode(stdout: str, marker: str) -> Reply:
 
 def _finish(name: str, fields: dict[str, str], body: list[str] | None) -> Item:
     status = fields.get("status", "error")
+    if status == "toolarge":
+        limit = int(fields.get("max") or 0)
+        size = f"{limit // 1048576} MiB" if limit >= 1048576 else f"{limit} bytes"
+        return Item(name, status, None, f"larger than the {size} limit")
     if status != "ok":
         rc = fields.get("rc")
         return Item(name, status, None, f"rc={rc}" if rc else "")

@@ -39,16 +39,24 @@ def parse_cgroups(text: str) -> dict[str, CgroupSubsys]:
     return result
 
 
-def parse_cgroup_stat(text: str) -> dict[str, int]:
+@dataclass(frozen=True)
+class CgroupStat:
+    """cgroup v2 ``cgroup.stat`` of the root: live and dying descendants (None when not reported)."""
+
+    nr_descendants: int | None
+    nr_dying_descendants: int | None
+
+
+def parse_cgroup_stat(text: str) -> CgroupStat:
     """cgroup v2 ``cgroup.stat``: ``nr_descendants`` and ``nr_dying_descendants`` (memory cgroups
     that were removed but are still pinned, typically by page cache, slab or per-CPU memory).
 
     >>> parse_cgroup_stat("nr_descendants 45\\nnr_dying_descendants 1203\\n")
-    {'nr_descendants': 45, 'nr_dying_descendants': 1203}
+    CgroupStat(nr_descendants=45, nr_dying_descendants=1203)
     """
     out: dict[str, int] = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit():
+        if len(parts) == 2 and parts[1].isascii() and parts[1].isdigit():
             out[parts[0]] = int(parts[1])
-    return out
+    return CgroupStat(out.get("nr_descendants"), out.get("nr_dying_descendants"))

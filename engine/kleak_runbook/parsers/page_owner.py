@@ -128,3 +128,35 @@ def aggregate_page_owner(lines: Iterable[str], max_records: int | None = None) -
     result = [PageOwnerStack(k, frames, c, p) for frames, (k, c, p) in stacks.items()]
     result.sort(key=lambda s: (-s.pages, -s.count, s.key))
     return PageOwnerSummary(records, pages, truncated, tuple(result))
+
+
+def parse_page_owner_by_stack(text: str) -> PageOwnerSummary:
+    """Parse what the page_owner probe's on-host ``awk`` prints: ``records N`` then one line per
+    stack, ``pages<TAB>count<TAB>frame|frame|...`` (pages is the sum of 2**order).
+
+    >>> s = parse_page_owner_by_stack("records 3\\n4\\t3\\t|post_alloc_hook+0x1/0x2|leaky_pages+0x5/0x9 [leaky]\\n")
+    >>> s.records, s.stacks[0].key, s.stacks[0].pages
+    (3, 'leaky_pages [leaky]', 4)
+    """
+    lines = text.splitlines()
+    if not lines or not lines[0].startswith("records"):
+        raise ParseError(SPEC, "expected a 'records N' line first", line=1)
+    try:
+        records = int(lines[0].split()[1])
+    except (IndexError, ValueError):
+        raise ParseError(SPEC, f"expected 'records N', got {lines[0][:40]!r}", line=1) from None
+    stacks = []
+    for lineno, line in enumerate(lines[1:], start=2):
+        parts = line.split("\t", 2)
+        if len(parts) != 3:
+            continue
+        try:
+            pages, count = int(parts[0]), int(parts[1])
+        except ValueError:
+            raise ParseError(SPEC, f"expected pages and count, got {line[:40]!r}", line=lineno) from None
+        frames = tuple(f for f in parts[2].split("|") if f)
+        site = first_site([f for f in map(parse_frame, frames) if f is not None])
+        key = site.key if site is not None else (frames[0] if frames else "?")
+        stacks.append(PageOwnerStack(key, frames, count, pages))
+    stacks.sort(key=lambda s: -s.pages)
+    return PageOwnerSummary(records, sum(s.pages for s in stacks), False, tuple(stacks))

@@ -3,7 +3,8 @@
 Blocks are recognised by the shape of their lines, whatever surrounds them: prose, shell prompts
 (``$ ``, ``# ``, ``[root@host ~]# ``), markdown code fences, e-mail quoting (``> ``) and
 indentation. Each block comes out as the exact text its parser takes (``parse_meminfo``,
-``parse_slabinfo``, ...); ``slabtop -o`` output is converted to ``/proc/slabinfo`` text.
+``parse_slabinfo``, ...); ``slabtop -o`` output stays as it is, marked with the form ``slabtop``
+(parsed by ``parse_slabtop`` to the same ``SlabInfo``).
 
 >>> blocks = split_pasted('''Our node is slow, see below.
 ... > $ grep -e MemTotal -e SUnreclaim /proc/meminfo
@@ -25,11 +26,11 @@ from dataclasses import dataclass
 
 from kleak_runbook.errors import ParseError
 from kleak_runbook.parsers.meminfo import parse_meminfo
-from kleak_runbook.parsers.slabinfo import SlabCache, SlabInfo, parse_slabinfo, parse_slabtop
+from kleak_runbook.parsers.slabinfo import parse_slabinfo, parse_slabtop
 from kleak_runbook.parsers.vmallocinfo import parse_vmallocinfo
 
 SAMPLED = ("meminfo", "slabinfo", "vmallocinfo", "dentry_state")
-SLABINFO_HEADER = (
+_SLABINFO_HEADER = (
     "slabinfo - version: 2.1\n"
     "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>"
     " : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>\n"
@@ -79,6 +80,11 @@ class PastedBlocks:
     notes: tuple[str, ...] = ()
     # the sampled blocks in the order they were pasted: (spec, index into its tuple)
     order: tuple[tuple[str, int], ...] = ()
+    # the form of each slabinfo block: "" for /proc/slabinfo text, "slabtop" for slabtop -o output
+    slabinfo_forms: tuple[str, ...] = ()
+
+    def form(self, spec: str, index: int) -> str:
+        return self.slabinfo_forms[index] if spec == "slabinfo" else ""
 
     def __bool__(self) -> bool:
         return bool(self.order or self.version or self.uname or self.os_release)
@@ -173,31 +179,6 @@ class _Splitter:
                 expect_release = bool(re.search(r"\buname\s+-r\b", prompt["cmd"]))
 
 
-def _slabinfo_row(c: SlabCache) -> str:
-    pages = c.pagesperslab
-    if pages == 0 and c.num_slabs:
-        # slabtop's cache size did not divide into whole pages per slab: take the slab order
-        # (a power of two) that holds objperslab objects
-        need = max(1, -(-c.objperslab * c.objsize // 4096))
-        pages = 1 << (need - 1).bit_length()
-    return (
-        f"{c.name:<17} {c.active_objs:>6} {c.num_objs:>6} {c.objsize:>6} {c.objperslab:>4} {pages:>4}"
-        f" : tunables    0    0    0 : slabdata {c.active_slabs:>6} {c.num_slabs:>6}      0"
-    )
-
-
-def slabinfo_text(info: SlabInfo) -> str:
-    """``/proc/slabinfo`` 2.1 text for slab caches (as read from ``slabtop -o``), for ``parse_slabinfo``.
-
-    >>> info = parse_slabtop('''  OBJS ACTIVE  USE OBJ SIZE  SLABS OBJ/SLAB CACHE SIZE NAME
-    ...  23499  23499 100%    0.19K   1119       21      4476K dentry
-    ... ''')
-    >>> parse_slabinfo(slabinfo_text(info)).by_name()["dentry"].size_bytes()
-    4583424
-    """
-    return SLABINFO_HEADER + "".join(_slabinfo_row(c) + "\n" for c in info.caches)
-
-
 def _normalise(kind: str, lines: list[str]) -> tuple[str | None, str | None]:
     """(spec text, note) for one raw block; text None when the block does not parse."""
     text = "\n".join(lines) + "\n"
@@ -206,16 +187,15 @@ def _normalise(kind: str, lines: list[str]) -> tuple[str | None, str | None]:
             parse_meminfo(text)
         elif kind == "slabinfo":
             if not lines[0].startswith("slabinfo - version:"):
-                text = SLABINFO_HEADER + "\n".join(x for x in lines if not x.startswith("#")) + "\n"
+                text = _SLABINFO_HEADER + "\n".join(x for x in lines if not x.startswith("#")) + "\n"
             if not parse_slabinfo(text).caches:
                 return None, "slabinfo: a pasted /proc/slabinfo header with no whole cache row was left out"
         elif kind == "slabtop":
             if not any(x.split()[:2] == ["OBJS", "ACTIVE"] for x in lines):
                 text = "OBJS ACTIVE  USE OBJ SIZE  SLABS OBJ/SLAB CACHE SIZE NAME\n" + text
-            info = parse_slabtop(text)
-            if not info.caches:
+            if not parse_slabtop(text).caches:
                 return None, "slabinfo: a pasted slabtop header with no cache row was left out"
-            return slabinfo_text(info), f"slabinfo: {SLABTOP_NOTE}"
+            return text, f"slabinfo: {SLABTOP_NOTE}"
         elif kind == "vmallocinfo":
             parse_vmallocinfo(text)
     except ParseError as exc:
@@ -232,6 +212,7 @@ def split_pasted(text: str) -> PastedBlocks:
     sampled: dict[str, list[str]] = {name: [] for name in SAMPLED}
     static: dict[str, str] = {}
     order: list[tuple[str, int]] = []
+    forms: list[str] = []
     notes: list[str] = []
     ignored = splitter.ignored
     for kind, lines in splitter.raw:
@@ -251,6 +232,8 @@ def split_pasted(text: str) -> PastedBlocks:
             ignored += len(lines)
             continue
         spec = "slabinfo" if kind == "slabtop" else kind
+        if spec == "slabinfo":
+            forms.append("slabtop" if kind == "slabtop" else "")
         order.append((spec, len(sampled[spec])))
         sampled[spec].append(normalised)
     return PastedBlocks(
@@ -264,4 +247,5 @@ def split_pasted(text: str) -> PastedBlocks:
         ignored_lines=ignored,
         notes=tuple(dict.fromkeys(notes)),
         order=tuple(order),
+        slabinfo_forms=tuple(forms),
     )

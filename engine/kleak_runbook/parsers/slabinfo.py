@@ -132,15 +132,21 @@ def parse_slabtop(text: str) -> SlabInfo:
         objs, active, _use, objsize, slabs, perslab, cache_size, name = fields
         num_slabs = _int(slabs, SLABTOP_SPEC, lineno)
         cache_bytes = round(_size(cache_size, lineno))
+        size, per_slab = round(_size(objsize, lineno)), _int(perslab, SLABTOP_SPEC, lineno)
         pages, rest = divmod(cache_bytes, num_slabs * 4096) if num_slabs else (0, 1)
+        if rest and num_slabs:
+            # the rounded cache size does not divide into whole pages per slab: take the slab
+            # order (a power of two) that holds objperslab objects
+            need = max(1, -(-per_slab * size // 4096))
+            pages = 1 << (need - 1).bit_length()
         caches.append(
             SlabCache(
                 name=name.strip(),
                 active_objs=_int(active, SLABTOP_SPEC, lineno),
                 num_objs=_int(objs, SLABTOP_SPEC, lineno),
-                objsize=round(_size(objsize, lineno)),
-                objperslab=_int(perslab, SLABTOP_SPEC, lineno),
-                pagesperslab=pages if rest == 0 else 0,
+                objsize=size,
+                objperslab=per_slab,
+                pagesperslab=pages if num_slabs else 0,
                 active_slabs=num_slabs,
                 num_slabs=num_slabs,
             )

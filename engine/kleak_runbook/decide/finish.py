@@ -1,0 +1,133 @@
+"""The decide stage after the walk: limits on what the evidence allows, culprits, known bugs,
+advice, all frozen into one ``Result``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kleak_runbook.decide.advice import advise
+from kleak_runbook.decide.culprits import pick
+from kleak_runbook.decide.knowledge import known_bugs
+from kleak_runbook.decide.result import Result
+from kleak_runbook.decide.walker import HostWalk
+from kleak_runbook.derive.kernel import Kernel
+from kleak_runbook.derive.metrics import COMPONENTS, Metrics
+from kleak_runbook.probes import PROBES
+from kleak_runbook.probes.base import Attribution
+
+
+def _guards(walk: HostWalk, verdict: str, kind: str, metrics: Metrics | None) -> tuple[str, str, list[str]]:
+    """Engine-side limits on what a runbook may conclude from the evidence it had."""
+    notes: list[str] = []
+    if walk.store.unreachable is not None:
+        return "inconclusive", "unknown", notes
+    m = metrics
+    if verdict == "leak" and (m is None or m.sample_count < 3 or m.times is None):
+        verdict = "suspected-leak"
+        notes.append(
+            "fewer than three timed samples cannot show steady growth (two always look steady): "
+            "a leak verdict is reported as suspected-leak; sample again with --samples 3 or more"
+        )
+    if verdict == "no-leak" and walk.unevaluated:
+        verdict = "inconclusive"
+        notes.append(
+            "rules that could have found a leak could not be evaluated ("
+            + "; ".join(walk.unevaluated[:3])
+            + "): no-leak cannot be claimed"
+        )
+    if m is None or m.sample_count == 0:
+        verdict, kind = "inconclusive", "unknown"
+        notes.append("/proc/meminfo was not collected: no verdict is possible")
+    return verdict, kind, notes
+
+
+def _taint(context: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    t = context.get("tainted")
+    if t is not None:
+        out["tainted"] = {"value": t.value, "flags": [f"{f.letter}: {f.description}" for f in t.flags]}
+    mods = context.get("modules")
+    if mods is not None:
+        out["out_of_tree_modules"] = [f"{m.name} ({m.taints})" for m in mods if m.out_of_tree or m.proprietary]
+    return out
+
+
+def finish(
+    walk: HostWalk,
+    runbook_name: str,
+    consent: list[str],
+    evidence_dir: Path | None,
+    extra: dict[str, Any] | None = None,
+) -> Result:
+    d = walk.derived
+    metrics = d.metrics if d else None
+    kernel = d.kernel if d else Kernel()
+    context = walk.context
+    step = walk.terminal
+    verdict, kind, notes = _guards(
+        walk,
+        step.verdict if step and step.verdict else "inconclusive",
+        step.kind if step and step.kind else "unknown",
+        metrics,
+    )
+    summary = walk.summary
+    if walk.store.unreachable is not None:
+        summary = f"The host could not be reached: {walk.store.unreachable}"
+    mods = context.get("modules")
+    out_of_tree = frozenset(x.name for x in mods if x.out_of_tree) if mods else frozenset()
+    probes = d.probes if d else {}
+    attrs = [a for n, a in probes.items() if PROBES[n].attributes and isinstance(a, Attribution) and a.available]
+    culprits = pick(step.culprits if step else "none", kind, metrics, attrs, out_of_tree)
+    taint = _taint(context)
+    bugs = known_bugs(kernel, context, kind) if kernel.release else []
+    culprit_docs = [c.as_dict() for c in culprits]
+    evidence = d.evidence if d else None
+    summaries = []
+    if evidence is not None:
+        for sample in evidence.samples[-1:]:
+            summaries += [(spec, v.summary()) for spec, v in sample.values.items() if hasattr(v, "summary")]
+        summaries += [(spec, v.summary()) for spec, v in evidence.static.items() if hasattr(v, "summary")]
+    drop = probes.get("drop_caches")
+    return Result(
+        host=walk.host,
+        runbook=runbook_name,
+        started_at=walk.started_at,
+        finished_at=walk.finished_at,
+        kernel=kernel,
+        taint=taint,
+        verdict=verdict,
+        kind=kind,
+        summary=summary,
+        culprits=culprits,
+        path=tuple(v.as_dict() for v in walk.visits),
+        findings=tuple(walk.findings),
+        known_bugs=tuple(bugs),
+        gaps=tuple(walk.store.gaps),
+        notes=tuple(walk.notes + notes + (metrics.notes if metrics else [])),
+        sample_count=metrics.sample_count if metrics else 0,
+        window_s=metrics.window_s if metrics else 0,
+        times_s=tuple(metrics.times) if metrics and metrics.times else (),
+        mem_total=metrics.mem_total if metrics else None,
+        mem_free=int(metrics.meminfo["MemFree"]) if metrics and "MemFree" in metrics.meminfo else 0,
+        kmem=tuple((key, metrics.kmem[key]) for key, _ in COMPONENTS if metrics and key in metrics.kmem),
+        attribution={
+            n: a
+            for n, a in probes.items()
+            if PROBES[n].attributes and n in walk.store.probes and isinstance(a, Attribution)
+        },
+        vmalloc_source=metrics.vmalloc_source if metrics else None,
+        reclaim_source=metrics.reclaim_source if metrics else "",
+        consent=tuple(consent),
+        advice=(
+            advise(kind, verdict, culprit_docs, kernel, taint.get("out_of_tree_modules"))
+            if walk.store.unreachable is None
+            else {"who": [], "attach": [], "commands": []}  # nothing to escalate about a host never reached
+        ),
+        caches=tuple(metrics.caches.values()) if metrics else (),
+        callers=tuple(metrics.callers) if metrics else (),
+        drop_caches=drop if drop is not None and (drop.ran or "drop_caches" in walk.store.probes) else None,
+        evidence_summaries=tuple(summaries),
+        evidence_dir=str(evidence_dir) if evidence_dir else None,
+        extra=dict(extra or {}),
+    )

@@ -1,0 +1,151 @@
+"""Ansible events → evidence: each loop item's reply is decoded and stored as it arrives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kleak_runbook.evidence.collector import ProbeCall, Request, StoreFor
+from kleak_runbook.evidence.specs import BY_RELPATH
+from kleak_runbook.evidence.store import EvidenceStore
+from kleak_runbook.evidence.wire import Reply, ScriptBuilder, decode
+from kleak_runbook.probes import PROBES
+from kleak_runbook.progress import Progress
+
+# probes that arm something on the host: their hosts are disarmed at close unless a check came back
+DISARMED = frozenset(name for name, p in PROBES.items() if p.disarm is not None)
+
+
+def on_event(
+    progress: Progress,
+    probe_of: dict[str, ProbeCall],
+    armed: set[str],
+    disarmed: set[str],
+    event: dict[str, Any],
+    batches: dict[str, ScriptBuilder],
+    seen: dict[str, HostState],
+    store_for: StoreFor,
+    request: Request,
+) -> None:
+    kind = event.get("event", "")
+    data = event.get("event_data") or {}
+    host = data.get("host")
+    if not host:
+        return
+    if kind == "runner_on_start":
+        seen.setdefault(host, HostState(set(batches)))
+        progress.say(f"[{host}] {request.step}: collecting")
+        return
+    res = data.get("res") or {}
+    # one event per loop item carries that batch's stdout; the task's closing event repeats
+    # them all under "results" and is skipped
+    if kind not in ("runner_item_on_ok", "runner_item_on_failed", "runner_on_unreachable") and not (
+        kind in ("runner_on_ok", "runner_on_failed") and "results" not in res
+    ):
+        return
+    state = seen.setdefault(host, HostState(set(batches)))
+    store = store_for(host)
+    if kind == "runner_on_unreachable":
+        msg = str(res.get("msg", "unreachable")).strip().splitlines()
+        store.unreachable = msg[-1] if msg else "unreachable"
+        store.add_gap("host", "unreachable", store.unreachable)
+        state.pending.clear()
+        progress.say(f"[{host}] unreachable: {store.unreachable}")
+        return
+    stdout = res.get("stdout")
+    if not isinstance(stdout, str):
+        text = str(res.get("msg", "no output")).strip()
+        status = "timeout" if "timed out" in text or "timeout" in text.lower() else "error"
+        store.add_gap(request.step, status, text.splitlines()[-1] if text else status)
+        return
+    marker = stdout.split(" ", 1)[0] if stdout.startswith("KLEAK-") else _find_marker(stdout, batches)
+    builder = batches.get(marker or "")
+    if builder is None:
+        err = (str(res.get("stderr", "")) or str(res.get("msg", ""))).strip().splitlines()
+        store.add_gap(request.step, "error", err[-1] if err else "reply without evidence")
+        return
+    state.pending.discard(builder.marker)
+    reply = decode(stdout, builder.marker)
+    call = probe_of.get(builder.marker)
+    if call is not None and call.name in DISARMED:
+        if builder.label.endswith("disarm check") and reply.complete:
+            disarmed.add(host)
+        else:
+            armed.add(host)
+    store_reply(store, reply, call)
+    label = reply.batch or ""
+    if not reply.complete:
+        err = str(res.get("stderr", "")).strip().splitlines()
+        store.add_gap(label, "truncated", err[-1] if err else "reply ended early")
+    progress.say(f"[{host}] {label}: {sum(1 for i in reply.items if i.status == 'ok')} files")
+    if state.pending and request.interval and "sample" in label:
+        progress.waiting(f"[{host}] {request.step}: next sample", request.interval)
+
+
+@dataclass
+class HostState:
+    pending: set[str]
+
+
+def _find_marker(stdout: str, batches: dict[str, ScriptBuilder]) -> str | None:
+    # become (sudo) may print a banner before the script's first line
+    for marker in batches:
+        if marker in stdout:
+            return marker
+    return None
+
+
+def store_reply(store: EvidenceStore, reply: Reply, call: ProbeCall | None) -> None:
+    sample = None
+    items = reply.items
+    if call is None and any(i.name.startswith("sample/") for i in items):
+        wall, up = reply.times[0] if reply.times else (None, None)
+        sample = store.new_sample(wall, up)
+    if call is not None and call.name not in store.probes:
+        store.start_probe(call.name, call.args)
+    for item in items:
+        where, _, rel = item.name.partition("/")
+        probe_phase = None
+        if where == "probe":
+            probe, phase, rel = rel.split("/", 2)
+            probe_phase = (probe, phase)
+        spec = BY_RELPATH.get(rel)
+        if probe_phase and (spec is None or phase == "data"):
+            if item.status == "ok" and item.text is not None:
+                store.add_probe_text(probe_phase[0], probe_phase[1], rel, rel, item.text)
+            else:
+                store.probe(probe_phase[0]).phases.setdefault("status", {})[rel] = item.status
+            continue
+        if spec is None:
+            continue
+        if item.status == "missing" and spec.optional:
+            continue
+        if item.status != "ok" or item.text is None:
+            reason = {
+                "denied": f"permission denied reading {spec.host_path}",
+                "missing": f"{spec.host_path} does not exist on this kernel",
+                "truncated": f"{spec.host_path} arrived truncated ({item.detail})",
+                "toolarge": f"{spec.host_path} is {item.detail}: not read",
+            }.get(item.status, f"{spec.host_path}: {item.status} {item.detail}".strip())
+            store.add_gap(spec.name, item.status, reason)
+            continue
+        if probe_phase:
+            store.add_probe_text(probe_phase[0], probe_phase[1], spec.name, rel, item.text)
+        elif where == "static":
+            store.add_static(spec.name, rel, item.text)
+        elif sample is not None:
+            store.add_sample_text(sample, spec.name, rel, item.text)
+    if call is not None:
+        for name, fields in reply.actions:
+            store.add_probe_action(call.name, name, fields)
+        if len(reply.times) >= 2:
+            store.add_probe_action(
+                call.name,
+                "times",
+                {
+                    "before_wall": reply.times[0][0],
+                    "after_wall": reply.times[-1][0],
+                    "before_uptime": str(reply.times[0][1]),
+                    "after_uptime": str(reply.times[-1][1]),
+                },
+            )
