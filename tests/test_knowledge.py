@@ -11,7 +11,8 @@ import pytest
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from kleak_runbook.decide.knowledge import Entry, Match, bundled_knowledge_dir, load_knowledge, match
+from kleak_runbook.decide.knowledge import Entry, bundled_knowledge_dir, load_knowledge
+from kleak_runbook.decide.known_bugs import Match, match
 from kleak_runbook.derive.kversion import KernelIdentity, identify
 from kleak_runbook.errors import RunbookError
 
@@ -173,8 +174,8 @@ def test_minimal_file_loads(tmp_path: Path) -> None:
         ("kind: slab-unreclaimable", "kind: slab", 3, "kind is one of"),
         ("verified: false", "verified: maybe", 4, "must be true or false"),
         ("fix: update", "fix: update\n  severity: high", 12, "unknown field"),
-        ("fix: update", "fix: update\n  fix: again", 12, "duplicate key 'fix'"),
-        ("title: An example", "title: [unclosed", 3, "not valid YAML"),
+        ("fix: update", "fix: update\n  fix: again", 12, "duplicate key"),
+        ("title: An example", "title: [unclosed", 3, "YAML syntax error"),
     ],
 )
 def test_broken_file_names_file_and_line(tmp_path: Path, old: str, new: str, line: int, reason: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kleak_runbook.derive.kversion import KernelIdentity, Range, compare, identify, in_range, valid_version
+from kleak_runbook.derive.kversion import KernelIdentity, Range, check, compare, identify, valid_version
 
 UBUNTU_PROC_VERSION = (
     "Linux version 5.15.0-91-generic (buildd@lcy02-amd64-045) (gcc (Ubuntu 11.4.0-1ubuntu1~22.04) 11.4.0, "
@@ -185,31 +185,31 @@ RHEL7_KMEM = [Range("el7", "3.10.0-514", "3.10.0-1075")]
     ],
 )
 def test_in_range_el7_edges(release: str, expected: bool) -> None:
-    assert in_range(identify(release), RHEL7_KMEM) is expected
+    assert check(identify(release), RHEL7_KMEM).affected is expected
 
 
 def test_in_range_other_stream_cannot_tell() -> None:
-    assert in_range(identify("4.18.0-513.5.1.el8_9.x86_64"), RHEL7_KMEM) is None
+    assert check(identify("4.18.0-513.5.1.el8_9.x86_64"), RHEL7_KMEM).affected is None
 
 
 def test_in_range_any_uses_exact_upstream_only() -> None:
     any_range = [Range("any", "4.4", "5.3")]
     debian = identify("4.19.0-27-amd64", "#1 SMP Debian 4.19.316-1 (2024-06-25)")
-    assert in_range(debian, any_range) is True
-    assert in_range(identify("5.3.0"), any_range) is False
-    assert in_range(identify("4.4"), any_range) is True
+    assert check(debian, any_range).affected is True
+    assert check(identify("5.3.0"), any_range).affected is False
+    assert check(identify("4.4"), any_range).affected is True
     ubuntu = identify("5.4.0-150-generic", version_signature="Ubuntu 5.4.0-150.167-generic 5.4.231")
-    assert in_range(ubuntu, any_range) is False
-    assert in_range(identify("5.0.0-23-generic", os_release_id="ubuntu"), any_range) is None
-    assert in_range(identify("4.18.0-80.el8.x86_64"), any_range) is None  # RHEL base versions are not exact
+    assert check(ubuntu, any_range).affected is False
+    assert check(identify("5.0.0-23-generic", os_release_id="ubuntu"), any_range).affected is None
+    assert check(identify("4.18.0-80.el8.x86_64"), any_range).affected is None  # RHEL base versions are not exact
 
 
 def test_in_range_own_stream_wins_over_any() -> None:
     ranges = [Range("any", "3.8", "5.9"), Range("ubuntu", "3.13.0-0", "5.9.0-0")]
-    assert in_range(identify("5.4.0-150-generic", os_release_id="ubuntu"), ranges) is True
-    assert in_range(identify("5.15.0-91-generic", os_release_id="ubuntu"), ranges) is False
+    assert check(identify("5.4.0-150-generic", os_release_id="ubuntu"), ranges).affected is True
+    assert check(identify("5.15.0-91-generic", os_release_id="ubuntu"), ranges).affected is False
 
 
 def test_in_range_open_ended_and_unknown_distro_version() -> None:
-    assert in_range(identify("6.8.12"), [Range("upstream", "6.1")]) is True
-    assert in_range(identify("6.1.0-50-amd64", os_release_id="debian"), [Range("debian", "6.1.0-1")]) is None
+    assert check(identify("6.8.12"), [Range("upstream", "6.1")]).affected is True
+    assert check(identify("6.1.0-50-amd64", os_release_id="debian"), [Range("debian", "6.1.0-1")]).affected is None

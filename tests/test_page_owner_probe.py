@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from kleak_runbook.evidence.store import Probe
-from kleak_runbook.parsers.page_owner import aggregate_page_owner
 from kleak_runbook.derive.kernel import Kernel
 from kleak_runbook.derive.metrics import Metrics
+from kleak_runbook.evidence.store import Probe
+from kleak_runbook.parsers.page_owner import aggregate_page_owner
 from kleak_runbook.probes.base import ProbeInputs
 from kleak_runbook.probes.page_owner import AWK, interpret
 

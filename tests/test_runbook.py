@@ -119,11 +119,24 @@ def test_template_syntax_and_names_are_checked(tmp_path: Path) -> None:
 def test_validate_cli_reports_every_problem_one_per_line(tmp_path: Path) -> None:
     bad = write(tmp_path, GOOD.replace("next: leak", "next: nowhere").replace("default: fine", "default: fien"))
     proc = run_cli("validate", str(bad))
-    assert proc.returncode == 2
-    lines = proc.stdout.strip().splitlines()
+    assert proc.returncode == 2 and proc.stdout == ""  # problems go to stderr, one per line
+    lines = proc.stderr.strip().splitlines()
     assert len(lines) >= 2 and all(line.startswith(f"{bad}:") for line in lines)
     ok = run_cli("validate", "kernel-memory-leak")
-    assert ok.returncode == 0 and ok.stdout.strip().endswith(": ok")
+    assert ok.returncode == 0 and ok.stdout.strip().endswith(": ok") and ok.stderr == ""
+
+
+def test_validate_warns_when_no_step_on_the_way_collects_what_a_rule_reads(tmp_path: Path) -> None:
+    # the first step collects meminfo only; a rule reading slab can never be evaluated
+    t = GOOD.replace("kmem.slab_unreclaimable.growth_bytes_per_s > 64 * KiB", "slab.caches | length > 100")
+    path = write(tmp_path, t)
+    proc = run_cli("validate", str(path))
+    assert proc.returncode == 0 and proc.stdout.strip().endswith(": ok")
+    assert proc.stderr.strip() == (
+        f"{path}:6: steps[0].rules[0].when: warning: reads slab, but no step on the way here collects slabinfo"
+    )
+    fixed = write(tmp_path, t.replace("collect: [meminfo]", "collect: [meminfo, slabinfo]"))
+    assert run_cli("validate", str(fixed)).stderr == ""
 
 
 def test_run_and_replay_refuse_a_broken_runbook_with_one_line(tmp_path: Path, samples: Path) -> None:

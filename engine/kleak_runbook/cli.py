@@ -130,11 +130,13 @@ def _validate(names: list[str]) -> int:
         path = rbmod.resolve(name)
         problems = rbmod.validate(path)
         for p in problems:
-            print(p)
+            sys.stderr.write(f"{p}\n")
         if problems:
             bad += 1
-        else:
-            print(f"{path}: ok")
+            continue
+        for warning in rbmod.warnings(rbmod.load(path)):
+            sys.stderr.write(f"{warning}\n")
+        print(f"{path}: ok")
     return 2 if bad else 0
 
 

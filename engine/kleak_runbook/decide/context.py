@@ -57,6 +57,10 @@ def build(
     if metrics.meminfo:
         ctx["meminfo"] = dict(metrics.meminfo)
     if metrics.kmem:
+        rate, total = params.get("min_growth_bytes_per_s"), params.get("min_growth_bytes")
+        for series in metrics.kmem.values():
+            # kmem.<component>.grows: the runbook's leak test, stated once (its params)
+            series.grows = rate is not None and total is not None and series.grows_at(rate, total)
         ctx["kmem"] = dict(metrics.kmem)
     if metrics.mem_total:
         ctx["mem_total"] = metrics.mem_total

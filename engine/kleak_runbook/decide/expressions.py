@@ -62,13 +62,6 @@ class Evaluator:
         self.env = _env()
         self._cache: dict[str, Any] = {}
 
-    def syntax_error(self, expr: str) -> str | None:
-        try:  # parsing finds syntax errors at a fraction of the cost of compiling
-            self.env.parse("{{ " + expr + " }}")
-        except TemplateSyntaxError as exc:
-            return f"expression syntax error: {exc.message}"
-        return None
-
     def template_error(self, text: str) -> str | None:
         try:
             self.env.parse(text)
@@ -84,10 +77,6 @@ class Evaluator:
             return f"expression syntax error: {exc.message}", set()
         # an expression cannot assign, so every Name it loads is read from the context
         return None, {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"} - set(CONSTANTS)
-
-    def names(self, expr: str) -> set[str]:
-        """Top-level names an expression reads (for "unknown evidence name" checks)."""
-        return self.check(expr)[1]
 
     def template_names(self, text: str) -> set[str]:
         return set(meta.find_undeclared_variables(self.env.parse(text))) - set(CONSTANTS)

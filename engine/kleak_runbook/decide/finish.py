@@ -8,7 +8,7 @@ from typing import Any
 
 from kleak_runbook.decide.advice import advise
 from kleak_runbook.decide.culprits import pick
-from kleak_runbook.decide.knowledge import known_bugs
+from kleak_runbook.decide.known_bugs import known_bugs
 from kleak_runbook.decide.result import Result
 from kleak_runbook.decide.walker import HostWalk
 from kleak_runbook.derive.kernel import Kernel

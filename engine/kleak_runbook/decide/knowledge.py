@@ -8,27 +8,18 @@ file, line and YAML path for each problem.
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-from jinja2 import nodes
-from jinja2.exceptions import TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
-
 from kleak_runbook.decide.expressions import Evaluator
 from kleak_runbook.decide.schema import KNOWLEDGE_NAMES
-from kleak_runbook.derive.kernel import Kernel
-from kleak_runbook.derive.kversion import RANGE_STREAMS, KernelIdentity, Range, check, compare, valid_version
+from kleak_runbook.decide.yamlpos import Located, load_text
+from kleak_runbook.derive.kversion import RANGE_STREAMS, Range, compare, valid_version
 from kleak_runbook.errors import RunbookError
 
 KINDS = ("slab-unreclaimable", "slab-reclaimable", "vmalloc", "page-allocator", "percpu", "any")
-# the names a signature may use: the rule context's (decide.schema), plus the verdict's kind
-CONTEXT_NAMES = KNOWLEDGE_NAMES
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
 _URL = re.compile(r"^https?://[^\s/]+\.[^\s]+$")
 _FIELDS = {
@@ -85,20 +76,6 @@ class Entry:
     line: int = 0
 
 
-@dataclass(frozen=True)
-class Match:
-    id: str
-    title: str
-    why: str
-    confidence: str  # "matched" | "version-only"
-    fix: str
-    workaround: str
-    links: tuple[str, ...]
-    escalate_to: str
-    verified: bool
-    trap: bool = False
-
-
 class _Mapping(dict):  # type: ignore[type-arg]
     """A YAML mapping that remembers its own line and the line of each key."""
 
@@ -108,30 +85,18 @@ class _Mapping(dict):  # type: ignore[type-arg]
         self.key_lines: dict[Any, int] = {}
 
 
-class _DuplicateKey(Exception):
-    def __init__(self, key: object, line: int) -> None:
-        super().__init__(f"duplicate key {key!r}")
-        self.key, self.line = key, line
-
-
-class _LineLoader(yaml.SafeLoader):
-    pass
-
-
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> _Mapping:
-    loader.flatten_mapping(node)
-    mapping = _Mapping(node.start_mark.line + 1)
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        line = key_node.start_mark.line + 1
-        if key in mapping:
-            raise _DuplicateKey(key, line)
-        mapping[key] = loader.construct_object(value_node, deep=True)
-        mapping.key_lines[key] = line
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+def _with_lines(value: Any, path: str, doc: Located) -> Any:
+    """The loaded data with each mapping's own line and its keys' lines (from yamlpos)."""
+    if isinstance(value, dict):
+        mapping = _Mapping(doc.line(path) or 1)
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            mapping[key] = _with_lines(item, sub, doc)
+            mapping.key_lines[key] = doc.lines.get(sub, mapping.line)
+        return mapping
+    if isinstance(value, list):
+        return [_with_lines(item, f"{path}[{i}]", doc) for i, item in enumerate(value)]
+    return value
 
 
 class _Checker:
@@ -139,7 +104,7 @@ class _Checker:
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self.env = SandboxedEnvironment()
+        self.ev = Evaluator()
 
     def fail(self, line: int | None, path: str, reason: str) -> RunbookError:
         return RunbookError(self.file, line, path, reason)
@@ -196,12 +161,10 @@ class _Checker:
         return value
 
     def expression(self, expr: str, line: int, path: str) -> None:
-        try:
-            self.env.parse("{{ " + expr + " }}")
-            tree = self.env.parse("{{ " + expr + " }}")
-        except TemplateSyntaxError as exc:
-            raise self.fail(line, path, f"bad expression {expr!r}: {exc.message}") from None
-        unknown = sorted({n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"} - CONTEXT_NAMES)
+        err, names = self.ev.check(expr)
+        if err:
+            raise self.fail(line, path, f"bad expression {expr!r}: {err}")
+        unknown = sorted(names - KNOWLEDGE_NAMES)
         if unknown:
             raise self.fail(line, path, f"expression uses unknown name(s) {', '.join(unknown)}")
 
@@ -304,13 +267,8 @@ class _Checker:
 def load_file(path: Path, text: str) -> tuple[Entry, ...]:
     """Parse and check one knowledge file's text (``path`` only names it in errors)."""
     checker = _Checker(str(path))
-    try:
-        document = yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass
-    except _DuplicateKey as exc:
-        raise checker.fail(exc.line, "", str(exc)) from None
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise checker.fail(line, "", f"not valid YAML: {exc.problem}") from None
+    located = load_text(text, str(path))  # RunbookError with file:line on bad YAML
+    document = _with_lines(located.data, "", located)
     if document is None:
         return ()
     if isinstance(document, _Mapping):
@@ -342,110 +300,3 @@ def bundled_knowledge_dir() -> Path:
     from kleak_runbook.paths import knowledge_dir
 
     return knowledge_dir()
-
-
-def _human(value: object, unit: str | None) -> str:
-    if value is None:
-        return "not reported by this kernel"
-    if unit == "bytes" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        size = float(value)
-        for suffix in ("B", "KiB", "MiB", "GiB", "TiB"):
-            if abs(size) < 1024 or suffix == "TiB":
-                return f"{size:.0f} {suffix}" if suffix == "B" else f"{size:.1f} {suffix}"
-            size /= 1024
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def _quoted(entry: Entry, evaluate: Callable[[str], object]) -> list[str]:
-    quoted = []
-    for show in entry.show:
-        try:
-            value = _human(evaluate(show.expr), show.unit)
-        except Exception:  # evidence missing: the signature held without it, so just skip the quote
-            continue
-        quoted.append(f"{show.label}: {value}" + (f" ({show.expect})" if show.expect else ""))
-    return quoted
-
-
-def match(
-    entries: tuple[Entry, ...] | list[Entry],
-    identity: KernelIdentity,
-    evaluate: Callable[[str], object],
-    kind: str,
-) -> list[Match]:
-    """The entries that apply to this kernel and verdict kind, with a sentence saying why.
-
-    ``evaluate`` runs a signature expression over the host's evidence; if it raises, the needed
-    evidence is missing and the entry is reported on its version alone ("version-only").
-    """
-    found = []
-    for entry in entries:
-        if entry.kind != "any" and entry.kind != kind:
-            continue
-        result = check(identity, entry.affected)
-        if not result.affected or result.range is None:
-            continue
-        where = "kernel.org" if result.range.stream == "any" else result.range.stream
-        span = f"[{result.range.start or '…'}, {result.range.to_before or '…'})"
-        why = f"kernel {result.version} is in {where} {span}"
-        if result.range.stream == "any" and result.version != identity.release:
-            why = f"kernel {identity.release} (upstream {result.version}) is in {where} {span}"
-        confidence = "matched"
-        if entry.signature is None:
-            why += "; no evidence signature to check"
-        else:
-            try:
-                held = evaluate(entry.signature)
-            except Exception as exc:
-                confidence = "version-only"
-                why += f"; could not check the evidence signature `{entry.signature}` ({_reason(exc)})"
-            else:
-                if not held:
-                    continue
-                quoted = _quoted(entry, evaluate) or [f"evidence signature `{entry.signature}` holds"]
-                why += "; " + "; ".join(quoted)
-        found.append(
-            Match(
-                id=entry.id,
-                title=entry.title,
-                why=why,
-                confidence=confidence,
-                fix=entry.fix,
-                workaround=entry.workaround,
-                links=entry.links,
-                escalate_to=entry.escalate_to,
-                verified=entry.verified,
-                trap=entry.trap,
-            )
-        )
-    return found
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-@functools.lru_cache(maxsize=1)
-def bundled_entries() -> tuple[Entry, ...]:
-    return load_knowledge(bundled_knowledge_dir())
-
-
-def known_bugs(kernel: Kernel, context: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
-    """The knowledge-base entries that match this kernel, verdict kind and evidence, as documents."""
-    if kernel.identity is None:
-        return []
-    ev = Evaluator()
-    ctx = {**context, "kind": kind}
-    out = []
-    for mt in match(bundled_entries(), kernel.identity, lambda expr: ev.evaluate(expr, ctx), kind):
-        d = {
-            k: getattr(mt, k)
-            for k in ("id", "title", "why", "confidence", "fix", "workaround", "escalate_to", "verified")
-        }
-        d["links"] = list(mt.links)
-        d["trap"] = mt.trap
-        out.append(d)
-    return out

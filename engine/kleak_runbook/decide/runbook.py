@@ -7,12 +7,13 @@ of them, ``load`` raises the first. See README.md ("Runbook format") for the sch
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kleak_runbook.decide.expressions import Evaluator
-from kleak_runbook.decide.schema import RULE_NAMES
+from kleak_runbook.decide.schema import RULE_NAMES, uncollected
 from kleak_runbook.decide.yamlpos import Located, load_text
 from kleak_runbook.errors import RunbookError
 from kleak_runbook.evidence.specs import SPECS
@@ -39,7 +40,6 @@ _STEP_KEYS = {
     "kind",
     "summary",
     "culprits",
-    "advice",
 }
 _RULE_KEYS = {"name", "when", "finding", "next"}
 
@@ -69,16 +69,11 @@ class Step:
     kind: str | None
     summary: str | None
     culprits: str
-    advice: str | None
     path: str
 
     @property
     def terminal(self) -> bool:
         return self.verdict is not None
-
-    @property
-    def sampled(self) -> bool:
-        return any(SPECS[c].sampled for c in self.collect)
 
 
 @dataclass(frozen=True)
@@ -124,6 +119,23 @@ def load(path: Path) -> Runbook:
 
 def validate(path: Path) -> list[RunbookError]:
     return _load(path)[1]
+
+
+def warnings(runbook: Runbook) -> list[str]:
+    """Rules that read evidence no step on the way to them collects: they can never be evaluated."""
+    ev = Evaluator()
+
+    def names_read(step: Step) -> Iterable[tuple[str, str]]:
+        for rule in step.rules:
+            for name in ev.check(rule.when)[1]:
+                yield f"{rule.path}.when", name
+
+    doc = runbook.doc
+    return [
+        f"{runbook.file}:{doc.line(where) if doc else '?'}: {where}: warning: reads {name}, but no step on the way "
+        f"here collects {spec}"
+        for where, name, spec in uncollected(runbook.steps, runbook.start, names_read)
+    ]
 
 
 def _load(path: Path) -> tuple[Runbook | None, list[RunbookError]]:
@@ -262,7 +274,7 @@ class _Checker:
         culprits = raw.get("culprits", kind if kind in CULPRIT_SOURCES else "none")
         if culprits not in CULPRIT_SOURCES:
             self.bad(f"{path}.culprits", f"culprits must be one of {', '.join(CULPRIT_SOURCES)}")
-        for key in ("summary", "advice", "title", "description"):
+        for key in ("summary", "title", "description"):
             if key in raw and not isinstance(raw[key], str):
                 self.bad(f"{path}.{key}", f"{key} must be a string")
         if isinstance(raw.get("summary"), str):
@@ -297,7 +309,6 @@ class _Checker:
             kind=kind if kind in KINDS else None,
             summary=raw.get("summary") if isinstance(raw.get("summary"), str) else None,
             culprits=culprits if culprits in CULPRIT_SOURCES else "none",
-            advice=raw.get("advice") if isinstance(raw.get("advice"), str) else None,
             path=path,
         )
 

@@ -6,6 +6,9 @@ The runbook validator and the knowledge base check expressions against the same 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
 from kleak_runbook.evidence.specs import SPECS
 
 # derived names: (evidence they need, what they hold)
@@ -32,3 +35,35 @@ KNOWLEDGE_NAMES = RULE_NAMES | {"kind"}
 
 def needs(name: str) -> tuple[str, ...]:
     return CONTEXT.get(name, ())
+
+
+def uncollected(
+    steps: Mapping[str, Any], start: str, names_read: Callable[[Any], Iterable[tuple[str, str]]]
+) -> list[tuple[str, str, str]]:
+    """(where, name, spec) for each name a step's rules read whose sampled evidence no step on
+    any way from ``start`` to it collects (static evidence is collected with the first step).
+
+    ``steps`` maps id to a step with ``collect``, ``rules`` (each with ``next``) and ``default``;
+    ``names_read(step)`` yields (where, name) pairs.
+    """
+    parents: dict[str, set[str]] = {sid: set() for sid in steps}
+    for sid, step in steps.items():
+        for target in [r.next for r in step.rules if r.next] + ([step.default] if step.default else []):
+            if target in parents:
+                parents[target].add(sid)
+    out = []
+    for sid, step in steps.items():
+        seen, todo = {sid}, [sid]
+        while todo:
+            for p in parents[todo.pop()]:
+                if p not in seen:
+                    seen.add(p)
+                    todo.append(p)
+        if start not in seen:
+            continue  # unreachable steps are reported by the validator itself
+        collected = {c for s in seen for c in steps[s].collect}
+        for where, name in names_read(step):
+            for spec in needs(name):
+                if SPECS[spec].sampled and spec not in collected:
+                    out.append((where, name, spec))
+    return out

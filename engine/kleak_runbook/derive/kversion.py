@@ -8,7 +8,7 @@ vanilla kernel as a tuple of numbers; the rpm and dpkg rules come from ``univers
 ('el8', '4.18.0-513.5.1.el8_9')
 >>> compare("el7", "3.10.0-957.el7", "3.10.0-1062.el7")
 -1
->>> in_range(k, [Range("el8", "4.18.0-477", "4.18.0-513.11.1")])
+>>> check(k, [Range("el8", "4.18.0-477", "4.18.0-513.11.1")]).affected
 True
 """
 
@@ -213,7 +213,8 @@ class RangeCheck:
 
 
 def check(identity: KernelIdentity, affected: list[Range] | tuple[Range, ...]) -> RangeCheck:
-    """Like ``in_range`` but says which range matched and which version string was compared.
+    """Whether the kernel is in one of the ranges (None: cannot be told), which range matched and
+    which version string was compared.
 
     Ranges of the kernel's own stream decide; ``any`` ranges (kernel.org versions) are used only
     when the entry lists none for the stream and the kernel's upstream version is exact.
@@ -240,8 +241,3 @@ def _first_hit(stream: str, version: str, ranges: list[Range]) -> RangeCheck:
             continue
         return RangeCheck(True, candidate, version)
     return RangeCheck(False, None, version)
-
-
-def in_range(identity: KernelIdentity, affected: list[Range] | tuple[Range, ...]) -> bool | None:
-    """True if the kernel is in one of the ranges, False if not, None if it cannot be told."""
-    return check(identity, affected).affected

@@ -36,6 +36,7 @@ class Series(int):
     steady: bool
     min: int
     max: int
+    grows: bool  # steady growth at the runbook's leak thresholds (set by the rule context)
 
     @classmethod
     def of(cls, values: Sequence[int], times: Sequence[float] | None) -> Series:
@@ -50,7 +51,12 @@ class Series(int):
         obj.growth_bytes_per_s = round(slope(obj.times, values), 1) if obj.times else 0.0
         steps = [b - a for a, b in zip(values, values[1:])]
         obj.steady = bool(steps) and all(d >= 0 for d in steps) and obj.delta > 0
+        obj.grows = False
         return obj
+
+    def grows_at(self, rate_bytes_per_s: float, total_bytes: float) -> bool:
+        """Steady growth of at least ``rate_bytes_per_s`` adding up to at least ``total_bytes``."""
+        return self.growth_bytes_per_s >= rate_bytes_per_s and self.steady and self.delta >= total_bytes
 
     @property
     def count(self) -> int:

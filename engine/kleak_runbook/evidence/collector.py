@@ -32,10 +32,6 @@ class Request:
     probes: tuple[ProbeCall, ...] = ()
     timeout: float = 120.0
 
-    @property
-    def probe(self) -> str | None:
-        return self.probes[0].name if self.probes else None
-
 
 StoreFor = Callable[[str], EvidenceStore]
 

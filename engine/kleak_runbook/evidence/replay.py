@@ -194,8 +194,9 @@ class ReplayCollector:
                         "approximate",
                         f"{spec.host_path} is not in the sosreport; read {rel}, {SLABTOP_NOTE}",
                     )
-            if text is None and spec.name == "dentry_state":
-                text = _sysctl(_read(root / _SOS_SYSCTL, root), "fs.dentry-state")
+            if text is None and spec.relpath.startswith("proc/sys/"):  # sos keeps sysctls in `sysctl -a`
+                key = spec.relpath[len("proc/sys/") :].replace("/", ".")
+                text = _sysctl(_read(root / _SOS_SYSCTL, root), key)
             if text is None:
                 continue
             if spec.sampled:
