@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from kleak_runbook import __version__
+from kleak_runbook.decide import lint
 from kleak_runbook.decide import runbook as rbmod
 from kleak_runbook.decide.finish import finish
 from kleak_runbook.decide.walker import Walker
@@ -134,7 +135,7 @@ def _validate(names: list[str]) -> int:
         if problems:
             bad += 1
             continue
-        for warning in rbmod.warnings(rbmod.load(path)):
+        for warning in lint.warnings(rbmod.load(path)):
             sys.stderr.write(f"{warning}\n")
         print(f"{path}: ok")
     return 2 if bad else 0

@@ -7,13 +7,12 @@ of them, ``load`` raises the first. See README.md ("Runbook format") for the sch
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kleak_runbook.decide.expressions import Evaluator
-from kleak_runbook.decide.schema import RULE_NAMES, uncollected
+from kleak_runbook.decide.schema import RULE_NAMES
 from kleak_runbook.decide.yamlpos import Located, load_text
 from kleak_runbook.errors import RunbookError
 from kleak_runbook.evidence.specs import SPECS
@@ -119,23 +118,6 @@ def load(path: Path) -> Runbook:
 
 def validate(path: Path) -> list[RunbookError]:
     return _load(path)[1]
-
-
-def warnings(runbook: Runbook) -> list[str]:
-    """Rules that read evidence no step on the way to them collects: they can never be evaluated."""
-    ev = Evaluator()
-
-    def names_read(step: Step) -> Iterable[tuple[str, str]]:
-        for rule in step.rules:
-            for name in ev.check(rule.when)[1]:
-                yield f"{rule.path}.when", name
-
-    doc = runbook.doc
-    return [
-        f"{runbook.file}:{doc.line(where) if doc else '?'}: {where}: warning: reads {name}, but no step on the way "
-        f"here collects {spec}"
-        for where, name, spec in uncollected(runbook.steps, runbook.start, names_read)
-    ]
 
 
 def _load(path: Path) -> tuple[Runbook | None, list[RunbookError]]:
