@@ -49,7 +49,7 @@ def _cache_row(c: CacheStat) -> dict[str, Any]:
         "objects": int(c.objects),
         "objsize": c.objsize,
         "growth": c.growth_bytes_per_s,
-        "reclaimable": {True: "yes", False: "no"}.get(c.reclaimable, "?"),  # type: ignore[call-overload]
+        "reclaimable": "?" if c.reclaimable is None else ("yes" if c.reclaimable else "no"),
     }
 
 
