@@ -7,25 +7,43 @@ Exit codes: 0 no leak; 1 leak or suspected leak; 2 usage error or invalid runboo
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from collections.abc import Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
-from kleak_runbook import __version__
+from kleak_runbook import __version__, session
 from kleak_runbook.decide import lint
 from kleak_runbook.decide import runbook as rbmod
-from kleak_runbook.decide.finish import finish
-from kleak_runbook.decide.walker import Walker
-from kleak_runbook.deliver.directory import ReportDirectory
-from kleak_runbook.errors import KleakError, UsageError
-from kleak_runbook.evidence.collector import Collector
-from kleak_runbook.evidence.store import EvidenceStore
+from kleak_runbook.errors import KleakError
 from kleak_runbook.probes import CONSENTS
-from kleak_runbook.progress import Progress
+
+MAX_SAMPLES = 10_000
+MAX_INTERVAL_S = 24 * 3600
+
+
+def _whole(name: str, lo: int, hi: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} takes a whole number, not {text[:20]!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{name} {value}: out of range ({lo} to {hi})")
+        return value
+
+    return parse
+
+
+def _interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--interval takes seconds, not {text[:20]!r}") from None
+    if not 0 <= value <= MAX_INTERVAL_S:  # also false for nan; inf is out of range
+        raise argparse.ArgumentTypeError(f"--interval {text}: out of range (0 to {MAX_INTERVAL_S} seconds)")
+    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
             action="append",
             default=[],
             metavar="KEY=VALUE",
-            help="runbook param (e.g. min_growth_bytes_per_s=100000) or ansible_* variable",
+            help="runbook param (e.g. min_growth_bytes_per_s=100000) or ansible_* variable; @FILE reads them "
+            "from a YAML file (secrets belong there, not on the command line)",
         )
         sp.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
         sp.add_argument("--progress", action="store_true", help="progress on stderr even when not a terminal")
@@ -72,10 +91,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--become", "-b", action="store_true", help="become root (sudo) on the host")
     run.add_argument("--become-user", help="user to become (default root)")
     run.add_argument("--private-key", "--key-file", dest="private_key", help="SSH private key file")
-    run.add_argument("--port", type=int, help="SSH port")
-    run.add_argument("--forks", type=int, default=20, help="hosts in parallel (default 20)")
-    run.add_argument("--samples", type=int, help="samples per sampling step (default from the runbook: 3)")
-    run.add_argument("--interval", type=float, help="seconds between samples (default from the runbook: 5)")
+    run.add_argument("--port", type=_whole("--port", 1, 65535), help="SSH port")
+    run.add_argument("--forks", type=_whole("--forks", 1, 1000), default=20, help="hosts in parallel (default 20)")
+    run.add_argument(
+        "--samples",
+        type=_whole("--samples", 1, MAX_SAMPLES),
+        help="samples per sampling step (default from the runbook: 4)",
+    )
+    run.add_argument("--interval", type=_interval, help="seconds between samples (default from the runbook: 5)")
     run.add_argument(
         "--allow-intrusive",
         action="append",
@@ -108,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(args.runbooks)
         if args.command == "list":
             return _list()
-        return _walk(args)
+        return session.walk(args)
     except KleakError as exc:
         sys.stderr.write(f"kleak-runbook: {exc}\n")
         return exc.exit_code
@@ -151,167 +174,6 @@ def _list() -> int:
         print(f"  intrusive steps: {intrusive}")
         print(f"  params: {', '.join(f'{k}={v}' for k, v in rb.params.items()) or 'none'}")
     return 0
-
-
-def _params(pairs: list[str], rb: rbmod.Runbook) -> tuple[dict[str, Any], dict[str, str]]:
-    params: dict[str, Any] = {}
-    ansible_vars: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UsageError(f"-e {pair!r}: expected KEY=VALUE")
-        if key.startswith("ansible_"):
-            ansible_vars[key] = value
-            continue
-        if key not in rb.params:
-            known = ", ".join(rb.params) or "none"
-            raise UsageError(f"-e {key}: not a param of runbook {rb.name} (params: {known})")
-        default = rb.params[key]
-        try:
-            if isinstance(default, bool):
-                params[key] = value.lower() in ("1", "true", "yes", "on")
-            elif isinstance(default, int):
-                params[key] = int(value)
-            elif isinstance(default, float):
-                params[key] = float(value)
-            else:
-                params[key] = value
-        except ValueError:
-            raise UsageError(f"-e {key}={value}: expected a {type(default).__name__}") from None
-    return params, ansible_vars
-
-
-def _stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _walk(args: argparse.Namespace) -> int:
-    rb = rbmod.load(rbmod.resolve(args.runbook))
-    params, ansible_vars = _params(args.extra_vars, rb)
-    progress = Progress(enabled=not args.quiet and (args.progress or sys.stderr.isatty()))
-    live = args.command == "run"
-    collector: Collector
-    replay_root: Path | None = None
-    single: str | None
-    if live:
-        from kleak_runbook.evidence.ansible import AnsibleCollector, Target
-
-        consent = frozenset(n.strip() for a in args.allow_intrusive for n in a.split(",") if n.strip())
-        unknown = consent - set(CONSENTS)
-        if unknown:
-            raise UsageError(f"--allow-intrusive {', '.join(sorted(unknown))}: unknown (known: {', '.join(CONSENTS)})")
-        if args.host and args.inventory:
-            raise UsageError("--host and -i are exclusive: use -i with --limit for several hosts")
-        if args.limit and not args.inventory:
-            raise UsageError("--limit needs -i INVENTORY")
-        if args.samples is not None and args.samples < 1:
-            raise UsageError("--samples must be at least 1")
-        if args.interval is not None and args.interval < 0:
-            raise UsageError("--interval must not be negative")
-        for inv in args.inventory:
-            if not Path(inv).exists():
-                raise UsageError(f"-i {inv}: no such inventory file")
-        single = None if args.inventory else (args.host or "localhost")
-        target = Target(
-            host=single,
-            inventory=args.inventory,
-            limit=args.limit,
-            user=args.user,
-            port=args.port,
-            private_key=args.private_key,
-            become=args.become,
-            become_user=args.become_user,
-            extra_vars=ansible_vars,
-            forks=args.forks,
-            verbose=args.verbose,
-        )
-        collector = AnsibleCollector(target, progress)
-        samples, interval = args.samples, args.interval
-    else:
-        from kleak_runbook.evidence.replay import ReplayCollector
-
-        consent = frozenset()
-        replayer = ReplayCollector(args.path)
-        collector, single, replay_root = replayer, replayer.host, replayer.root
-        samples, interval = None, None
-
-    stamp = _stamp()
-    base = args.out
-
-    def report_dir(host: str) -> Path:
-        if single is not None:
-            return base or Path("kleak-reports") / f"{'replay-' if not live else ''}{_safe(host)}-{stamp}"
-        return (base or Path("kleak-reports") / stamp) / _safe(host)
-
-    stores: dict[str, EvidenceStore] = {}
-
-    def store_for(host: str) -> EvidenceStore:
-        if host not in stores:
-            root = report_dir(host) / "evidence" if live else None
-            if root is not None and root.exists() and any(root.iterdir()):
-                raise UsageError(f"{root}: already holds evidence; choose another --out")
-            stores[host] = EvidenceStore(host, root)
-        return stores[host]
-
-    walker = Walker(rb, collector, store_for, params, consent, samples=samples, interval=interval, say=progress.say)
-    header = {
-        "runbook": rb.name,
-        "runbook_file": rb.file,
-        "tool": f"kleak-runbook {__version__}",
-        "consent": sorted(consent),
-        "started_at": stamp,
-    }
-    try:
-        walks = walker.run([single] if single is not None else None)
-    except KeyboardInterrupt:
-        for store in stores.values():
-            store.finalize({**header, "interrupted": True})
-        progress.done()
-        kept = ", ".join(str(s.root) for s in stores.values() if s.root)
-        sys.stderr.write(f"kleak-runbook: interrupted; evidence collected so far is kept in {kept or 'nothing'}\n")
-        return 3
-    finally:
-        progress.done()
-        collector.close()
-    docs = []
-    sink = ReportDirectory()
-    for host, walk in walks.items():
-        walk.store.finalize(header)
-        rdir = report_dir(host)
-        extra = {} if live else {"replayed_from": str(args.path)}
-        evidence_dir = walk.store.root if live else replay_root
-        result = finish(walk, rb.name, sorted(consent), evidence_dir, extra)
-        sink.deliver(result, rdir)
-        doc = result.document()
-        doc["report_dir"] = str(rdir)
-        docs.append(doc)
-    if args.format == "json":
-        payload: Any = docs[0] if single is not None and len(docs) == 1 else docs
-        print(json.dumps(payload, indent=2, ensure_ascii=False))
-    else:
-        for doc in docs:
-            _print_summary(doc)
-    codes = [d["exit_code"] for d in docs]
-    return 1 if 1 in codes else (3 if 3 in codes else 0)
-
-
-def _safe(host: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in host)
-
-
-def _print_summary(doc: dict[str, Any]) -> None:
-    kind = "" if doc["kind"] in ("none", "unknown") else f" ({doc['kind']})"
-    print(f"{doc['host']}: {doc['verdict'].upper()}{kind}")
-    if doc["summary"]:
-        print(f"  {doc['summary']}")
-    for c in doc["culprits"][:3]:
-        growth = f", {c['growth_bytes_per_s'] / 1024:+.1f} KiB/s" if c.get("growth_bytes_per_s") else ""
-        print(f"  culprit: {c['name']} ({c['type']}, {c['bytes'] / 1048576:.1f} MiB{growth})")
-    for b in doc["known_bugs"][:3]:
-        print(f"  known issue: {b['title']} [{b['id']}]")
-    if doc["evidence_gaps"]:
-        print(f"  evidence gaps: {', '.join(sorted({g['item'] for g in doc['evidence_gaps']}))}")
-    print(f"  report: {Path(doc['report_dir']) / 'report.md'}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,16 @@ from typing import Any
 
 import pytest
 from support.cli import Run, run_kleak
-from support.sshd import TEST_USER, Sshd, SshdError, SshdUnavailable, ensure_user, grant_sudo
+from support.sshd import (
+    TEST_USER,
+    Sshd,
+    SshdError,
+    SshdUnavailable,
+    ensure_packages,
+    ensure_user,
+    grant_sudo,
+    remove_user,
+)
 
 
 @pytest.fixture(scope="session")
@@ -34,13 +43,21 @@ def kleak(cli_env: dict[str, str], tmp_path: Path) -> Any:
 
 
 @pytest.fixture(scope="session")
-def test_user() -> str:
-    """A non-root account on this machine that the test sshd lets in with the test key."""
+def test_user() -> Iterator[str]:
+    """A non-root account on this machine that the test sshd lets in with the test key; removed
+    at the end when the tests created it."""
     try:
-        ensure_user(TEST_USER)
+        ensure_packages()
+        created = ensure_user(TEST_USER)
+    except SshdUnavailable as exc:
+        pytest.fail(f"SSH tests need a real sshd: {exc}")
     except (SshdError, OSError) as exc:
         pytest.fail(f"cannot create the non-root test user {TEST_USER!r}: {exc}")
-    return TEST_USER
+    try:
+        yield TEST_USER
+    finally:
+        if created:
+            remove_user(TEST_USER)
 
 
 @pytest.fixture(scope="session")

@@ -101,7 +101,9 @@ def test_ctrl_c_keeps_the_evidence(cli_env: dict[str, str], tmp_path: Path) -> N
         assert proc.poll() is None, "the run ended before the first sample arrived"
         assert first.exists(), "no sample on disk after 60 s"
         os.killpg(proc.pid, signal.SIGINT)
+        sent = time.monotonic()
         stdout, stderr = proc.communicate(timeout=60)
+        took = time.monotonic() - sent
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -111,5 +113,13 @@ def test_ctrl_c_keeps_the_evidence(cli_env: dict[str, str], tmp_path: Path) -> N
     assert "Traceback" not in run.stderr, run.explain()
     assert meminfo_fields(first.read_text(encoding="ascii")) == live_meminfo_fields()
     assert len(list(samples_dir(out).iterdir())) < 5, "the run was not interrupted"
+    assert took < 1.5, f"Ctrl-C during a sample's wait took {took:.2f} s to end the run"
+    # the partial report the README promises
+    doc = json.loads((out / "result.json").read_text(encoding="utf-8"))
+    assert (doc["verdict"], doc["exit_code"]) == ("inconclusive", 3)
+    assert doc["interrupted"].startswith("in step measure after ") and doc["interrupted"].endswith("of 5 samples")
+    assert "interrupted" in (out / "report.md").read_text(encoding="utf-8").splitlines()[2]
+    assert len(run.stderr.strip().splitlines()) == 1 and str(out) in run.stderr
     manifest = json.loads((out / "evidence" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["interrupted"] == doc["interrupted"]
     assert manifest["samples"][0]["index"] == 0

@@ -5,13 +5,16 @@ starts ``/usr/sbin/sshd -D -e -f <config>`` on a free port and waits until it an
 an SSH banner. Keys are authorized for root and for the non-root :data:`TEST_USER`
 (``AuthorizedKeysFile <dir>/authorized_keys/%u``, readable by that user, because sshd reads
 it with the user's privileges). :func:`grant_sudo` gives that user passwordless sudo for
-``--become`` tests. Nothing here installs packages: ``.ci/run`` installs openssh-server and
-sudo; a missing binary raises :class:`SshdUnavailable` with a message that says so.
+``--become`` tests. :func:`ensure_packages` installs openssh-server and sudo from Debian's
+packages when they are missing (the README's test command must pass on a fresh machine, as the
+lab installs QEMU for itself); where that cannot be done, :class:`SshdUnavailable` says what to
+install.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 import pwd
 import shutil
 import signal
@@ -45,19 +48,45 @@ def free_port() -> int:
         return port
 
 
-def ensure_user(name: str = TEST_USER) -> pwd.struct_passwd:
-    """Create the non-root test user if missing, with an account sshd will let in.
+PACKAGES = ("openssh-server", "openssh-client", "sudo")
+
+
+def ensure_packages() -> None:
+    """Install what the SSH tests need (sshd, ssh, sudo) when missing, as root with apt-get."""
+    if SSHD.exists() and shutil.which("ssh") and shutil.which("sudo") and shutil.which("visudo"):
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        raise SshdUnavailable(f"the SSH tests need {', '.join(PACKAGES)} (apt-get install -y {' '.join(PACKAGES)})")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
+    ):
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
+        if done.returncode != 0:
+            raise SshdUnavailable(f"{' '.join(cmd)} failed: {done.stderr.strip()[-300:]}")
+
+
+def ensure_user(name: str = TEST_USER) -> bool:
+    """Create the non-root test user if missing, with an account sshd will let in; True when
+    this call created it (and so the caller removes it: :func:`remove_user`).
 
     ``useradd`` locks the password (``!`` in shadow) and sshd without PAM refuses locked
     accounts even for public keys; ``*`` means "no password" without the lock.
     """
+    created = False
     try:
-        pw = pwd.getpwnam(name)
+        pwd.getpwnam(name)
     except KeyError:
         _run(["useradd", "--system", "-m", "-s", "/bin/sh", name])
-        pw = pwd.getpwnam(name)
+        created = True
     _run(["usermod", "-p", "*", name])
-    return pw
+    return created
+
+
+def remove_user(name: str = TEST_USER) -> None:
+    """Remove the test user and its home directory (what ensure_user created)."""
+    subprocess.run(["userdel", "-r", name], capture_output=True, timeout=60, check=False)
 
 
 def grant_sudo(name: str = TEST_USER) -> Path:

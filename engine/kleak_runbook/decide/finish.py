@@ -59,7 +59,9 @@ def finish(
     consent: list[str],
     evidence_dir: Path | None,
     extra: dict[str, Any] | None = None,
+    interrupted: str | None = None,
 ) -> Result:
+    """``interrupted``: this run was cut short (Ctrl-C), in words; a replayed bundle carries its own."""
     d = walk.derived
     metrics = d.metrics if d else None
     kernel = d.kernel if d else Kernel()
@@ -74,6 +76,14 @@ def finish(
     summary = walk.summary
     if walk.store.unreachable is not None:
         summary = f"The host could not be reached: {walk.store.unreachable}"
+    cut = interrupted or walk.store.interrupted
+    if interrupted is not None and walk.store.unreachable is None:
+        verdict, kind = "inconclusive", "unknown"
+        summary = f"The run was interrupted {interrupted}: no verdict. The evidence collected so far is kept."
+        step = None
+    elif cut is not None and verdict == "no-leak":
+        verdict = "inconclusive"
+        notes.append(f"the run that collected this evidence was interrupted ({cut}): no-leak cannot be claimed")
     mods = context.get("modules")
     out_of_tree = frozenset(x.name for x in mods if x.out_of_tree) if mods else frozenset()
     probes = d.probes if d else {}
@@ -130,4 +140,5 @@ def finish(
         evidence_summaries=tuple(summaries),
         evidence_dir=str(evidence_dir) if evidence_dir else None,
         extra=dict(extra or {}),
+        interrupted=cut,
     )

@@ -54,6 +54,7 @@ class Result:
     evidence_summaries: tuple[tuple[str, str], ...] = ()  # (evidence, one line) for other evidence read
     evidence_dir: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # replayed_from, ...
+    interrupted: str | None = None  # the run was cut short: what was under way
 
     @property
     def exit_code(self) -> int:
@@ -98,6 +99,7 @@ class Result:
             "evidence": [{"item": item, "summary": text} for item, text in self.evidence_summaries],
             "evidence_dir": self.evidence_dir,
             **self.extra,
+            **({"interrupted": self.interrupted} if self.interrupted else {}),
             "exit_code": self.exit_code,
         }
 

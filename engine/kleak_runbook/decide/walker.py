@@ -109,6 +109,7 @@ class Walker:
         self.say = say
         self.ev = Evaluator()
         self.walks: dict[str, HostWalk] = {}
+        self.in_progress: tuple[str, int] | None = None  # (step, samples asked for) while collecting
 
     def run(self, hosts: list[str] | None) -> dict[str, HostWalk]:
         """Walk every host to a terminal step; ``hosts=None`` takes every host of the target."""
@@ -134,6 +135,24 @@ class Walker:
             walk.finished_at = walk.finished_at or utcnow()
         return self.walks
 
+    def walk_for(self, host: str, store: EvidenceStore) -> HostWalk:
+        """The host's walk; one made now (with what was derived so far) for a host cut off early."""
+        walk = self.walks.get(host)
+        if walk is None:
+            walk = self.walks[host] = HostWalk(host, store, utcnow(), HostParser(store))
+        if walk.derived is None or walk.derived.revision != store.revision:
+            self._derive(walk)
+        return walk
+
+    def interruption(self, got: int) -> str:
+        """What was under way when the run was interrupted (``got`` samples), in words for the report."""
+        if self.in_progress is None:
+            return "before any evidence was collected"
+        step, wanted = self.in_progress
+        if wanted:
+            return f"in step {step} after {got} of {wanted} samples"
+        return f"in step {step}"
+
     # --- one step ----------------------------------------------------------------------------
     def _collect(self, step: Step, group: list[str] | None) -> list[str]:
         first = group is None or any(not self.store_for(h).static for h in group)
@@ -154,6 +173,7 @@ class Walker:
             if not (base.specs or base.static):
                 return list(group or [])
             self.say(f"step {step.id}: {step.title}")
+            self.in_progress = (step.id, base.samples)
             return self.collector.collect(base, group, self.store_for)
         # probes take arguments chosen per host (the cache that grows, ...): one collection per
         # distinct set of arguments, so a fleet with the same problem is still one Ansible run
@@ -167,6 +187,7 @@ class Walker:
                 seen.extend(hosts)
                 continue
             self.say(f"step {step.id}: {step.title}")
+            self.in_progress = (step.id, request.samples)
             seen.extend(self.collector.collect(request, hosts, self.store_for))
         return seen
 

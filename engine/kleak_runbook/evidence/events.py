@@ -45,12 +45,12 @@ def on_event(
         return
     state = seen.setdefault(host, HostState(set(batches)))
     store = store_for(host)
-    if kind == "runner_on_unreachable":
-        msg = str(res.get("msg", "unreachable")).strip().splitlines()
-        store.unreachable = msg[-1] if msg else "unreachable"
-        store.add_gap("host", "unreachable", store.unreachable)
+    if kind == "runner_on_unreachable" or (res.get("unreachable") and kind == "runner_item_on_failed"):
+        if store.unreachable is None or store.unreachable == "unreachable":
+            store.unreachable = unreachable_reason(res)
+            store.add_gap("host", "unreachable", store.unreachable)
+            progress.say(f"[{host}] unreachable: {store.unreachable}")
         state.pending.clear()
-        progress.say(f"[{host}] unreachable: {store.unreachable}")
         return
     stdout = res.get("stdout")
     if not isinstance(stdout, str):
@@ -80,6 +80,35 @@ def on_event(
     progress.say(f"[{host}] {label}: {sum(1 for i in reply.items if i.status == 'ok')} files")
     if state.pending and request.interval and "sample" in label:
         progress.waiting(f"[{host}] {request.step}: next sample", request.interval)
+
+
+# Ansible's words around ssh's own reason, and its summary of a loop that says nothing
+_WRAPPERS = ("Task failed: ", "Failed to connect to the host via ssh: ", "Data could not be sent to remote host")
+_GENERIC = ("All items completed", "unreachable", "")
+
+
+def _reason_of(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    # ssh's own diagnosis is its last line ("ssh: connect to host db7 port 22: Connection refused",
+    # "ssh: Could not resolve hostname db7: ...", "user@db7: Permission denied (publickey).", "Bad port '70000'")
+    line = lines[-1] if lines else ""
+    for wrapper in _WRAPPERS:
+        line = line.replace(wrapper, "")
+    return line.strip()
+
+
+def unreachable_reason(res: dict[str, Any]) -> str:
+    """Why a host could not be reached, in ssh's words where Ansible passed them on."""
+    candidates = [str(res.get("msg", ""))]
+    for item in res.get("results") or []:
+        if isinstance(item, dict):
+            candidates += [str(item.get("msg", "")), str(item.get("stderr", ""))]
+    candidates.append(str(res.get("stderr", "")))
+    for text in candidates:
+        reason = _reason_of(text)
+        if reason not in _GENERIC:
+            return reason
+    return "unreachable"
 
 
 @dataclass

@@ -7,6 +7,7 @@ Secrets never reach a command line: ``-e`` variables travel in the private data 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import signal
@@ -24,6 +25,56 @@ from kleak_runbook.paths import playbook_dir
 # ansible-runner drops an event's result above MAX_EVENT_RES (700 kB by default); a big
 # /proc/vmallocinfo is several MB. Raise it; wire.py's byte counts catch any loss left.
 MAX_EVENT_RES = str(512 * 1024 * 1024)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == str(pid):
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _stop_playbook() -> bool:
+    """Kill what ansible-playbook started (local shells, ssh clients: a remote script's trap then
+    disarms what it armed) so its pty closes now: ansible-runner, once cancelled, kills the
+    playbook's process group but then waits up to 5 s for the pty, which those still hold."""
+    todo = [p for p in _children(os.getpid()) if "ansible-playbook" in _cmdline(p)]
+    tree: list[int] = []
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(_children(pid))
+    for pid in reversed(tree):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def write_extravars(private: Path, extravars: dict[str, Any]) -> None:
+    """Variables go to ansible-playbook as ``-e @<private>/env/extravars`` (ansible-runner's own
+    file), created 0600: passed as ``extravars=``, ansible-runner would put them inline on the
+    command line, readable by any local user in /proc/<pid>/cmdline (``-e ansible_password=...``)."""
+    env_dir = private / "env"
+    env_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(env_dir / "extravars", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(extravars, fh)
+    # ansible-runner looks at the cancel callback between reads of the child's output; its 5 s
+    # default would keep a Ctrl-C waiting through a sample's sleep. (Given as run(settings=...),
+    # the value is dropped when env/settings does not exist: it has to be this file.)
+    (env_dir / "settings").write_text(json.dumps({"pexpect_timeout": 0.2}), encoding="utf-8")
 
 
 def run_play(
@@ -52,6 +103,7 @@ def run_play(
         ],
         **t.extra_vars,
     }
+    write_extravars(private, extravars)
     cmdline: list[str] = [f"--forks={t.forks}"]
     if t.user:
         cmdline += ["-u", t.user]
@@ -107,12 +159,11 @@ def run_play(
             private,
             inventory,
             limit,
-            extravars,
             cmdline,
             env,
             handler,
             request,
-            lambda: bool(interrupted),
+            lambda: bool(interrupted) and _stop_playbook(),
         )
     finally:
         for s, h in saved.items():
@@ -158,7 +209,6 @@ def _runner_run(
     private: Path,
     inventory: Any,
     limit: str | None,
-    extravars: dict[str, Any],
     cmdline: list[str],
     env: dict[str, str],
     handler: Any,
@@ -172,7 +222,6 @@ def _runner_run(
             playbook=str(playbook_dir() / "collect.yml"),
             inventory=inventory,
             limit=limit,
-            extravars=extravars,
             cmdline=" ".join(shlex.quote(c) for c in cmdline),
             envvars=env,
             event_handler=handler,

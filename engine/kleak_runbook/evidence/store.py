@@ -61,6 +61,7 @@ class EvidenceStore:
         self.probes: dict[str, Probe] = {}
         self.gaps: list[Gap] = []
         self.unreachable: str | None = None
+        self.interrupted: str | None = None  # a replayed bundle whose run was cut short: what was under way
         self.revision = 0  # counts what was recorded: derived views are rebuilt only when it moves
         self.items: list[dict[str, Any]] = []
         if root is not None:

@@ -1,0 +1,245 @@
+"""One ``run`` or ``replay``: the collector, the walk, the decide stage and the report sinks.
+
+Returns the exit code; ``cli`` turns it into the process exit. A Ctrl-C anywhere still ends
+with a report per host (verdict ``inconclusive``, "interrupted after N of M samples") next to
+the evidence collected so far, and the bundle says it was interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kleak_runbook import __version__
+from kleak_runbook.decide import runbook as rbmod
+from kleak_runbook.decide.finish import finish
+from kleak_runbook.decide.walker import Walker
+from kleak_runbook.deliver.directory import ReportDirectory
+from kleak_runbook.errors import UsageError
+from kleak_runbook.evidence.collector import Collector
+from kleak_runbook.evidence.store import EvidenceStore
+from kleak_runbook.probes import CONSENTS
+from kleak_runbook.progress import Progress
+
+LOCAL = ("localhost", "127.0.0.1-local")
+
+
+def _vars_file(path: str) -> dict[str, Any]:
+    """``-e @vars.yml``, as Ansible takes it: a YAML (or JSON) mapping of variables."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"-e @{path}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else path
+        raise UsageError(f"-e @{where}: not valid YAML") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        raise UsageError(f"-e @{path}: expected a mapping of variable names to values")
+    return data
+
+
+def params_of(pairs: list[str], rb: rbmod.Runbook) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(runbook params, ansible_* variables) from ``-e KEY=VALUE`` and ``-e @FILE``."""
+    raw: list[tuple[str, Any]] = []
+    for pair in pairs:
+        if pair.startswith("@"):
+            raw += list(_vars_file(pair[1:]).items())
+            continue
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"-e {key or pair}: expected KEY=VALUE or @FILE")
+        raw.append((key, value))
+    params: dict[str, Any] = {}
+    ansible_vars: dict[str, Any] = {}
+    for key, value in raw:
+        if key.startswith("ansible_"):
+            ansible_vars[key] = value
+            continue
+        if key not in rb.params:
+            known = ", ".join(rb.params) or "none"
+            raise UsageError(f"-e {key}: not a param of runbook {rb.name} (params: {known})")
+        default = rb.params[key]
+        text = str(value)
+        try:
+            if isinstance(default, bool):
+                params[key] = text.lower() in ("1", "true", "yes", "on")
+            elif isinstance(default, int):
+                params[key] = int(text)
+            elif isinstance(default, float):
+                params[key] = float(text)
+                if params[key] != params[key] or params[key] in (float("inf"), float("-inf")):
+                    raise ValueError(text)
+            else:
+                params[key] = text
+        except ValueError:
+            raise UsageError(f"-e {key}: expected a {type(default).__name__}, got {text[:40]!r}") from None
+    return params, ansible_vars
+
+
+def _stamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def safe_name(host: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in host)
+
+
+def _check_out(out: Path | None) -> None:
+    """--out must be a directory we can write, checked before anything runs."""
+    if out is None:
+        return
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot create the report directory ({exc.strerror or exc})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: not writable")
+
+
+def _target(args: argparse.Namespace, ansible_vars: dict[str, Any]) -> Any:
+    from kleak_runbook.evidence.ansible import Target
+
+    if args.host and args.inventory:
+        raise UsageError("--host and -i are exclusive: use -i with --limit for several hosts")
+    if args.limit and not args.inventory:
+        raise UsageError("--limit needs -i INVENTORY")
+    for inv in args.inventory:
+        if not Path(inv).exists():
+            raise UsageError(f"-i {inv}: no such inventory file")
+    host = None if args.inventory else (args.host or "localhost")
+    if host in LOCAL and (args.port is not None or args.private_key):
+        raise UsageError(f"--port and --private-key do not apply to {host}: it is run over the local connection")
+    return Target(
+        host=host,
+        inventory=args.inventory,
+        limit=args.limit,
+        user=args.user,
+        port=args.port,
+        private_key=args.private_key,
+        become=args.become,
+        become_user=args.become_user,
+        extra_vars=ansible_vars,
+        forks=args.forks,
+        verbose=args.verbose,
+    )
+
+
+def walk(args: argparse.Namespace) -> int:
+    rb = rbmod.load(rbmod.resolve(args.runbook))
+    params, ansible_vars = params_of(args.extra_vars, rb)
+    live = args.command == "run"
+    progress = Progress(enabled=not args.quiet and (args.progress or sys.stderr.isatty()))
+    collector: Collector
+    replay_root: Path | None = None
+    single: str | None
+    if live:
+        consent = frozenset(n.strip() for a in args.allow_intrusive for n in a.split(",") if n.strip())
+        unknown = consent - set(CONSENTS)
+        if unknown:
+            raise UsageError(f"--allow-intrusive {', '.join(sorted(unknown))}: unknown (known: {', '.join(CONSENTS)})")
+        target = _target(args, ansible_vars)
+        _check_out(args.out)
+        from kleak_runbook.evidence.ansible import AnsibleCollector
+
+        collector = AnsibleCollector(target, progress)
+        single = None if args.inventory else (args.host or "localhost")
+        samples, interval = args.samples, args.interval
+    else:
+        from kleak_runbook.evidence.replay import ReplayCollector
+
+        consent = frozenset()
+        replayer = ReplayCollector(args.path)
+        try:
+            _check_out(args.out)
+        except UsageError:
+            replayer.close()
+            raise
+        collector, single, replay_root = replayer, replayer.host, replayer.root
+        samples, interval = None, None
+
+    stamp = _stamp()
+    base = args.out
+
+    def report_dir(host: str) -> Path:
+        if single is not None:
+            return base or Path("kleak-reports") / f"{'replay-' if not live else ''}{safe_name(host)}-{stamp}"
+        return (base or Path("kleak-reports") / stamp) / safe_name(host)
+
+    stores: dict[str, EvidenceStore] = {}
+
+    def store_for(host: str) -> EvidenceStore:
+        if host not in stores:
+            root = report_dir(host) / "evidence" if live else None
+            if root is not None and root.exists() and any(root.iterdir()):
+                raise UsageError(f"{root}: already holds evidence; choose another --out")
+            stores[host] = EvidenceStore(host, root)
+        return stores[host]
+
+    walker = Walker(rb, collector, store_for, params, consent, samples=samples, interval=interval, say=progress.say)
+    header = {
+        "runbook": rb.name,
+        "runbook_file": rb.file,
+        "tool": f"kleak-runbook {__version__}",
+        "consent": sorted(consent),
+        "started_at": stamp,
+    }
+    interrupted: str | None = None
+    try:
+        walker.run([single] if single is not None else None)
+    except KeyboardInterrupt:
+        interrupted = walker.interruption(max((len(s.samples) for s in stores.values()), default=0))
+    finally:
+        progress.done()
+        collector.close()
+    docs = []
+    sink = ReportDirectory()
+    for host, store in stores.items() if live else ((h, w.store) for h, w in walker.walks.items()):
+        host_walk = walker.walk_for(host, store)
+        store.finalize({**header, **({"interrupted": interrupted} if interrupted else {})})
+        rdir = report_dir(host)
+        extra = {} if live else {"replayed_from": str(args.path)}
+        evidence_dir = store.root if live else replay_root
+        result = finish(host_walk, rb.name, sorted(consent), evidence_dir, extra, interrupted=interrupted)
+        sink.deliver(result, rdir)
+        doc = result.document()
+        doc["report_dir"] = str(rdir)
+        docs.append(doc)
+    if interrupted:
+        kept = ", ".join(d["report_dir"] for d in docs) or "nothing was collected"
+        sys.stderr.write(f"kleak-runbook: interrupted {interrupted}; reports and evidence so far: {kept}\n")
+        return 3
+    if args.format == "json":
+        payload: Any = docs[0] if single is not None and len(docs) == 1 else docs
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        for doc in docs:
+            print_summary(doc)
+    codes = [d["exit_code"] for d in docs]
+    return 1 if 1 in codes else (3 if 3 in codes else 0)
+
+
+def print_summary(doc: dict[str, Any]) -> None:
+    kind = "" if doc["kind"] in ("none", "unknown") else f" ({doc['kind']})"
+    print(f"{doc['host']}: {doc['verdict'].upper()}{kind}")
+    if doc["summary"]:
+        print(f"  {doc['summary']}")
+    for c in doc["culprits"][:3]:
+        growth = f", {c['growth_bytes_per_s'] / 1024:+.1f} KiB/s" if c.get("growth_bytes_per_s") else ""
+        print(f"  culprit: {c['name']} ({c['type']}, {c['bytes'] / 1048576:.1f} MiB{growth})")
+    for b in doc["known_bugs"][:3]:
+        print(f"  known issue: {b['title']} [{b['id']}]")
+    if doc["evidence_gaps"]:
+        print(f"  evidence gaps: {', '.join(sorted({g['item'] for g in doc['evidence_gaps']}))}")
+    print(f"  report: {Path(doc['report_dir']) / 'report.md'}")
