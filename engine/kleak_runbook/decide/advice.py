@@ -20,7 +20,6 @@ def advise(
 ) -> dict[str, Any]:
     commands: list[dict[str, Any]] = []
     tf = kernel.tracefs
-    distro_id, release = kernel.distro_id, kernel.release
     out_of_tree = [c["name"] for c in culprits if c.get("type") == "module" and c.get("out_of_tree")]
     first_cache = next((c for c in culprits if c.get("type") == "slab-cache"), None)
     first_caller = next((c for c in culprits if c.get("type") == "vmalloc-caller"), None)
@@ -123,14 +122,7 @@ def advise(
             f"the kernel is tainted by out-of-tree modules ({', '.join(others)}): distributions and upstream "
             "will ask for a reproduction without them, so rule them out (or ask their vendors) first"
         )
-    if distro_id in ("rhel", "centos", "rocky", "almalinux", "ol"):
-        who.append("Red Hat support (or your distribution's bug tracker) for the kernel package " + (release or ""))
-    elif distro_id == "ubuntu":
-        who.append(
-            "Ubuntu kernel team on Launchpad: `ubuntu-bug linux` (package linux, release " + (release or "") + ")"
-        )
-    elif distro_id == "debian":
-        who.append("Debian kernel team: `reportbug linux-image-" + (release or "$(uname -r)") + "` (bugs.debian.org)")
+    who += _distribution(kernel)
     if not out_of_tree:
         who.append(
             "upstream: linux-mm@kvack.org and the maintainers of the culprit's code "
@@ -144,3 +136,32 @@ def advise(
     if verdict == "no-leak":
         who, attach = [], []
     return {"who": who, "attach": attach, "commands": commands}
+
+
+_REBUILDS = {"centos": "CentOS", "rocky": "Rocky Linux", "almalinux": "AlmaLinux", "ol": "Oracle Linux"}
+
+
+def _distribution(kernel: Kernel) -> list[str]:
+    """Who builds this kernel, as the kernel itself says (uname -r, /proc/version, version_signature):
+    os-release names the userland, which may run a kernel from elsewhere."""
+    release, stream, package = kernel.release or "$(uname -r)", kernel.stream, kernel.package_version
+    if stream.startswith("el"):
+        vendor = _REBUILDS.get(kernel.distro_id or "", "Red Hat")
+        where = "Red Hat support (Bugzilla, product Red Hat Enterprise Linux, component kernel)"
+        if vendor != "Red Hat":
+            where = f"{vendor}'s bug tracker (a rebuild of Red Hat's kernel: Red Hat support if you have it)"
+        return [f"{where} for kernel {package or release}"]
+    if stream == "ubuntu":
+        return [f"Ubuntu kernel team on Launchpad: `ubuntu-bug linux` (package linux, version {package or release})"]
+    if stream == "debian":
+        return [f"Debian kernel team: `reportbug linux-image-{release}` (bugs.debian.org; package version {package})"]
+    if stream == "suse":
+        return [f"SUSE support or bugzilla.suse.com, product SUSE Linux Enterprise, kernel {package or release}"]
+    if stream == "upstream":
+        return []  # a kernel.org kernel: upstream, below
+    built = f", built by {kernel.builder}" if kernel.builder else ""
+    userland = f" (the userland is {kernel.distro}, but the kernel is not its package)" if kernel.distro else ""
+    return [
+        f"whoever builds this kernel ({release}{built}): it is a custom or vendor build{userland}, so no "
+        "distribution tracker applies; give them this report, then upstream once it reproduces on a stable kernel"
+    ]

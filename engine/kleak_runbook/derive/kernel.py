@@ -15,6 +15,7 @@ where tracefs is, ``slab_debug=`` or ``slub_debug=``, where SLUB allocation trac
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,29 @@ from kleak_runbook.parsers.version import KernelVersion, OsRelease, parse_os_rel
 
 Version = tuple[int, int, int]
 _ARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "i686", "armv7l", "riscv64", "ppc64", "loongarch64")
+
+
+_BUILDER = re.compile(r"^Linux version \S+ \(([^()\s]+@[^()\s]*)\)")
+
+
+# How each distribution names its kernel packages' releases (uname -r): os-release may name
+# the kernel's origin only when the release looks like one of them
+_RELEASE_NAMING = {
+    "debian": re.compile(
+        r"^\d+\.\d+\.\d+-\d+(?:-[a-z0-9]+)*-(?:amd64|arm64|armmp(?:-lpae)?|686(?:-pae)?|s390x|powerpc64le|loong64|riscv64|mips64r2el|octeon|marvell|rpi)$"
+    ),
+    "ubuntu": re.compile(r"^\d+\.\d+\.\d+-\d+-[a-z][a-z0-9-]*$"),
+}
+
+
+def _named_like(release: str, os_id: str | None) -> bool:
+    pattern = _RELEASE_NAMING.get((os_id or "").lower())
+    return pattern is None or bool(pattern.match(release))
+
+
+def _builder(proc_version: str | None) -> str | None:
+    match = _BUILDER.match(proc_version.strip()) if proc_version else None
+    return match.group(1) if match else None
 
 
 @dataclass(frozen=True)
@@ -37,6 +61,7 @@ class Kernel:
     version_signature: str | None = None
     arch: str | None = None
     identity: KernelIdentity | None = None  # stream (el8, debian, ubuntu, ...) for version comparison
+    builder: str | None = None  # who compiled it, from /proc/version: "debian-kernel@lists.debian.org"
 
     @classmethod
     def of(
@@ -72,12 +97,10 @@ class Kernel:
                 upstream = (int(nums[0]), int(nums[1]), int(nums[2]))
         identity = None
         if kv is not None:
-            identity = identify(
-                kv.release,
-                proc_version=proc_version,
-                os_release_id=osr.id if osr else None,
-                version_signature=sig,
-            )
+            os_id = osr.id if osr else None
+            if not _named_like(kv.release, os_id):
+                os_id = None  # the userland's name says nothing about where this kernel comes from
+            identity = identify(kv.release, proc_version=proc_version, os_release_id=os_id, version_signature=sig)
         return cls(
             release=kv.release if kv else None,
             upstream=upstream,
@@ -88,6 +111,7 @@ class Kernel:
             version_signature=sig,
             arch=next((w for w in (uname or "").split() if w in _ARCHES), None),
             identity=identity,
+            builder=_builder(proc_version),
         )
 
     # --- identity --------------------------------------------------------------------------
@@ -153,4 +177,5 @@ class Kernel:
             "version_signature": self.version_signature,
             "arch": self.arch,
             "stream": self.stream,
+            "builder": self.builder,
         }
