@@ -235,9 +235,9 @@ def print_summary(doc: dict[str, Any]) -> None:
     print(f"{doc['host']}: {doc['verdict'].upper()}{kind}")
     if doc["summary"]:
         print(f"  {doc['summary']}")
-    for c in doc["culprits"][:3]:
+    for label, c in [("culprit", c) for c in doc["culprits"][:3]] + [("largest", c) for c in doc["largest"][:3]]:
         growth = f", {c['growth_bytes_per_s'] / 1024:+.1f} KiB/s" if c.get("growth_bytes_per_s") else ""
-        print(f"  culprit: {c['name']} ({c['type']}, {c['bytes'] / 1048576:.1f} MiB{growth})")
+        print(f"  {label}: {c['name']} ({c['type']}, {c['bytes'] / 1048576:.1f} MiB{growth})")
     for b in doc["known_bugs"][:3]:
         print(f"  known issue: {b['title']} [{b['id']}]")
     if doc["evidence_gaps"]:

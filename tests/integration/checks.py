@@ -49,11 +49,15 @@ def check_result(run: Run, doc: dict[str, Any], host: str) -> None:
     assert iso_utc(doc["started_at"]) <= iso_utc(doc["finished_at"])
     for gap in doc["evidence_gaps"]:
         assert set(gap) >= {"item", "status", "reason"}, gap
-    sizes = []
-    for c in doc["culprits"]:
+    # measured culprits come biggest growth first (biggest size first from one snapshot), then attributed code
+    timed = doc["samples"]["count"] >= 2 and doc["samples"]["times_s"]
+    for type_ in ("slab-cache", "vmalloc-caller"):
+        keys = [c["growth_bytes_per_s"] if timed else c["bytes"] for c in doc["culprits"] if c["type"] == type_]
+        assert keys == sorted(keys, reverse=True), f"{type_} culprits are not ranked"
+    for c in doc["culprits"] + doc["largest"]:
         assert c["type"] in CULPRIT_TYPES and c["name"], c
-        sizes.append(c["bytes"])
-    assert sizes == sorted(sizes, reverse=True), "culprits are not biggest first"
+    if doc["verdict"] == "no-leak":
+        assert not doc["culprits"], "a no-leak verdict names the largest, never culprits"
     # The path is a chain: every visited step names the rule that fired and where it led.
     path = doc["path"]
     assert path, "no step visited"

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from kleak_runbook.decide.advice import advise
-from kleak_runbook.decide.culprits import pick
+from kleak_runbook.decide.culprits import Culprit, pick
 from kleak_runbook.decide.known_bugs import known_bugs
 from kleak_runbook.decide.result import Result
 from kleak_runbook.decide.walker import HostWalk
 from kleak_runbook.derive.kernel import Kernel
+from kleak_runbook.derive.memory import breakdown
 from kleak_runbook.derive.metrics import COMPONENTS, Metrics
 from kleak_runbook.probes import PROBES
 from kleak_runbook.probes.base import Attribution
@@ -89,6 +90,9 @@ def finish(
     probes = d.probes if d else {}
     attrs = [a for n, a in probes.items() if PROBES[n].attributes and isinstance(a, Attribution) and a.available]
     culprits = pick(step.culprits if step else "none", kind, metrics, attrs, out_of_tree)
+    largest: tuple[Culprit, ...] = ()
+    if verdict == "no-leak":  # nothing leaks: the caches behind the kind are the largest, not culprits
+        culprits, largest = (), culprits
     taint = _taint(context)
     bugs = known_bugs(kernel, context, kind) if kernel.release else []
     culprit_docs = [c.as_dict() for c in culprits]
@@ -99,6 +103,11 @@ def finish(
             summaries += [(spec, v.summary()) for spec, v in sample.values.items() if hasattr(v, "summary")]
         summaries += [(spec, v.summary()) for spec, v in evidence.static.items() if hasattr(v, "summary")]
     drop = probes.get("drop_caches")
+    memory = breakdown(metrics.meminfo, metrics.kmem) if metrics else None
+    biggest = memory.biggest if memory else None
+    if biggest is not None and memory is not None and verdict == "no-leak":
+        share = 100.0 * biggest.bytes / memory.total
+        summary = f"{summary} The biggest consumer of memory is {biggest.label.lower()}: {share:.0f}% of MemTotal."
     return Result(
         host=walk.host,
         runbook=runbook_name,
@@ -141,4 +150,6 @@ def finish(
         evidence_dir=str(evidence_dir) if evidence_dir else None,
         extra=dict(extra or {}),
         interrupted=cut,
+        memory=memory,
+        largest=largest,
     )

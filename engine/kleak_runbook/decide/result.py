@@ -12,6 +12,7 @@ from typing import Any
 from kleak_runbook import __version__
 from kleak_runbook.decide.culprits import Culprit
 from kleak_runbook.derive.kernel import Kernel
+from kleak_runbook.derive.memory import Breakdown
 from kleak_runbook.derive.metrics import COMPONENTS, CacheStat, CallerStat
 from kleak_runbook.derive.series import Series
 from kleak_runbook.evidence.store import Gap
@@ -55,6 +56,8 @@ class Result:
     evidence_dir: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # replayed_from, ...
     interrupted: str | None = None  # the run was cut short: what was under way
+    memory: Breakdown | None = None  # MemTotal, split into parts that add up to it
+    largest: tuple[Culprit, ...] = ()  # on a no-leak verdict: the biggest caches or callers of the kind
 
     @property
     def exit_code(self) -> int:
@@ -84,6 +87,7 @@ class Result:
             "kind": self.kind,
             "summary": self.summary,
             "culprits": [c.as_dict() for c in self.culprits],
+            "largest": [c.as_dict() for c in self.largest],
             "path": list(self.path),
             "findings": list(self.findings),
             "known_bugs": list(self.known_bugs),
@@ -91,6 +95,7 @@ class Result:
             "notes": list(self.notes),
             "samples": {"count": self.sample_count, "window_s": self.window_s, "times_s": list(self.times_s)},
             "mem_total_bytes": self.mem_total,
+            "memory": self.memory.as_dict() if self.memory else None,
             "kernel_memory": kmem,
             "attribution": {name: a.as_dict() for name, a in self.attribution.items()},
             "vmalloc_source": self.vmalloc_source,
