@@ -106,8 +106,46 @@ def test_identify_suse_and_unknown() -> None:
     assert (suse.stream, suse.distro_version, suse.upstream_exact) == ("suse", "5.14.21-150500.55.39", False)
     fedora = identify("6.8.9-300.fc40.x86_64")
     assert (fedora.stream, fedora.upstream, fedora.upstream_exact) == ("unknown", (6, 8, 9), True)
-    odd = identify("4.14.336-253.554.amzn2.x86_64")
-    assert (odd.stream, odd.upstream_exact) == ("unknown", False)
+
+
+# Amazon Linux numbers its kernels after the kernel.org stable release they are built from
+@pytest.mark.parametrize(
+    ("release", "distro_version", "upstream"),
+    [
+        ("5.10.205-195.807.amzn2.x86_64", "5.10.205-195.807.amzn2", (5, 10, 205)),
+        ("5.10.210-201.855.amzn2.aarch64", "5.10.210-201.855.amzn2", (5, 10, 210)),
+        ("4.14.336-253.554.amzn2.x86_64", "4.14.336-253.554.amzn2", (4, 14, 336)),
+        ("6.1.61-85.141.amzn2023.x86_64", "6.1.61-85.141.amzn2023", (6, 1, 61)),
+        ("6.12.80-106.156.amzn2023.x86_64", "6.12.80-106.156.amzn2023", (6, 12, 80)),
+        ("4.14.77-70.59.amzn1.x86_64", "4.14.77-70.59.amzn1", (4, 14, 77)),
+    ],
+)
+def test_identify_amazon_linux(release: str, distro_version: str, upstream: tuple[int, int, int]) -> None:
+    kernel = identify(release, os_release_id="amzn")
+    assert kernel == KernelIdentity(release, "amzn", distro_version, upstream, True)
+    assert kernel.label == distro_version
+
+
+def test_amazon_linux_takes_kernel_org_ranges_on_its_exact_version() -> None:
+    ranges = [Range("any", "5.5", "5.10.212")]  # ipv6-rtm-getaddr-netns-leak on 5.10
+    inside = check(identify("5.10.205-195.807.amzn2.x86_64"), ranges)
+    assert (inside.affected, inside.version) == (True, "5.10.205")
+    assert check(identify("6.1.61-85.141.amzn2023.x86_64"), ranges).affected is False
+    # a range of Amazon's own stream decides (RPM ordering of the package version)
+    own = [Range("amzn", "5.10.205-195.807.amzn2"), Range("any", "4.4")]
+    assert check(identify("5.10.205-195.804.amzn2.x86_64"), own).affected is False
+    assert check(identify("5.10.210-201.855.amzn2.aarch64"), own).affected is True
+
+
+def test_amazon_linux_through_kernel_of() -> None:
+    from kleak_runbook.derive.kernel import Kernel
+
+    kernel = Kernel.of(
+        uname="Linux ip-172-31-29-138.ec2.internal 6.1.66-91.160.amzn2023.x86_64 #1 SMP PREEMPT_DYNAMIC "
+        "Wed Dec 13 04:50:24 UTC 2023 x86_64 x86_64 x86_64 GNU/Linux",
+        os_release='NAME="Amazon Linux"\nVERSION="2023"\nID="amzn"\n',
+    )
+    assert (kernel.stream, kernel.package_version, kernel.upstream) == ("amzn", "6.1.66-91.160.amzn2023", (6, 1, 66))
 
 
 @pytest.mark.parametrize(
@@ -121,6 +159,8 @@ def test_identify_suse_and_unknown() -> None:
         ("el8", "4.18.0-513.24.1.el8_9", "4.18.0-553.el8_10"),
         ("el8", "4.18.0-553.5.1.el8_10", "4.18.0-553.62.1.el8_10"),
         ("el9", "5.14.0-362.8.1.el9_3", "5.14.0-362.24.1.el9_3"),
+        ("amzn", "5.10.205-195.804.amzn2", "5.10.205-195.807.amzn2"),
+        ("amzn", "5.10.205-195.807.amzn2", "5.10.210-201.855.amzn2"),
         ("debian", "6.1.76-1", "6.1.112-1"),
         ("debian", "6.1.55-1~bpo11+1", "6.1.55-1"),  # ~ sorts before anything
         ("debian", "5.10.0~rc1-1", "5.10.0-1"),
@@ -163,6 +203,7 @@ def test_compare_rejects_bad_input() -> None:
         ("debian", "", False),
         ("upstream", "5.3", True),
         ("upstream", "5.3-rc1", False),
+        ("amzn", "6.1.61-85.141.amzn2023", True),
         ("unknown", "5.3", False),
     ],
 )

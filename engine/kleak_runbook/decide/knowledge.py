@@ -4,14 +4,21 @@ An entry names the kernels it affects per stream (see ``kversion``), the kind of
 it is about, and an evidence signature: an Ansible-``when``-style expression the engine
 evaluates in its sandbox. ``load_knowledge`` checks every file before anything runs and names
 file, line and YAML path for each problem.
+
+Site-local entries live in directories of the same format: ``load_all`` reads the bundled
+directory, then each directory of ``KLEAK_KNOWLEDGE`` (``os.pathsep``-separated), then the
+directories the caller names (``--knowledge DIR``); ``Entry.source`` says where each came from.
+``validate_knowledge`` lists every problem of some files or directories instead of the first.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kleak_runbook.decide.expressions import Evaluator
 from kleak_runbook.decide.schema import KNOWLEDGE_NAMES
@@ -19,6 +26,9 @@ from kleak_runbook.decide.yamlpos import Located, load_text
 from kleak_runbook.derive.kversion import RANGE_STREAMS, Range, compare, valid_version
 from kleak_runbook.errors import RunbookError
 
+BUNDLED = "bundled"  # Entry.source of the shipped entries
+KNOWLEDGE_ENV = "KLEAK_KNOWLEDGE"  # site-local knowledge directories, os.pathsep-separated
+_T = TypeVar("_T")
 KINDS = ("slab-unreclaimable", "slab-reclaimable", "vmalloc", "page-allocator", "percpu", "any")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
 _URL = re.compile(r"^https?://[^\s/]+\.[^\s]+$")
@@ -74,6 +84,14 @@ class Entry:
     notes: str = ""
     file: str = ""
     line: int = 0
+    source: str = BUNDLED  # "bundled", or the site-local directory the entry was loaded from
+    reads: tuple[str, ...] = ()  # the context names the signature reads, in reading order
+
+
+def _first_use(expr: str, name: str) -> tuple[int, str]:
+    """Where ``name`` is first read in ``expr``: signatures name their evidence in reading order."""
+    found = re.search(rf"(?<![\w.]){re.escape(name)}\b", expr)
+    return (found.start() if found else len(expr), name)
 
 
 class _Mapping(dict):  # type: ignore[type-arg]
@@ -100,14 +118,24 @@ def _with_lines(value: Any, path: str, doc: Located) -> Any:
 
 
 class _Checker:
-    """Turns one file's YAML into entries, raising RunbookError at the first problem."""
+    """Turns one file's YAML into entries, collecting every problem (``problems``) with file:line."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, source: str) -> None:
         self.file = file
+        self.source = source
         self.ev = Evaluator()
+        self.problems: list[RunbookError] = []
 
     def fail(self, line: int | None, path: str, reason: str) -> RunbookError:
         return RunbookError(self.file, line, path, reason)
+
+    def attempt(self, check: Callable[..., _T], *args: Any) -> _T | None:
+        """``check(*args)``, or None with the problem noted: one bad field does not hide the next."""
+        try:
+            return check(*args)
+        except RunbookError as problem:
+            self.problems.append(problem)
+            return None
 
     def field_line(self, mapping: _Mapping, key: str) -> int:
         return mapping.key_lines.get(key, mapping.line)
@@ -160,56 +188,69 @@ class _Checker:
             raise self.fail(line, path, "must be a mapping")
         return value
 
-    def expression(self, expr: str, line: int, path: str) -> None:
+    def expression(self, expr: str, line: int, path: str) -> tuple[str, ...]:
+        """The context names ``expr`` reads, after checking its syntax and that each name exists."""
         err, names = self.ev.check(expr)
         if err:
             raise self.fail(line, path, f"bad expression {expr!r}: {err}")
         unknown = sorted(names - KNOWLEDGE_NAMES)
         if unknown:
             raise self.fail(line, path, f"expression uses unknown name(s) {', '.join(unknown)}")
+        return tuple(sorted(names, key=lambda name: _first_use(expr, name)))
+
+    def one_range(self, entry: _Mapping, raw: object, where: str) -> Range | None:
+        item = self.mapping(raw, self.field_line(entry, "affected"), where)
+        before = len(self.problems)
+        extra = set(item) - {"stream", "from", "to_before", "note"}
+        if extra:
+            self.problems.append(self.fail(item.line, where, f"unknown field(s) {', '.join(sorted(map(str, extra)))}"))
+        stream = self.stream(item, where, RANGE_STREAMS)
+        start = self.attempt(self.version, item, "from", where, stream, True)
+        end = self.attempt(self.version, item, "to_before", where, stream, False)
+        if start is not None and end is not None and compare(stream, start, end) >= 0:
+            raise self.fail(item.line, where, f"empty range: from {start!r} is not before {end!r}")
+        note = self.attempt(self.text, item, "note", where, False)
+        return Range(stream, start, end, note) if len(self.problems) == before else None
 
     def ranges(self, entry: _Mapping, path: str) -> tuple[Range, ...]:
         result = []
         for index, raw in self.items(entry, "affected", path, required=True):
-            where = f"{path}.affected[{index}]"
-            item = self.mapping(raw, self.field_line(entry, "affected"), where)
-            extra = set(item) - {"stream", "from", "to_before", "note"}
-            if extra:
-                raise self.fail(item.line, where, f"unknown field(s) {', '.join(sorted(map(str, extra)))}")
-            stream = self.stream(item, where, RANGE_STREAMS)
-            start = self.version(item, "from", where, stream, required=True)
-            end = self.version(item, "to_before", where, stream, required=False)
-            if start is not None and end is not None and compare(stream, start, end) >= 0:
-                raise self.fail(item.line, where, f"empty range: from {start!r} is not before {end!r}")
-            note = self.text(item, "note", where, required=False)
-            result.append(Range(stream, start, end, note))
+            found = self.attempt(self.one_range, entry, raw, f"{path}.affected[{index}]")
+            if found is not None:
+                result.append(found)
         return tuple(result)
+
+    def one_fix(self, entry: _Mapping, raw: object, where: str) -> FixedIn:
+        item = self.mapping(raw, self.field_line(entry, "fixed_in"), where)
+        stream = self.stream(item, where, RANGE_STREAMS)
+        version = self.version(item, "version", where, stream, required=True)
+        assert version is not None
+        return FixedIn(stream, version)
 
     def fixes(self, entry: _Mapping, path: str) -> tuple[FixedIn, ...]:
-        result = []
-        for index, raw in self.items(entry, "fixed_in", path, required=False):
-            where = f"{path}.fixed_in[{index}]"
-            item = self.mapping(raw, self.field_line(entry, "fixed_in"), where)
-            stream = self.stream(item, where, RANGE_STREAMS)
-            version = self.version(item, "version", where, stream, required=True)
-            assert version is not None
-            result.append(FixedIn(stream, version))
-        return tuple(result)
+        found = [
+            self.attempt(self.one_fix, entry, raw, f"{path}.fixed_in[{index}]")
+            for index, raw in self.items(entry, "fixed_in", path, required=False)
+        ]
+        return tuple(fix for fix in found if fix is not None)
+
+    def one_show(self, entry: _Mapping, raw: object, where: str) -> Show:
+        item = self.mapping(raw, self.field_line(entry, "show"), where)
+        label = self.text(item, "label", where)
+        expr = self.text(item, "expr", where)
+        assert label is not None and expr is not None
+        self.expression(expr, self.field_line(item, "expr"), f"{where}.expr")
+        unit = self.text(item, "unit", where, required=False)
+        if unit not in (None, "bytes", "count"):
+            raise self.fail(self.field_line(item, "unit"), f"{where}.unit", "unit is 'bytes' or 'count'")
+        return Show(label, expr, self.text(item, "expect", where, required=False), unit)
 
     def shows(self, entry: _Mapping, path: str) -> tuple[Show, ...]:
-        result = []
-        for index, raw in self.items(entry, "show", path, required=False):
-            where = f"{path}.show[{index}]"
-            item = self.mapping(raw, self.field_line(entry, "show"), where)
-            label = self.text(item, "label", where)
-            expr = self.text(item, "expr", where)
-            assert label is not None and expr is not None
-            self.expression(expr, self.field_line(item, "expr"), f"{where}.expr")
-            unit = self.text(item, "unit", where, required=False)
-            if unit not in (None, "bytes", "count"):
-                raise self.fail(self.field_line(item, "unit"), f"{where}.unit", "unit is 'bytes' or 'count'")
-            result.append(Show(label, expr, self.text(item, "expect", where, required=False), unit))
-        return tuple(result)
+        found = [
+            self.attempt(self.one_show, entry, raw, f"{path}.show[{index}]")
+            for index, raw in self.items(entry, "show", path, required=False)
+        ]
+        return tuple(show for show in found if show is not None)
 
     def flag(self, entry: _Mapping, key: str, path: str, required: bool) -> bool:
         if key not in entry:
@@ -220,79 +261,239 @@ class _Checker:
             raise self.fail(self.field_line(entry, key), f"{path}.{key}", "must be true or false")
         return bool(entry[key])
 
-    def entry(self, raw: object, line: int, path: str) -> Entry:
-        entry = self.mapping(raw, line, path)
-        unknown = [key for key in entry if key not in _FIELDS]
-        if unknown:
-            key = unknown[0]
-            raise self.fail(self.field_line(entry, key), f"{path}.{key}", "unknown field")
+    def ident(self, entry: _Mapping, path: str) -> str:
         ident = self.text(entry, "id", path)
         assert ident is not None
         if not _SLUG.match(ident):
             raise self.fail(self.field_line(entry, "id"), f"{path}.id", f"{ident!r} is not a slug")
-        path = f"{path}({ident})"
+        return ident
+
+    def kind(self, entry: _Mapping, path: str) -> str:
         kind = self.text(entry, "kind", path)
         if kind is None or kind not in KINDS:
-            line = self.field_line(entry, "kind")
-            raise self.fail(line, f"{path}.kind", f"kind is one of {', '.join(KINDS)}")
+            raise self.fail(self.field_line(entry, "kind"), f"{path}.kind", f"kind is one of {', '.join(KINDS)}")
+        return kind
+
+    def links(self, entry: _Mapping, path: str) -> tuple[str, ...]:
         links = []
         for index, url in self.items(entry, "links", path, required=True):
             if not isinstance(url, str) or not _URL.match(url):
                 line = self.field_line(entry, "links")
                 raise self.fail(line, f"{path}.links[{index}]", f"not a URL: {url!r}")
             links.append(url)
+        return tuple(links)
+
+    def signature(self, entry: _Mapping, path: str) -> tuple[str | None, tuple[str, ...]]:
         signature = self.text(entry, "signature", path, required=False)
-        if signature is not None:
-            self.expression(signature, self.field_line(entry, "signature"), f"{path}.signature")
+        if signature is None:
+            return None, ()
+        return signature, self.expression(signature, self.field_line(entry, "signature"), f"{path}.signature")
+
+    def entry(self, raw: object, line: int, path: str) -> Entry | None:
+        """The entry, or None when it has problems (each one noted in ``problems``)."""
+        entry = self.mapping(raw, line, path)
+        before = len(self.problems)
+        for key in entry:
+            if key not in _FIELDS:
+                self.problems.append(self.fail(self.field_line(entry, key), f"{path}.{key}", "unknown field"))
+        ident = self.attempt(self.ident, entry, path) or ""
+        if ident:
+            path = f"{path}({ident})"
+        text, attempt = self.text, self.attempt
+        entry_kind = attempt(self.kind, entry, path) or ""
+        links = attempt(self.links, entry, path) or ()
+        title = attempt(text, entry, "title", path) or ""
+        verified = bool(attempt(self.flag, entry, "verified", path, True))
+        affected = attempt(self.ranges, entry, path) or ()
+        workaround = attempt(text, entry, "workaround", path) or ""
+        fix = attempt(text, entry, "fix", path) or ""
+        escalate_to = attempt(text, entry, "escalate_to", path) or ""
+        fixed_in = attempt(self.fixes, entry, path) or ()
+        shows = attempt(self.shows, entry, path) or ()
+        trap = bool(attempt(self.flag, entry, "trap", path, False))
+        notes = attempt(text, entry, "notes", path, False) or ""
+        signature, reads = attempt(self.signature, entry, path) or (None, ())
+        if len(self.problems) > before:
+            return None
         return Entry(
             id=ident,
-            title=self.text(entry, "title", path) or "",
-            kind=kind,
-            verified=self.flag(entry, "verified", path, required=True),
-            affected=self.ranges(entry, path),
-            links=tuple(links),
-            workaround=self.text(entry, "workaround", path) or "",
-            fix=self.text(entry, "fix", path) or "",
-            escalate_to=self.text(entry, "escalate_to", path) or "",
-            fixed_in=self.fixes(entry, path),
+            title=title,
+            kind=entry_kind,
+            verified=verified,
+            affected=affected,
+            links=links,
+            workaround=workaround,
+            fix=fix,
+            escalate_to=escalate_to,
+            fixed_in=fixed_in,
             signature=signature,
-            show=self.shows(entry, path),
-            trap=self.flag(entry, "trap", path, required=False),
-            notes=self.text(entry, "notes", path, required=False) or "",
+            show=shows,
+            trap=trap,
+            notes=notes,
             file=self.file,
             line=entry.line,
+            source=self.source,
+            reads=reads,
         )
 
 
-def load_file(path: Path, text: str) -> tuple[Entry, ...]:
-    """Parse and check one knowledge file's text (``path`` only names it in errors)."""
-    checker = _Checker(str(path))
-    located = load_text(text, str(path))  # RunbookError with file:line on bad YAML
+def _check_text(path: Path, text: str, source: str) -> tuple[list[Entry], list[RunbookError]]:
+    """The good entries of one file's text and every problem found in it, in line order."""
+    checker = _Checker(str(path), source)
+    try:
+        located = load_text(text, str(path))  # RunbookError with file:line on bad YAML
+    except RunbookError as problem:
+        return [], [problem]
     document = _with_lines(located.data, "", located)
     if document is None:
-        return ()
+        return [], []
     if isinstance(document, _Mapping):
-        return (checker.entry(document, document.line, "[0]"),)
-    if not isinstance(document, list):
-        raise checker.fail(1, "", "a knowledge file holds an entry or a list of entries")
-    return tuple(checker.entry(raw, getattr(raw, "line", 1), f"[{i}]") for i, raw in enumerate(document))
+        raws: list[tuple[Any, int, str]] = [(document, document.line, "[0]")]
+    elif isinstance(document, list):
+        raws = [(raw, getattr(raw, "line", 1), f"[{i}]") for i, raw in enumerate(document)]
+    else:
+        return [], [checker.fail(1, "", "a knowledge file holds an entry or a list of entries")]
+    entries = [checker.attempt(checker.entry, raw, line, where) for raw, line, where in raws]
+    problems = sorted(checker.problems, key=lambda problem: problem.line or 0)
+    return [entry for entry in entries if entry is not None], problems
+
+
+def load_file(path: Path, text: str, source: str | None = None) -> tuple[Entry, ...]:
+    """Parse and check one knowledge file's text (``path`` only names it in errors); raises the
+    first problem."""
+    entries, problems = _check_text(path, text, source or _source_of(path))
+    if problems:
+        raise problems[0]
+    return tuple(entries)
+
+
+def _yaml_files(path: Path, origin: str) -> list[Path]:
+    if path.is_dir():
+        return sorted(path.glob("*.yaml"))
+    if path.is_file():
+        return [path]
+    raise RunbookError(str(path), None, "", f"knowledge directory not found{origin}")
+
+
+def _gather(sources: Sequence[tuple[Path, str, str]]) -> tuple[tuple[Entry, ...], list[RunbookError]]:
+    """Check every ``(path, source, origin)``: the good entries and every problem, ids unique across
+    all of them. A file reached twice (the same directory named twice) is read once."""
+    entries: list[Entry] = []
+    problems: list[RunbookError] = []
+    seen_files: set[Path] = set()
+    seen: dict[str, Entry] = {}
+    for path, source, origin in sources:
+        try:
+            files = _yaml_files(path, origin)
+        except RunbookError as problem:
+            problems.append(problem)
+            continue
+        for file in files:
+            if file.resolve() in seen_files:
+                continue
+            seen_files.add(file.resolve())
+            good, bad = _check_text(file, file.read_text(encoding="utf-8"), source)
+            problems += bad
+            for entry in good:
+                first = seen.get(entry.id)
+                if first is not None:
+                    where = f"{first.file}:{first.line}" + (" (bundled)" if first.source == BUNDLED else "")
+                    problems.append(
+                        RunbookError(entry.file, entry.line, entry.id, f"duplicate id, first defined at {where}")
+                    )
+                    continue
+                seen[entry.id] = entry
+                entries.append(entry)
+    return tuple(entries), problems
+
+
+def _source_of(path: Path) -> str:
+    """``Entry.source`` for entries loaded from ``path``: "bundled", or the directory."""
+    directory = path if path.is_dir() or not path.suffix else path.parent
+    try:
+        return BUNDLED if directory.resolve() == bundled_knowledge_dir().resolve() else str(directory)
+    except FileNotFoundError:  # an installation without its runbooks: nothing is bundled
+        return str(directory)
 
 
 def load_knowledge(directory: Path) -> tuple[Entry, ...]:
-    """Load every ``*.yaml`` file of ``directory``, sorted by name; ids must be unique."""
+    """Load every ``*.yaml`` file of ``directory``, sorted by name; ids must be unique. Raises the
+    first problem (``validate_knowledge`` lists them all)."""
     if not directory.is_dir():
         raise RunbookError(str(directory), None, "", "knowledge directory not found")
-    entries: list[Entry] = []
-    seen: dict[str, Entry] = {}
-    for path in sorted(directory.glob("*.yaml")):
-        for entry in load_file(path, path.read_text(encoding="utf-8")):
-            if entry.id in seen:
-                first = seen[entry.id]
-                reason = f"duplicate id, first defined at {first.file}:{first.line}"
-                raise RunbookError(entry.file, entry.line, entry.id, reason)
-            seen[entry.id] = entry
-            entries.append(entry)
-    return tuple(entries)
+    entries, problems = _gather([(directory, _source_of(directory), "")])
+    if problems:
+        raise problems[0]
+    return entries
+
+
+def env_knowledge_dirs(environ: Mapping[str, str] | None = None) -> tuple[Path, ...]:
+    """The site-local knowledge directories named in ``KLEAK_KNOWLEDGE`` (``os.pathsep``-separated)."""
+    value = (os.environ if environ is None else environ).get(KNOWLEDGE_ENV, "")
+    return tuple(Path(part) for part in value.split(os.pathsep) if part.strip())
+
+
+def _sources(extra_dirs: Sequence[Path], environ: Mapping[str, str] | None) -> list[tuple[Path, str, str]]:
+    sources = [(bundled_knowledge_dir(), BUNDLED, "")]
+    sources += [(d, _source_of(d), f" (named in {KNOWLEDGE_ENV})") for d in env_knowledge_dirs(environ)]
+    sources += [(Path(d), _source_of(Path(d)), "") for d in extra_dirs]
+    return sources
+
+
+def load_all(extra_dirs: Sequence[Path] = (), environ: Mapping[str, str] | None = None) -> tuple[Entry, ...]:
+    """The bundled entries, then those of each ``KLEAK_KNOWLEDGE`` directory, then those of each
+    of ``extra_dirs`` (e.g. ``--knowledge DIR``; a ``.yaml`` file works too), each checked like
+    the bundled ones. Ids must be unique across all. Raises the first problem as RunbookError
+    (file:line); ``environ`` defaults to ``os.environ``.
+    """
+    entries, problems = _gather(_sources(extra_dirs, environ))
+    if problems:
+        raise problems[0]
+    return entries
+
+
+def check_knowledge(
+    paths: Sequence[Path], *, against_bundled: bool = True
+) -> tuple[tuple[Entry, ...], list[RunbookError]]:
+    """Every good entry and every problem of the given files and directories. With
+    ``against_bundled``, an id that a bundled entry already has is a problem too (as it would
+    be at load time)."""
+    sources = [(bundled_knowledge_dir(), BUNDLED, "")] if against_bundled else []
+    sources += [(Path(p), _source_of(Path(p)), "") for p in paths]
+    entries, problems = _gather(sources)
+    if against_bundled:
+        named = {file.resolve() for p in paths for file in _existing_files(Path(p))}
+        entries = tuple(e for e in entries if Path(e.file).resolve() in named)
+    return entries, problems
+
+
+def _existing_files(path: Path) -> list[Path]:
+    try:
+        return _yaml_files(path, "")
+    except RunbookError:
+        return []
+
+
+def validate_knowledge(paths: Sequence[Path], *, against_bundled: bool = True) -> list[RunbookError]:
+    """Every problem of the given knowledge files and directories (not just the first), each
+    naming file:line and YAML path; empty when they load. For ``kleak-runbook validate``."""
+    return check_knowledge(paths, against_bundled=against_bundled)[1]
+
+
+def entry_table(entries: Sequence[Entry]) -> str:
+    """The markdown table of entries (id, kind, streams, fixed in, verified), sorted by id, as
+    ``runbooks/knowledge/README.md`` lists the bundled ones."""
+    lines = ["| id | kind | streams | fixed in | verified |", "|---|---|---|---|---|"]
+    for entry in sorted(entries, key=lambda e: e.id):
+        streams = ", ".join(dict.fromkeys(r.stream for r in entry.affected))
+        fixed: dict[str, list[str]] = {}
+        for fix in entry.fixed_in:
+            fixed.setdefault(fix.stream, []).append(fix.version)
+        fixed_text = "; ".join(f"{stream} {', '.join(versions)}" for stream, versions in fixed.items()) or "—"
+        kind = f"{entry.kind} (trap)" if entry.trap else entry.kind
+        verified = "yes" if entry.verified else "no"
+        lines.append(f"| `{entry.id}` | {kind} | {streams} | {fixed_text} | {verified} |")
+    return "\n".join(lines) + "\n"
 
 
 def bundled_knowledge_dir() -> Path:

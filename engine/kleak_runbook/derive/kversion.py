@@ -1,7 +1,7 @@
 """Kernel identity (which distribution stream a kernel belongs to) and per-stream version comparison.
 
-A RHEL kernel is compared as an RPM version, a Debian or Ubuntu kernel as a dpkg version, a
-vanilla kernel as a tuple of numbers; the rpm and dpkg rules come from ``univers``.
+A RHEL, SUSE or Amazon Linux kernel is compared as an RPM version, a Debian or Ubuntu kernel as
+a dpkg version, a vanilla kernel as a tuple of numbers; the rpm and dpkg rules come from ``univers``.
 
 >>> k = identify("4.18.0-513.5.1.el8_9.x86_64")
 >>> k.stream, k.distro_version
@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from univers.debian import Version as DebianVersion
 from univers.rpm import compare_rpm_versions
 
-STREAMS = ("upstream", "el6", "el7", "el8", "el9", "el10", "debian", "ubuntu", "suse", "unknown")
+STREAMS = ("upstream", "el6", "el7", "el8", "el9", "el10", "debian", "ubuntu", "suse", "amzn", "unknown")
 EL_STREAMS = ("el6", "el7", "el8", "el9", "el10")
+# streams whose package versions compare as RPM versions
+RPM_STREAMS = (*EL_STREAMS, "suse", "amzn")
 # what a knowledge entry may name: every stream a kernel can be identified as, plus "any"
 RANGE_STREAMS = (*STREAMS[:-1], "any")
 
@@ -32,6 +34,8 @@ _DEBIAN_IN_VERSION = re.compile(r"\bDebian (\d+\.\d+(?:\.\d+)?[\w.+~-]*)")
 _UBUNTU_SIGNATURE = re.compile(r"^Ubuntu\s+(\d+\.\d+\.\d+-[\w.+~]+?)-[a-z][\w-]*\s+(\d+)\.(\d+)\.(\d+)")
 _UBUNTU_ABI = re.compile(r"^(\d+\.\d+\.\d+-\d+)(?:-[a-z][\w-]*)?$")
 _UBUNTU_BUILD = re.compile(r"#(\d+(?:~[\w.]+)?)-Ubuntu\b")
+# Amazon Linux 1, 2 and 2023: "5.10.205-195.807.amzn2.x86_64", "6.1.61-85.141.amzn2023.x86_64"
+_AMZN = re.compile(r"^(?P<nvr>(?P<base>\d+\.\d+\.\d+)-\d[\d.]*\.amzn(?:1|2|2023))(?:\.[\w+]+)?$")
 _SUSE = re.compile(r"^(\d+\.\d+\.\d+-\d[\d.]*)-(?:default|azure|rt|64kb|preempt|vanilla|kvmsmall)$")
 # distributions that ship the upstream stable release under its own number
 _STABLE_NUMBERED = re.compile(r"^\d+\.\d+\.\d+-(?:\d+\.fc\d+|arch\d+-\d+)")
@@ -121,6 +125,12 @@ def identify(
             release, stream, f"{el.group('base')}-{el.group('rel')}", _leading(release), upstream_exact=False
         )
 
+    amzn = _AMZN.match(release)
+    if amzn:
+        # Amazon numbers its kernels after the kernel.org stable release they are built from
+        upstream = _leading(amzn.group("base"))
+        return KernelIdentity(release, "amzn", amzn.group("nvr"), upstream)
+
     signature = _UBUNTU_SIGNATURE.match(version_signature.strip()) if version_signature else None
     if signature:
         upstream = (int(signature.group(2)), int(signature.group(3)), int(signature.group(4)))
@@ -158,7 +168,7 @@ def valid_version(stream: str, version: str) -> bool:
     """Whether ``version`` is a version string that ``compare`` can order for ``stream``."""
     if stream in ("upstream", "any"):
         return bool(_NUMERIC.match(version))
-    if stream in EL_STREAMS or stream == "suse":
+    if stream in RPM_STREAMS:
         return bool(_RPM_VERSION.match(version))
     if stream in ("debian", "ubuntu"):
         return _debian_valid(version)
@@ -189,7 +199,7 @@ def compare(stream: str, a: str, b: str) -> int:
     >>> compare("upstream", "5.10", "5.9.16")
     1
     """
-    if stream in EL_STREAMS or stream == "suse":
+    if stream in RPM_STREAMS:
         for version in (a, b):
             if not _RPM_VERSION.match(version):
                 raise ValueError(f"not an RPM version: {version!r}")
