@@ -48,6 +48,7 @@ def test_debian_kernel_goes_to_the_debian_kernel_team() -> None:
         ("Linux h 5.15.0-91-generic #101-Ubuntu SMP x86_64", "ubuntu", "ubuntu-bug linux"),
         ("Linux h 5.14.21-150500.55.39-default #1 SMP x86_64", "sles", "bugzilla.suse.com"),
         ("Linux h 6.6.30-custom #3 SMP x86_64", "ubuntu", "custom or vendor build"),
+        ("Linux h 5.10.205-195.807.amzn2.x86_64 #1 SMP x86_64", "amzn", "AWS support"),
     ],
 )
 def test_each_stream(uname: str, os_id: str, expect: str) -> None:

@@ -52,6 +52,16 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def knowledge_option(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--knowledge",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory of site-local knowledge entries (repeatable; also $KLEAK_KNOWLEDGE)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="kleak-runbook", description="Find out whether a Linux host is losing memory to the kernel.")
     p.add_argument("--version", action="version", version=f"kleak-runbook {__version__}")
@@ -80,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
             help="runbook param (e.g. min_growth_bytes_per_s=100000) or ansible_* variable; @FILE reads them "
             "from a YAML file (secrets belong there, not on the command line)",
         )
+        knowledge_option(sp)
         sp.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
         sp.add_argument("--progress", action="store_true", help="progress on stderr even when not a terminal")
 
@@ -117,8 +128,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     common(rep)
 
+    bugs = sub.add_parser("bugs", help="the known kernel bugs that apply to one kernel")
+    bugs.add_argument("path", nargs="?", help="saved evidence that names the kernel (bundle, report, sosreport, text)")
+    bugs.add_argument("--kernel", "-k", help="a kernel release as uname -r prints it")
+    bugs.add_argument("--kernel-version-file", help="a file with /proc/version or uname -a output")
+    bugs.add_argument("--version-signature", help="Ubuntu's /proc/version_signature, for its upstream version")
+    bugs.add_argument("--os-release-id", help="os-release ID (debian, ubuntu, rhel, ...) when the release needs it")
+    bugs.add_argument("--format", choices=("text", "json"), default="text")
+    knowledge_option(bugs)
+
     val = sub.add_parser("validate", help="check runbooks without running them")
-    val.add_argument("runbooks", nargs="+")
+    val.add_argument("runbooks", nargs="+", help="runbooks, and knowledge files or directories")
 
     sub.add_parser("list", help="the bundled runbooks and what each needs")
     return p
@@ -131,6 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(args.runbooks)
         if args.command == "list":
             return _list()
+        if args.command == "bugs":
+            from kleak_runbook import bugs
+
+            return bugs.run(args)
         return session.walk(args)
     except KleakError as exc:
         sys.stderr.write(f"kleak-runbook: {exc}\n")
@@ -148,10 +172,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
 
 
+def _is_knowledge(path: Path) -> bool:
+    """A knowledge directory, or a YAML file of entries (a list, or a mapping with ``affected``)."""
+    if path.is_dir():
+        return True
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:65536]
+    except OSError:
+        return False
+    return any(line.startswith(("- id:", "affected:")) for line in head.splitlines())
+
+
 def _validate(names: list[str]) -> int:
+    from kleak_runbook.decide.knowledge import check_knowledge
+
     bad = 0
     for name in names:
         path = rbmod.resolve(name)
+        if _is_knowledge(path):
+            entries, problems = check_knowledge([path])
+            for p in problems:
+                sys.stderr.write(f"{p}\n")
+            bad += bool(problems)
+            if not problems:
+                print(f"{path}: ok ({len(entries)} knowledge entries)")
+            continue
         problems = rbmod.validate(path)
         for p in problems:
             sys.stderr.write(f"{p}\n")

@@ -20,6 +20,7 @@ import yaml
 from kleak_runbook import __version__
 from kleak_runbook.decide import runbook as rbmod
 from kleak_runbook.decide.finish import finish
+from kleak_runbook.decide.knowledge import load_all
 from kleak_runbook.decide.walker import Walker
 from kleak_runbook.deliver.directory import ReportDirectory
 from kleak_runbook.errors import UsageError
@@ -139,6 +140,7 @@ def _target(args: argparse.Namespace, ansible_vars: dict[str, Any]) -> Any:
 def walk(args: argparse.Namespace) -> int:
     rb = rbmod.load(rbmod.resolve(args.runbook))
     params, ansible_vars = params_of(args.extra_vars, rb)
+    knowledge = load_all([Path(d) for d in args.knowledge])  # a broken entry stops the run here, not at the end
     live = args.command == "run"
     progress = Progress(enabled=not args.quiet and (args.progress or sys.stderr.isatty()))
     collector: Collector
@@ -211,7 +213,9 @@ def walk(args: argparse.Namespace) -> int:
         rdir = report_dir(host)
         extra = {} if live else {"replayed_from": str(args.path)}
         evidence_dir = store.root if live else replay_root
-        result = finish(host_walk, rb.name, sorted(consent), evidence_dir, extra, interrupted=interrupted)
+        result = finish(
+            host_walk, rb.name, sorted(consent), evidence_dir, extra, interrupted=interrupted, knowledge=knowledge
+        )
         sink.deliver(result, rdir)
         doc = result.document()
         doc["report_dir"] = str(rdir)

@@ -157,6 +157,8 @@ def _distribution(kernel: Kernel) -> list[str]:
         return [f"Debian kernel team: `reportbug linux-image-{release}` (bugs.debian.org; package version {package})"]
     if stream == "suse":
         return [f"SUSE support or bugzilla.suse.com, product SUSE Linux Enterprise, kernel {package or release}"]
+    if stream == "amzn":
+        return [f"AWS support, or the Amazon Linux kernel on GitHub (amazonlinux/linux), for kernel {release}"]
     if stream == "upstream":
         return []  # a kernel.org kernel: upstream, below
     built = f", built by {kernel.builder}" if kernel.builder else ""

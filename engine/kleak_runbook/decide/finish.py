@@ -3,11 +3,13 @@ advice, all frozen into one ``Result``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from kleak_runbook.decide.advice import advise
 from kleak_runbook.decide.culprits import Culprit, pick
+from kleak_runbook.decide.knowledge import Entry
 from kleak_runbook.decide.known_bugs import known_bugs
 from kleak_runbook.decide.result import Result
 from kleak_runbook.decide.walker import HostWalk
@@ -61,6 +63,7 @@ def finish(
     evidence_dir: Path | None,
     extra: dict[str, Any] | None = None,
     interrupted: str | None = None,
+    knowledge: Sequence[Entry] | None = None,
 ) -> Result:
     """``interrupted``: this run was cut short (Ctrl-C), in words; a replayed bundle carries its own."""
     d = walk.derived
@@ -94,7 +97,7 @@ def finish(
     if verdict == "no-leak":  # nothing leaks: the caches behind the kind are the largest, not culprits
         culprits, largest = (), culprits
     taint = _taint(context)
-    bugs = known_bugs(kernel, context, kind) if kernel.release else []
+    bugs = known_bugs(kernel, context, kind, knowledge) if kernel.release else []
     culprit_docs = [c.as_dict() for c in culprits]
     evidence = d.evidence if d else None
     summaries = []
