@@ -123,3 +123,22 @@ def test_ctrl_c_keeps_the_evidence(cli_env: dict[str, str], tmp_path: Path) -> N
     manifest = json.loads((out / "evidence" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["interrupted"] == doc["interrupted"]
     assert manifest["samples"][0]["index"] == 0
+
+
+def test_replay_of_an_interrupted_bundle_says_so(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """A bundle whose run was cut short: its replay never claims no-leak and names the interruption."""
+    out = tmp_path / "report"
+    args = ("run", "--host", "localhost", "--out", str(out), "--samples", "4", "--interval", "1", "-q")
+    proc = subprocess.Popen(command(*args), cwd=tmp_path, env=cli_env, start_new_session=True)
+    first = samples_dir(out) / "001" / "proc" / "meminfo"
+    deadline = time.monotonic() + 60
+    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=30) == 3
+    replay = run_kleak(
+        "replay", str(out), "--format", "json", "--out", str(tmp_path / "again"), env=cli_env, cwd=tmp_path
+    )
+    doc = json.loads(replay.stdout)
+    assert doc["interrupted"].startswith("in step measure after ")
+    assert doc["verdict"] != "no-leak" and any("interrupted" in n for n in doc["notes"])

@@ -85,9 +85,10 @@ def finish(
         verdict, kind = "inconclusive", "unknown"
         summary = f"The run was interrupted {interrupted}: no verdict. The evidence collected so far is kept."
         step = None
-    elif cut is not None and verdict == "no-leak":
-        verdict = "inconclusive"
-        notes.append(f"the run that collected this evidence was interrupted ({cut}): no-leak cannot be claimed")
+    elif cut is not None:
+        claim = ": no-leak cannot be claimed" if verdict == "no-leak" else ""
+        notes.append(f"the run that collected this evidence was interrupted ({cut}){claim}")
+        verdict = "inconclusive" if verdict == "no-leak" else verdict
     mods = context.get("modules")
     out_of_tree = frozenset(x.name for x in mods if x.out_of_tree) if mods else frozenset()
     probes = d.probes if d else {}

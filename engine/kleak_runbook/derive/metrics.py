@@ -9,15 +9,17 @@ are taken away too.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from kleak_runbook.derive.kernel import Kernel
 from kleak_runbook.derive.series import Series
+from kleak_runbook.errors import ParseError
 from kleak_runbook.parsers.host import HostEvidence, ParsedSample
 from kleak_runbook.parsers.meminfo import MemInfo
 from kleak_runbook.parsers.slabinfo import SlabInfo
+from kleak_runbook.parsers.timestamp import parse_timestamp
 from kleak_runbook.parsers.vmallocinfo import VmallocInfo
 
 # Caches the kernel creates with SLAB_RECLAIM_ACCOUNT, for when /sys/kernel/slab is not in the
@@ -83,33 +85,31 @@ class Metrics:
 
 def sample_times(samples: Sequence[ParsedSample]) -> tuple[float, ...] | None:
     """Seconds since the first sample: the host's uptime clock when every sample has it, else wall
-    clock. None when there are fewer than two samples or their times do not move forward."""
+    clock. None (untimed) when there are fewer than two samples, when a sample has no usable time,
+    or when the times do not move strictly forward (identical times, a clock set back, a reboot
+    between samples): no growth rate is better than a bogus one."""
     if len(samples) < 2:
         return None
-    if all(s.uptime is not None for s in samples):
-        t0 = samples[0].uptime or 0.0
-        times: tuple[float, ...] | None = tuple((s.uptime or 0.0) - t0 for s in samples)
+    ups = [s.uptime for s in samples]
+    if all(u is not None for u in ups):
+        points: list[float | None] = [u if u is not None and math.isfinite(u) and u >= 0 else None for u in ups]
     else:
-        walls = [_parse_wall(s.wall) for s in samples]
-        if not all(w is not None for w in walls):
-            return None
-        w0 = walls[0] or 0.0
-        times = tuple((w or 0.0) - w0 for w in walls)
-    return times
+        points = [_parse_wall(s.wall) for s in samples]
+    if any(p is None for p in points):
+        return None
+    values = [float(p or 0.0) for p in points]
+    if any(b <= a for a, b in zip(values, values[1:])):
+        return None
+    return tuple(v - values[0] for v in values)
 
 
 def _parse_wall(text: str | None) -> float | None:
+    """A sample's wall-clock time in seconds, or None when it is absent or not a plausible time."""
     if not text:
         return None
-    t = text.strip().replace("Z", "+00:00")
-    if "." in t:  # fromisoformat in 3.9/3.10 wants at most 6 fractional digits
-        head, _, rest = t.partition(".")
-        digits = "".join(c for c in rest if c.isdigit())
-        tz = rest[len(digits) :]
-        t = f"{head}.{digits[:6]}{tz}"
     try:
-        return datetime.fromisoformat(t).timestamp()
-    except (ValueError, OverflowError):
+        return parse_timestamp(text)
+    except ParseError:
         return None
 
 

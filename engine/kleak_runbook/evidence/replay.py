@@ -10,8 +10,9 @@ outputs pasted from a ticket (``parsers.pasted``).
 
 from __future__ import annotations
 
-import json
 import lzma
+import os
+import stat
 import tarfile
 import tempfile
 import zlib
@@ -20,10 +21,12 @@ from pathlib import Path, PurePosixPath
 
 from kleak_runbook.errors import InputError
 from kleak_runbook.evidence.collector import Request, StoreFor
+from kleak_runbook.evidence.replay_bundle import load_bundle, read_manifest, uptime_of
+from kleak_runbook.evidence.replay_fs import Tree, kind_of, read_file_bytes
+from kleak_runbook.evidence.replay_manifest import Manifest
 from kleak_runbook.evidence.specs import SPECS
 from kleak_runbook.evidence.store import EvidenceStore
 from kleak_runbook.parsers.pasted import SLABTOP_NOTE, PastedBlocks, split_pasted
-from kleak_runbook.probes import PROBES
 
 _SOS_SYSCTL = "sos_commands/kernel/sysctl_-a"
 _HOSTNAME_FILES = ("hostname", "etc/hostname", "sos_commands/host/hostname", "sos_commands/general/hostname")
@@ -51,28 +54,47 @@ class ReplayCollector:
         self.source = path
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._pasted: PastedBlocks | None = None
+        self._tree: Tree | None = None
+        self._manifest = Manifest()
         # ``root`` is what the report names as the evidence; ``_dir`` is where files are read
-        self.root, self._dir, self.layout = self._open(path)
-        self.host = self._host_name()
+        try:
+            self.root, self._dir, self.layout = self._open(path)
+            self.host = self._host_name()
+        except BaseException:
+            self.close()  # the extraction of a tarball is not left behind
+            raise
         self._loaded = False
 
     def _open(self, path: Path) -> tuple[Path, Path, str]:
-        if not path.exists():
-            raise InputError(f"{path}: no such file or directory")
-        if path.is_dir():
-            root, layout = _locate(path)
-            return root, root, layout
+        try:
+            st = os.stat(path)  # the path the user gave may be a link; what is inside may not
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such file or directory") from None
+        except OSError as exc:
+            raise InputError(f"{path}: {exc.strerror or exc}") from None
+        if stat.S_ISDIR(st.st_mode):
+            self._tree = _locate(path, str(path))
+            self._manifest = read_manifest(self._tree) if self.layout_of(self._tree) == "bundle" else Manifest()
+            return self._tree.root, self._tree.root, self.layout_of(self._tree)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{path}: {kind_of(st.st_mode)}, not a file or directory; {_ACCEPTS}")
         if path.name.endswith(_TAR_SUFFIXES) or _is_tarfile(path):
             self._tmp = tempfile.TemporaryDirectory(prefix="kleak-replay-")
             try:
                 base = _extract(path, Path(self._tmp.name))
-                root, layout = _locate(base, label=path)
+                self._tree = _locate(base, str(path), archive=True, top=Path(self._tmp.name))
+                layout = self.layout_of(self._tree)
+                self._manifest = read_manifest(self._tree) if layout == "bundle" else Manifest()
             except BaseException:
                 self.close()
                 raise
-            return path, root, layout
+            return path, self._tree.root, layout
         self._pasted = _read_pasted(path)
         return path, path, "pasted"
+
+    @staticmethod
+    def layout_of(tree: Tree) -> str:
+        return "bundle" if tree.strict else "snapshot"
 
     def collect(self, request: Request, hosts: Sequence[str] | None, store_for: StoreFor) -> list[str]:
         store = store_for(self.host)
@@ -99,18 +121,16 @@ class ReplayCollector:
     def _host_name(self) -> str:
         if self._pasted is not None:
             return _uname_host(self._pasted.uname) or self.source.stem
-        manifest = self._dir / "manifest.json"
-        if manifest.is_file():
-            try:
-                return str(json.loads(manifest.read_text())["host"])
-            except (ValueError, KeyError):
-                pass
+        tree = self._tree
+        assert tree is not None
+        if self._manifest.host:
+            return self._manifest.host
         for rel in (*_HOSTNAME_FILES, "static/etc/hostname"):
-            text = _read(self._dir / rel, self._dir)
+            text = tree.read(rel, 4096) if tree.is_file(rel) else None
             if text and text.strip():
-                return text.strip().splitlines()[0].strip()
+                return text.strip().splitlines()[0].strip()[:255]
         for rel in ("commands/uname", *(rel for rel, _ in SPECS["uname"].sources)):
-            host = _uname_host(_read(self._dir / rel, self._dir))
+            host = _uname_host(tree.read(rel, 64 * 1024) if tree.is_file(rel) else None)
             if host:
                 return host
         name = self.source.name
@@ -128,66 +148,19 @@ class ReplayCollector:
             self._load_snapshot(store)
 
     def _load_bundle(self, store: EvidenceStore) -> None:
-        manifest = _read_manifest(self._dir)
-        uptimes = {s["index"]: s.get("uptime") for s in manifest.get("samples", [])}
-        dirs = sorted(p for p in (self._dir / "samples").iterdir() if p.is_dir() and p.name.isdigit())
-        for d in dirs:
-            wall = _read(d / "timestamp")
-            up = uptimes.get(int(d.name))
-            sample = store.new_sample(wall.strip() if wall else None, up)
-            for spec in SPECS.values():
-                if spec.sampled:
-                    text = _read(d / spec.relpath)
-                    if text is not None:
-                        store.add_sample_text(sample, spec.name, spec.relpath, text)
-            if sample.uptime is None and "uptime" in sample.texts:
-                sample.uptime = _uptime(sample.texts["uptime"])
-        self._load_static(store, self._dir / "static")
-        probes = self._dir / "probes"
-        infos = manifest.get("probes", {})
-        for pdir in sorted(probes.iterdir()) if probes.is_dir() else []:
-            if pdir.name not in PROBES:
-                continue
-            store.start_probe(pdir.name, tuple(infos.get(pdir.name, {}).get("args", ())))
-            for phase in ("before", "after"):
-                for spec in SPECS.values():
-                    text = _read(pdir / phase / spec.relpath)
-                    if text is not None:
-                        store.add_probe_text(pdir.name, phase, spec.name, spec.relpath, text)
-            data = pdir / "data"
-            for f in sorted(data.rglob("*")) if data.is_dir() else []:
-                text = _read(f) if f.is_file() and not f.is_symlink() else None
-                if text is not None:
-                    rel = str(f.relative_to(data))
-                    store.add_probe_text(pdir.name, "data", rel, rel, text)
-            for f in sorted(pdir.glob("*.json")):
-                try:
-                    store.add_probe_action(pdir.name, f.stem, json.loads(f.read_text()))
-                except ValueError:
-                    raise InputError(f"{f}: not valid JSON") from None
-        for name, info in infos.items():
-            if not info.get("ran", True) and name not in store.probes:
-                store.skip_probe(name, info.get("reason", "skipped"), tuple(info.get("args", ())))
-        for gap in manifest.get("gaps", []):
-            store.add_gap(gap["item"], gap["status"], gap["reason"])
-        store.unreachable = manifest.get("unreachable")
-
-    def _load_static(self, store: EvidenceStore, base: Path) -> None:
-        for spec in SPECS.values():
-            if not spec.sampled:
-                text = _read(base / spec.relpath)
-                if text is not None:
-                    store.add_static(spec.name, spec.relpath, text)
+        assert self._tree is not None
+        load_bundle(self._tree, self._manifest, store)
 
     def _load_snapshot(self, store: EvidenceStore) -> None:
-        root = self._dir
+        tree = self._tree
+        assert tree is not None
         sample = store.new_sample(None, None)
         for spec in SPECS.values():
-            text, form = _read(root / spec.relpath, root), ""
+            text, form = tree.read(spec.relpath, spec.max_bytes), ""
             for rel, alt in spec.sources:  # a sosreport's own place for it
                 if text is not None:
                     break
-                text, form = _read(root / rel, root), alt
+                text, form = tree.read(rel, spec.max_bytes), alt
                 if text is not None and alt == "slabtop":
                     store.add_gap(
                         spec.name,
@@ -196,7 +169,7 @@ class ReplayCollector:
                     )
             if text is None and spec.relpath.startswith("proc/sys/"):  # sos keeps sysctls in `sysctl -a`
                 key = spec.relpath[len("proc/sys/") :].replace("/", ".")
-                text = _sysctl(_read(root / _SOS_SYSCTL, root), key)
+                text = _sysctl(tree.read(_SOS_SYSCTL), key)
             if text is None:
                 continue
             if spec.sampled:
@@ -204,7 +177,7 @@ class ReplayCollector:
             else:
                 store.add_static(spec.name, spec.relpath, text, form)
         if "uptime" in sample.texts:
-            sample.uptime = _uptime(sample.texts["uptime"])
+            sample.uptime = uptime_of(sample.texts["uptime"])
 
     def _load_pasted(self, store: EvidenceStore) -> None:
         """Each block becomes evidence; a kind pasted again starts the next sample (no timestamps)."""
@@ -227,21 +200,48 @@ class ReplayCollector:
             store.add_gap(item, status, f"pasted text: {reason}")
 
 
-def _locate(path: Path, label: Path | None = None) -> tuple[Path, str]:
-    for root in (path / "evidence", path):
-        if (root / "samples").is_dir():
-            return root, "bundle"
-    if (path / "proc" / "meminfo").is_file() or (path / "sos_commands").is_dir():
-        return path, "snapshot"
-    if label is not None:
+def _locate(path: Path, label: str, archive: bool = False, top: Path | None = None) -> Tree:
+    """The tree to read: a bundle (``samples/``, in ``evidence/`` of a report directory, strict) or a
+    snapshot (``proc/meminfo`` or ``sos_commands/``, links inside it followed)."""
+    outer = Tree(path, label, strict=True, prefix=_prefix(path, top), archive=archive)
+    for sub in ("evidence/", ""):
+        if sub and outer.stat("evidence") is None:
+            continue
+        if outer.stat(sub + "samples") is not None:  # refuses a link at evidence/ or samples/
+            if not outer.is_dir(sub + "samples"):
+                raise InputError(f"{outer.name(sub + 'samples')}: not a directory")
+            return Tree(
+                path / sub if sub else path, label, strict=True, prefix=_prefix(path, top) + sub, archive=archive
+            )
+    snapshot = Tree(path, label, strict=False, prefix=_prefix(path, top), archive=archive)
+    if snapshot.is_file("proc/meminfo") or snapshot.is_dir("sos_commands"):
+        return snapshot
+    if archive:
         raise InputError(f"{label}: the archive holds no kleak-runbook bundle (samples/) nor a sosreport or snapshot")
     raise InputError(f"{path}: not a kleak-runbook bundle (no samples/) nor a snapshot directory (no proc/meminfo)")
 
 
+def _prefix(path: Path, top: Path | None) -> str:
+    """Where ``path`` sits inside an extracted archive (``sosreport-vm/``), for messages."""
+    if top is None or path == top:
+        return ""
+    return path.relative_to(top).as_posix() + "/"
+
+
 def _is_tarfile(path: Path) -> bool:
+    """Whether a regular file is a (compressed) tar archive, by its first bytes: ``tarfile.is_tarfile``
+    alone would read a large file of zeros to its end, and says yes to it."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except OSError:
+        return False
+    compressed = head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00"))
+    if not compressed and head[257:262] != b"ustar":
+        return False
     try:
         return tarfile.is_tarfile(path)
-    except OSError:
+    except (OSError, EOFError, lzma.LZMAError, zlib.error, tarfile.TarError):
         return False
 
 
@@ -273,7 +273,8 @@ def _extract(tarball: Path, dest: Path) -> Path:
         with tarfile.open(tarball, "r:*") as tar:
             tar.extractall(dest, filter=keep)
     except (tarfile.TarError, lzma.LZMAError, zlib.error, EOFError, OSError) as exc:
-        raise InputError(f"{tarball}: not a readable tar archive ({exc})") from None
+        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise InputError(f"{tarball}: not a readable tar archive ({reason})") from None
     # sosreport-<host>-<date>/proc/meminfo, or proc/meminfo at the top of the archive
     if len(tops) == 1 and not any((dest / n).exists() for n in ("proc", "samples", "evidence", "sos_commands")):
         return dest / next(iter(tops))
@@ -281,12 +282,7 @@ def _extract(tarball: Path, dest: Path) -> Path:
 
 
 def _read_pasted(path: Path) -> PastedBlocks:
-    try:
-        if path.stat().st_size > _MAX_TEXT:
-            raise InputError(f"{path}: larger than {_MAX_TEXT // 1048576} MiB: not a pasted text")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: {exc.strerror}") from None
+    data = read_file_bytes(path, _MAX_TEXT)
     if not data.strip():
         raise InputError(f"{path}: empty file; {_ACCEPTS}")
     text = data.decode("utf-8", errors="replace")
@@ -313,35 +309,3 @@ def _sysctl(text: str | None, key: str) -> str | None:
         if sep and name.strip() == key:
             return value.strip() + "\n"
     return None
-
-
-def _read_manifest(root: Path) -> dict:  # type: ignore[type-arg]
-    for name in ("manifest.json",):
-        p = root / name
-        if p.is_file():
-            try:
-                data = json.loads(p.read_text())
-                return data if isinstance(data, dict) else {}
-            except ValueError as exc:
-                raise InputError(f"{p}: not valid JSON ({exc})") from None
-    return {}
-
-
-def _read(path: Path, inside: Path | None = None) -> str | None:
-    """The file's text, or None when absent; with ``inside``, also None when a symlink leads out of it
-    (an unpacked sosreport linking to /proc would otherwise read this machine, not the reported one)."""
-    if inside is not None and not path.resolve().is_relative_to(inside.resolve()):
-        return None
-    try:
-        return path.read_text(encoding="utf-8", errors="surrogateescape")
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        return None
-    except PermissionError as exc:
-        raise InputError(f"{path}: {exc.strerror}") from None
-
-
-def _uptime(text: str) -> float | None:
-    try:
-        return float(text.split()[0])
-    except (IndexError, ValueError):
-        return None

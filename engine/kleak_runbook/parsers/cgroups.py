@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kleak_runbook.errors import ParseError
+from kleak_runbook.parsers.numbers import is_uint
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ def parse_cgroups(text: str) -> dict[str, CgroupSubsys]:
         fields = line.split()
         if not fields:
             continue
-        if len(fields) != 4 or not all(f.isdigit() for f in fields[1:]):
+        if len(fields) != 4 or not all(is_uint(f) for f in fields[1:]):
             raise ParseError(
                 "cgroups", f"expected 'name hierarchy num_cgroups enabled', got {line[:60]!r}", line=lineno
             )
@@ -57,6 +58,6 @@ def parse_cgroup_stat(text: str) -> CgroupStat:
     out: dict[str, int] = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[1].isascii() and parts[1].isdigit():
+        if len(parts) == 2 and is_uint(parts[1]):
             out[parts[0]] = int(parts[1])
     return CgroupStat(out.get("nr_descendants"), out.get("nr_dying_descendants"))

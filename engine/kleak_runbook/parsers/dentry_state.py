@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kleak_runbook.errors import ParseError
+from kleak_runbook.parsers.numbers import sint
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ def parse_dentry_state(text: str, kernel: tuple[int, int, int] | None = None) ->
     """
     fields = text.split()
     try:
-        values = [int(f) for f in fields]
+        values = [sint(f) for f in fields]
     except ValueError:
         raise ParseError("dentry-state", f"expected numbers, got {text.strip()[:60]!r}", line=1) from None
     if len(values) < 5:

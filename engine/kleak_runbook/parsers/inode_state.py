@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kleak_runbook.errors import ParseError
+from kleak_runbook.parsers.numbers import is_uint
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,6 @@ def parse_inode_state(text: str) -> InodeState:
     InodeState(nr_inodes=106243, nr_free_inodes=0)
     """
     fields = text.split()
-    if len(fields) < 2 or not all(f.isascii() and f.isdigit() for f in fields):
+    if len(fields) < 2 or not all(is_uint(f) for f in fields):
         raise ParseError("inode-state", f"expected numbers, got {text.strip()[:60]!r}", line=1)
     return InodeState(int(fields[0]), int(fields[1]))

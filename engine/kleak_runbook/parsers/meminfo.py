@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from kleak_runbook.errors import ParseError
+from kleak_runbook.parsers.numbers import uint
 
 SPEC = "meminfo"
 
@@ -53,8 +54,10 @@ def parse_meminfo(text: str) -> MemInfo:
             continue
         parts = rest.split()
         try:
-            value = int(parts[0])
+            value = uint(parts[0])  # ASCII digits, at most 64 bits: anything else is dropped
         except (IndexError, ValueError):
+            if name.strip() == "MemTotal":
+                raise ParseError(SPEC, f"MemTotal: expected a number of kB, got {rest.strip()[:40]!r}") from None
             continue
         if len(parts) == 1:
             fields[name.strip()] = value

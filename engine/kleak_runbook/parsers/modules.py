@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kleak_runbook.errors import ParseError
+from kleak_runbook.parsers.numbers import hexint, is_uint, uint
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def parse_modules(text: str) -> tuple[Module, ...]:
         fields = line.split()
         if not fields:
             continue
-        if len(fields) < 6 or not fields[1].isdigit():
+        if len(fields) < 6 or not is_uint(fields[1]) or not (fields[2] == "-" or is_uint(fields[2])):
             raise ParseError(
                 "modules", f"expected 'name size refcount deps state address', got {line[:60]!r}", line=lineno
             )
@@ -52,14 +53,14 @@ def parse_modules(text: str) -> tuple[Module, ...]:
         if len(fields) > 6 and fields[6].startswith("(") and fields[6].endswith(")"):
             taints = fields[6][1:-1]
         try:
-            address = int(fields[5], 16) or None
+            address = hexint(fields[5]) or None
         except ValueError:
-            raise ParseError("modules", f"expected an address, got {fields[5]!r}", line=lineno) from None
+            raise ParseError("modules", f"expected an address, got {fields[5][:40]!r}", line=lineno) from None
         modules.append(
             Module(
                 name=fields[0],
-                size=int(fields[1]),
-                refcount=-1 if fields[2] == "-" else int(fields[2]),
+                size=uint(fields[1]),
+                refcount=-1 if fields[2] == "-" else uint(fields[2]),
                 # "[permanent]" marks a module without an exit function; it is not a user
                 deps=tuple(d for d in fields[3].split(",") if d and d not in ("-", "[permanent]")),
                 state=fields[4],

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from kleak_runbook.errors import ParseError
 from kleak_runbook.parsers.kmemleak import Frame, first_site, parse_frame
+from kleak_runbook.parsers.numbers import uint
 
 SPEC = "page_owner"
 
-_RECORD = re.compile(r"^Page allocated via order (\d+), mask (0x[0-9a-fA-F]+)")
+_RECORD = re.compile(r"^Page allocated via order ([0-9]{1,2}), mask (0x[0-9a-fA-F]+)")
 # page_owner_sort: "N times, M pages:" (newer versions add ", allocated by SLAB :" or cull fields)
-_SORTED = re.compile(r"^(\d+) times, (\d+) pages\b")
+_SORTED = re.compile(r"^([0-9]{1,20}) times, ([0-9]{1,20}) pages\b")
 # Record lines that are not stack frames (PFN/flags; migration, memcg and slab notes of newer kernels).
 _METADATA = ("PFN ", "Page has been migrated", "Charged ", "Slab cache page", "SLAB_PAGE ")
 
@@ -142,7 +143,7 @@ def parse_page_owner_by_stack(text: str) -> PageOwnerSummary:
     if not lines or not lines[0].startswith("records"):
         raise ParseError(SPEC, "expected a 'records N' line first", line=1)
     try:
-        records = int(lines[0].split()[1])
+        records = uint(lines[0].split()[1])
     except (IndexError, ValueError):
         raise ParseError(SPEC, f"expected 'records N', got {lines[0][:40]!r}", line=1) from None
     stacks = []
@@ -151,7 +152,7 @@ def parse_page_owner_by_stack(text: str) -> PageOwnerSummary:
         if len(parts) != 3:
             continue
         try:
-            pages, count = int(parts[0]), int(parts[1])
+            pages, count = uint(parts[0]), uint(parts[1])
         except ValueError:
             raise ParseError(SPEC, f"expected pages and count, got {line[:40]!r}", line=lineno) from None
         frames = tuple(f for f in parts[2].split("|") if f)

@@ -44,18 +44,20 @@ _QUOTE = re.compile(r"^\s*(?:>\s?)+")
 _FENCE = re.compile(r"^(```|~~~)")
 # "$ cmd", "# cmd", "[root@host ~]# cmd", "root@host:~# cmd", "core@host ~ $ cmd"
 _PROMPT = re.compile(r"^(?:\[[^\]]*\]\s*|[\w.-]+@[\w.-]+(?::\S*|\s+\S+)?\s*)?[$#](?:\s+(?P<cmd>.*))?$")
-_MEMINFO = re.compile(r"^(?P<key>[A-Za-z][A-Za-z0-9_()]*):\s+\d+(?:\s+kB)?$")
+_MEMINFO = re.compile(r"^(?P<key>[A-Za-z][A-Za-z0-9_()]*):\s+[0-9]+(?:\s+kB)?$")
 _SLABINFO_ROW = re.compile(
-    r"^(?P<name>\S+)(?:\s+\d+){5}\s+:\s+tunables(?:\s+\d+){3}\s+:\s+slabdata(?:\s+\d+){3}(?:\s+:.*)?$"
+    r"^(?P<name>\S+)(?:\s+[0-9]+){5}\s+:\s+tunables(?:\s+[0-9]+){3}\s+:\s+slabdata(?:\s+[0-9]+){3}(?:\s+:.*)?$"
 )
 _SLABINFO_COLUMNS = re.compile(r"^#\s*name\s+<active_objs>")
 _SLABTOP_SUMMARY = re.compile(r"^(Active / Total|Minimum / Average / Maximum)\b.*:")
-_SLABTOP_ROW = re.compile(r"^\d+\s+\d+\s+\d+%\s+[\d.]+[KMG]?\s+\d+\s+\d+\s+[\d.]+[KMG]?\s+(?P<name>\S+)$")
-_VMALLOC_ROW = re.compile(r"^0x[0-9a-fA-F]+-0x[0-9a-fA-F]+\s+\d+(?:\s|$)")
-_DENTRY_STATE = re.compile(r"^\d+(?:\s+\d+){5}$")
-_UNAME = re.compile(r"^Linux\s+\S+\s+\d+\.\d+\S*\s+#")
-_RELEASE = re.compile(r"^\d+\.\d+\S*$")
-_PROC_VERSION = re.compile(r"^Linux version \d+\.\d+")
+_SLABTOP_ROW = re.compile(
+    r"^[0-9]+\s+[0-9]+\s+[0-9]+%\s+[0-9.]+[KMG]?\s+[0-9]+\s+[0-9]+\s+[0-9.]+[KMG]?\s+(?P<name>\S+)$"
+)
+_VMALLOC_ROW = re.compile(r"^0x[0-9a-fA-F]+-0x[0-9a-fA-F]+\s+[0-9]+(?:\s|$)")
+_DENTRY_STATE = re.compile(r"^[0-9]+(?:\s+[0-9]+){5}$")
+_UNAME = re.compile(r"^Linux\s+\S+\s+[0-9]+\.[0-9]+\S*\s+#")
+_RELEASE = re.compile(r"^[0-9]+\.[0-9]+\S*$")
+_PROC_VERSION = re.compile(r"^Linux version [0-9]+\.[0-9]+")
 _OS_RELEASE = re.compile(
     r"^(NAME|VERSION|ID|ID_LIKE|PRETTY_NAME|VERSION_ID|VERSION_CODENAME|BUILD_ID|VARIANT|VARIANT_ID"
     r"|HOME_URL|SUPPORT_URL|BUG_REPORT_URL|PRIVACY_POLICY_URL|DOCUMENTATION_URL|ANSI_COLOR|CPE_NAME"

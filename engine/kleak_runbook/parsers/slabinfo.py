@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kleak_runbook.errors import ParseError
+from kleak_runbook.parsers.numbers import decimal, uint
 
 SPEC = "slabinfo"
 SLABTOP_SPEC = "slabtop"
@@ -45,9 +46,9 @@ class SlabInfo:
 
 def _int(token: str, spec: str, lineno: int) -> int:
     try:
-        return int(token)
+        return uint(token)
     except ValueError:
-        raise ParseError(spec, f"expected a number, got {token!r}", line=lineno) from None
+        raise ParseError(spec, f"expected a number, got {token[:40]!r}", line=lineno) from None
 
 
 def parse_slabinfo(text: str) -> SlabInfo:
@@ -103,9 +104,9 @@ def _size(token: str, lineno: int) -> float:
     unit = _UNITS.get(token[-1:].upper())
     number = token[:-1] if unit else token
     try:
-        return float(number) * (unit or 1024)
+        return decimal(number) * (unit or 1024)
     except ValueError:
-        raise ParseError(SLABTOP_SPEC, f"expected a size like 0.19K, got {token!r}", line=lineno) from None
+        raise ParseError(SLABTOP_SPEC, f"expected a size like 0.19K, got {token[:40]!r}", line=lineno) from None
 
 
 def parse_slabtop(text: str) -> SlabInfo:

@@ -11,11 +11,12 @@ from dataclasses import dataclass, replace
 
 from kleak_runbook.errors import ParseError
 from kleak_runbook.parsers.kmemleak import first_site, is_allocator, parse_frame
+from kleak_runbook.parsers.numbers import sint
 
 SPEC = "slub_traces"
 
 # "%7ld %pS[ waste=%lu/%lu] age=%ld[/%ld/%ld] pid=%ld[-%ld][ cpus=%*pbl][ nodes=%*pbl]" (mm/slub.c)
-_HEAD = re.compile(r"^\s*(\d+) (\S+)((?:\s+\[[^\]\s]+\])?)((?:\s+[a-z]+=\S+)*)\s*$")
+_HEAD = re.compile(r"^\s*([0-9]{1,20}) (\S+)((?:\s+\[[^\]\s]+\])?)((?:\s+[a-z]+=\S+)*)\s*$")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,13 @@ class SlubTrace:
         return site.key
 
 
+def _number(token: str) -> int | None:
+    try:
+        return sint(token)
+    except ValueError:  # a field mangled in a paste: unknown, the trace still counts
+        return None
+
+
 def _head(m: re.Match[str]) -> SlubTrace:
     count, caller, module_part, fields = int(m[1]), m[2], m[3].strip(), m[4].split()
     function = None
@@ -65,8 +73,11 @@ def _head(m: re.Match[str]) -> SlubTrace:
     for field in fields:
         name, _, value = field.partition("=")
         if name == "age":
-            parts = [int(v) for v in value.split("/")]
-            ages = [parts[0], parts[0], parts[0]] if len(parts) == 1 else [parts[0], parts[1], parts[2]]
+            parts = [_number(v) for v in value.split("/")]
+            if len(parts) == 1:
+                ages = [parts[0], parts[0], parts[0]]
+            elif len(parts) == 3:
+                ages = parts
         elif name == "pid":
             pids = value
         elif name == "cpus":
@@ -74,7 +85,7 @@ def _head(m: re.Match[str]) -> SlubTrace:
         elif name == "nodes":
             nodes = value
         elif name == "waste":
-            waste = int(value.partition("/")[0])
+            waste = _number(value.partition("/")[0])
     caller_text = f"{caller} {module_part}" if module_part else caller
     return SlubTrace(count, caller_text, function, module, ages[0], ages[1], ages[2], pids, (), cpus, nodes, waste)
 

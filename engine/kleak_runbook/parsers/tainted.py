@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kleak_runbook.errors import ParseError
+from kleak_runbook.parsers.numbers import sint
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def parse_tainted(text: str) -> Taint:
     """
     token = text.strip()
     try:
-        value = int(token)
+        value = sint(token)
     except ValueError:
         raise ParseError("tainted", f"expected a number, got {token[:40]!r}", line=1) from None
     if value < 0:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from kleak_runbook.errors import ParseError
 from kleak_runbook.parsers.kmemleak import first_site, parse_frame
+from kleak_runbook.parsers.numbers import sint
 
 SPEC = "trace_hist"
 
@@ -19,7 +20,7 @@ _KEY_SPLIT = re.compile(r",\s+(?=[A-Za-z_][\w.]*:)")
 # values after "}": "hitcount:       7403  bytes_req:    4084360"; ".percent"/".graph" print
 # non-integers, which are skipped.
 _VALUE = re.compile(r"([A-Za-z_][\w.]*(?: \(%\))?):\s+(\S+)")
-_TOTAL = re.compile(r"^(Hits|Entries|Dropped):\s+(\d+)$")
+_TOTAL = re.compile(r"^(Hits|Entries|Dropped):\s+([0-9]{1,20})$")
 # "[ffffffffa046041c] i915_gem_execbuffer2+0x6c/0x2c0 [i915]" (.sym / .sym-offset)
 _SYM = re.compile(r"^\[[0-9a-f]+\]\s+(\S+)(?:\s+\[(\S+)\])?$")
 
@@ -52,7 +53,7 @@ def _values(text: str) -> dict[str, int]:
     values: dict[str, int] = {}
     for name, value in _VALUE.findall(text):
         try:
-            values[name] = int(value)
+            values[name] = sint(value)
         except ValueError:
             continue
     return values

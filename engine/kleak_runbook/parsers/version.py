@@ -8,14 +8,14 @@ from dataclasses import dataclass
 
 from kleak_runbook.errors import ParseError
 
-_LEADING_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
+_LEADING_VERSION = re.compile(r"([0-9]{1,9})\.([0-9]{1,9})(?:\.([0-9]{1,9}))?")
 # Debian puts the upstream version in the build string: "#1 SMP Debian 6.1.176-1 (2026-07-02)"
-_DEBIAN_BUILD = re.compile(r"\bDebian (\d+\.\d+(?:\.\d+)?\S*)")
+_DEBIAN_BUILD = re.compile(r"\bDebian ([0-9]+\.[0-9]+(?:\.[0-9]+)?\S*)")
 # Ubuntu's package version is the release ABI plus the build number: 5.15.0-91 + #101 -> 5.15.0-91.101
-_UBUNTU_BUILD = re.compile(r"#(\d+)(~\S*)?-Ubuntu\b")
-_UBUNTU_RELEASE = re.compile(r"(\d+\.\d+\.\d+-\d+)-")
+_UBUNTU_BUILD = re.compile(r"#([0-9]+)(~\S*)?-Ubuntu\b")
+_UBUNTU_RELEASE = re.compile(r"([0-9]+\.[0-9]+\.[0-9]+-[0-9]+)-")
 # RHEL and rebuilds: 3.10.0-1160.el7.x86_64 -> 3.10.0-1160.el7
-_EL_RELEASE = re.compile(r"(\d+\.\d+\.\d+-[\d.]+\.el\d+(?:_\d+)?)")
+_EL_RELEASE = re.compile(r"([0-9]+\.[0-9]+\.[0-9]+-[0-9.]+\.el[0-9]+(?:_[0-9]+)?)")
 _UNAME_TAIL = frozenset(
     {"x86_64", "i386", "i486", "i586", "i686", "aarch64", "arm64", "armv7l", "armv6l", "ppc64", "ppc64le"}
     | {"s390x", "riscv64", "mips", "mips64", "loongarch64", "unknown"}
@@ -140,7 +140,7 @@ def parse_uname(text: str) -> KernelVersion:
         tail.pop()
     # `uname -a` may add -p/-i words after the build date (`GenuineIntel`, `unknown`, or a CPU
     # model): the build string (uname -v) ends with the year, or Debian's `(YYYY-MM-DD)`
-    ends = [i for i, t in enumerate(tail) if re.fullmatch(r"\d{4}|\(\d{4}-\d{2}-\d{2}\)", t)]
+    ends = [i for i, t in enumerate(tail) if re.fullmatch(r"[0-9]{4}|\([0-9]{4}-[0-9]{2}-[0-9]{2}\)", t)]
     if ends:
         del tail[ends[-1] + 1 :]
     return _kernel_version(tokens[2], " ".join(tail) or None, None)

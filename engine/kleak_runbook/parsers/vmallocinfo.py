@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kleak_runbook.errors import ParseError
+from kleak_runbook.parsers.numbers import hexint, uint
 
 SPEC = "vmallocinfo"
 # Words mm/vmalloc.c prints after the caller; anything else there is the caller.
@@ -59,7 +60,7 @@ def _parse_line(line: str) -> VmallocArea | None:
         return None
     start_s, dash, end_s = parts[0].partition("-")
     try:
-        start, end, size = int(start_s, 16), int(end_s, 16), int(parts[1])
+        start, end, size = hexint(start_s), hexint(end_s), uint(parts[1])
     except ValueError:
         return None
     if not dash:
@@ -83,9 +84,9 @@ def _parse_line(line: str) -> VmallocArea | None:
     flags: list[str] = []
     for token in parts[i:]:
         if token.startswith("pages="):
-            pages = int(token[6:])
+            pages = uint(token[6:])
         elif token.startswith("phys="):
-            phys = int(token[5:], 16)
+            phys = hexint(token[5:])
         elif token[0] == "N" and "=" in token:
             continue  # per-NUMA-node page counts
         else:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kleak_runbook.errors import ParseError
+from kleak_runbook.parsers.numbers import uint
 
 
 @dataclass
@@ -50,9 +51,9 @@ class ZoneInfo:
 
 def _int(value: str, lineno: int) -> int:
     try:
-        return int(value)
+        return uint(value)
     except ValueError:
-        raise ParseError("zoneinfo", f"expected a number, got {value!r}", line=lineno) from None
+        raise ParseError("zoneinfo", f"expected a number, got {value[:40]!r}", line=lineno) from None
 
 
 def parse_zoneinfo(text: str) -> ZoneInfo:
@@ -85,6 +86,8 @@ def parse_zoneinfo(text: str) -> ZoneInfo:
         if zone is None:
             raise ParseError("zoneinfo", f"expected 'Node N, zone NAME' first, got {line[:60]!r}", line=lineno)
         words = line.replace(":", " ").split()
+        if not words:  # a line of colons
+            continue
         key = words[0]
         if key == "pages" and len(words) >= 3 and words[1] == "free":
             zone.free_pages = _int(words[2], lineno)

@@ -1,0 +1,145 @@
+"""Parse the kernel's OOM-killer report (and SysRq-m ``show_mem``) from dmesg, the journal or syslog.
+
+The report's ``Mem-Info:`` block counts pages (``active_anon:1 ... slab_unreclaimable:7509 ...
+free:5554``); ``N pages RAM`` and ``N pages reserved`` give the memory size; the per-zone lines
+carry ``kernel_stack`` and ``pagetables`` in kB. They become the ``/proc/meminfo`` fields they
+match, so a ticket that holds only an OOM report is judged like a meminfo snapshot. From 4.15 the
+report also lists ``Unreclaimable slab info:`` (cache, used, total) when unreclaimable slab is
+larger than user memory: those become slab caches.
+Line prefixes of dmesg (``[ 3117.587337]``, ``<4>``), the journal and syslog are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from types import MappingProxyType
+
+from kleak_runbook.errors import ParseError
+from kleak_runbook.parsers.meminfo import MemInfo
+from kleak_runbook.parsers.slabinfo import SlabCache, SlabInfo
+
+SPEC = "oom-report"
+PAGE = 4096
+# "<4>[ 3117.587337] ", "[Tue Feb  4 16:15:16 2025] ", "Feb  4 16:15:16 host kernel: "
+_PREFIX = re.compile(
+    r"^(?:<\d+>)?(?:\[\s*[\d.]+\]\s*|\[[A-Z][a-z]{2} [^\]]+\]\s*)?"
+    r"(?:[A-Z][a-z]{2}\s+\d+\s+[\d:]+\s+(?:\S+\s+)?kernel:\s*(?:\[\s*[\d.]+\]\s*)?)?"
+)
+_PAIR = re.compile(r"\b([a-z_()]+):(\d+)(kB)?\b")
+_PAGES = re.compile(r"^(\d+) pages (RAM|reserved|HighMem/MovableOnly)\b")
+_SLAB_ROW = re.compile(r"^(\S+)\s+(\d+)KB\s+(\d+)KB\s*$")
+_SLAB_ROW_TOTAL_ONLY = re.compile(r"^(\S+)\s+(\d+)KB\b")
+# Mem-Info page counters -> /proc/meminfo field
+_FIELDS = {
+    "active_anon": "Active(anon)",
+    "inactive_anon": "Inactive(anon)",
+    "active_file": "Active(file)",
+    "inactive_file": "Inactive(file)",
+    "unevictable": "Unevictable",
+    "slab_reclaimable": "SReclaimable",
+    "slab_unreclaimable": "SUnreclaim",
+    "shmem": "Shmem",
+    "pagetables": "PageTables",
+    "free": "MemFree",
+    "mapped": "Mapped",
+}
+
+
+def _lines(text: str) -> list[str]:
+    return [_PREFIX.sub("", line).strip() for line in text.splitlines()]
+
+
+def is_oom_report(text: str) -> bool:
+    return any(line.startswith("Mem-Info:") for line in _lines(text)) or "slab_unreclaimable:" in text
+
+
+def parse_oom_meminfo(text: str) -> MemInfo:
+    """Mem-Info counters of an OOM report or SysRq-m, as /proc/meminfo fields in bytes.
+
+    Below: the report in https://github.com/openwrt/openwrt/issues/3507 (tests/cases), abridged.
+
+    >>> mi = parse_oom_meminfo('''Mem-Info:
+    ... active_anon:1 inactive_anon:1 isolated_anon:0
+    ...  active_file:97 inactive_file:133 isolated_file:0
+    ...  slab_reclaimable:277 slab_unreclaimable:7509
+    ...  free:5554 free_pcp:41 free_cma:0
+    ... Normal free:22216kB min:24576kB kernel_stack:576kB pagetables:544kB bounce:0kB
+    ... 32768 pages RAM
+    ... 1856 pages reserved''')
+    >>> mi["MemTotal"] // 1024, mi["SUnreclaim"] // 1024, mi["KernelStack"] // 1024
+    (123648, 30036, 576)
+    """
+    fields: dict[str, int] = {}
+    ram = reserved = None
+    stacks = 0
+    in_info = False
+    for line in _lines(text):
+        if line.startswith("Mem-Info:"):
+            in_info = True
+            continue
+        pages = _PAGES.match(line)
+        if pages:
+            count = int(pages.group(1))
+            if pages.group(2) == "RAM":
+                ram = count
+            elif pages.group(2) == "reserved":
+                reserved = count
+            continue
+        pairs = _PAIR.findall(line)
+        if not pairs:
+            in_info = in_info and not line
+            continue
+        if any(name == "kernel_stack" and unit for name, _, unit in pairs):  # a zone line, in kB
+            stacks += sum(int(v) for name, v, unit in pairs if name == "kernel_stack" and unit)
+            continue
+        if line.startswith("Node ") or any(unit for _, _, unit in pairs):
+            continue
+        for name, value, _ in pairs:
+            if name in _FIELDS and _FIELDS[name] not in fields:
+                fields[_FIELDS[name]] = int(value) * PAGE
+    if not fields:
+        raise ParseError(SPEC, "no Mem-Info page counters (active_anon:... free:...) found")
+    if ram is not None:
+        fields["MemTotal"] = (ram - (reserved or 0)) * PAGE
+    if stacks:
+        fields["KernelStack"] = stacks * 1024
+    if "SReclaimable" in fields and "SUnreclaim" in fields:
+        fields["Slab"] = fields["SReclaimable"] + fields["SUnreclaim"]
+    if {"Active(anon)", "Active(file)"} <= fields.keys():
+        fields["Active"] = fields["Active(anon)"] + fields["Active(file)"]
+    if {"Inactive(anon)", "Inactive(file)"} <= fields.keys():
+        fields["Inactive"] = fields["Inactive(anon)"] + fields["Inactive(file)"]
+    return MemInfo(MappingProxyType(fields))
+
+
+def parse_unreclaimable_slab(text: str) -> SlabInfo:
+    """The report's ``Unreclaimable slab info:`` list (``Name Used Total``, in KB) as slab caches.
+
+    Only sizes are known: object counts are 0 and each cache's size is its total.
+
+    >>> info = parse_unreclaimable_slab('''Unreclaimable slab info:
+    ... Name                      Used          Total
+    ... skbuff_small_head   22075675KB
+    ... kmalloc-1024            5508KB       5568KB''')
+    >>> [(c.name, c.size_bytes() // 1024) for c in info.caches]
+    [('skbuff_small_head', 22075676), ('kmalloc-1024', 5568)]
+    """
+    caches: list[SlabCache] = []
+    started = False
+    for line in _lines(text):
+        if line.startswith("Unreclaimable slab info"):
+            started = True
+            continue
+        if not started or line.startswith("Name"):
+            continue
+        row = _SLAB_ROW.match(line) or _SLAB_ROW_TOTAL_ONLY.match(line)
+        if row is None:
+            if caches:
+                break
+            continue
+        total_kb = int(row.group(3) if row.lastindex == 3 else row.group(2))
+        pages = -(-total_kb * 1024 // PAGE)
+        caches.append(SlabCache(row.group(1), 0, 0, 0, 0, 1, pages, pages))
+    if not caches:
+        raise ParseError(SPEC, "no 'Unreclaimable slab info:' rows (name, used KB, total KB) found")
+    return SlabInfo(version="oom-report", caches=tuple(caches))
