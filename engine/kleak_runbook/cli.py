@@ -177,7 +177,8 @@ def _is_knowledge(path: Path) -> bool:
     if path.is_dir():
         return True
     try:
-        head = path.read_text(encoding="utf-8", errors="replace")[:65536]
+        with path.open("rb") as fh:  # only the start: the file may be anything (/dev/zero)
+            head = fh.read(65536).decode("utf-8", errors="replace")
     except OSError:
         return False
     return any(line.startswith(("- id:", "affected:")) for line in head.splitlines())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kleak_runbook.parsers.dentry_state import parse_dentry_state
-from kleak_runbook.parsers.meminfo import parse_meminfo
+from kleak_runbook.parsers.meminfo import parse_meminfo, parse_meminfo_lines
 from kleak_runbook.parsers.pasted import split_pasted
 from kleak_runbook.parsers.slabinfo import parse_slabinfo, parse_slabtop
 from kleak_runbook.parsers.version import parse_os_release, parse_proc_version, parse_uname
@@ -129,8 +129,11 @@ Regards, Ops
 
 def test_synthetic_edge_case_every_block_once_dressed_up() -> None:
     blocks = split_pasted(EDGE)
-    assert [spec for spec, _ in blocks.order] == ["meminfo", "meminfo", "slabinfo", "vmallocinfo", "dentry_state"]
-    first, second = (parse_meminfo(t) for t in blocks.meminfo)
+    order = [spec for spec, _ in blocks.order]
+    assert order == ["meminfo", "meminfo", "meminfo", "slabinfo", "vmallocinfo", "dentry_state"]
+    assert blocks.meminfo_forms == ("", "partial", "")  # grep'd lines are read, without MemTotal
+    assert parse_meminfo_lines(blocks.meminfo[1]).get("MemTotal") is None
+    first, second = (parse_meminfo(t) for t in (blocks.meminfo[0], blocks.meminfo[2]))
     assert (first["SUnreclaim"], second["SUnreclaim"]) == (2400000 * KIB, 2500000 * KIB)
     info = parse_slabinfo(blocks.slabinfo[0])  # header and column line synthesised
     assert info.version == "2.1" and info.by_name()["kmalloc-2k"].size_bytes() == 75000 * 8 * 4096
@@ -141,7 +144,7 @@ def test_synthetic_edge_case_every_block_once_dressed_up() -> None:
     assert blocks.uname == "6.1.0-50-amd64\n"  # a bare release, recognised after `uname -r`
     assert blocks.os_release is not None and parse_os_release(blocks.os_release).version_id == "12"
     assert len(blocks.notes) == 2
-    assert blocks.notes[0] == "meminfo: a partial /proc/meminfo of 2 lines without MemTotal was left out"
+    assert blocks.notes[0] == "meminfo: a partial /proc/meminfo of 2 lines, without MemTotal"
     assert blocks.notes[1] == "slabinfo: a pasted /proc/slabinfo header with no whole cache row was left out"
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
 
+from kleak_runbook.derive import snapshot
 from kleak_runbook.derive.kernel import Kernel
 from kleak_runbook.derive.metrics import CacheStat, CallerStat, Metrics
 from kleak_runbook.derive.series import Series
@@ -77,6 +78,10 @@ def build(
                 ctx[spec.context] = view
         elif spec.name in evidence.static:
             ctx[spec.context] = evidence.static[spec.name]
+    snap = snapshot.judge(metrics, params)
+    ctx["snapshot"] = SimpleNamespace(
+        top=snap.top, candidates=list(snap.candidates), kinds=snap.kinds, slab_total=snap.slab_total
+    )
     dentry = ctx.get("dentry")
     if dentry is not None and not kernel.dentry_negative_counted:
         dentry.nr_negative = None  # before 5.0 the field was a dummy 0

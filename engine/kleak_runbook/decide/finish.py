@@ -39,9 +39,15 @@ def _guards(walk: HostWalk, verdict: str, kind: str, metrics: Metrics | None) ->
             + "; ".join(walk.unevaluated[:3])
             + "): no-leak cannot be claimed"
         )
-    if m is None or m.sample_count == 0:
+    other = (m is not None and bool(m.caches or m.callers)) or "cgroups" in walk.context
+    if (m is None or m.sample_count == 0) and not other:
         verdict, kind = "inconclusive", "unknown"
         notes.append("/proc/meminfo was not collected: no verdict is possible")
+    elif m is None or m.sample_count == 0:
+        notes.append(
+            "no memory counters (/proc/meminfo, free or an OOM report): judged from the slab, vmalloc or "
+            "cgroup evidence alone, in absolute sizes; /proc/meminfo would show them against MemTotal"
+        )
     return verdict, kind, notes
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from kleak_runbook.decide.expressions import Evaluator
 from kleak_runbook.decide.schema import RULE_NAMES
-from kleak_runbook.decide.yamlpos import Located, load_text
+from kleak_runbook.decide.yamlpos import Located, load_text, read_text
 from kleak_runbook.errors import RunbookError
 from kleak_runbook.evidence.specs import SPECS
 from kleak_runbook.paths import runbook_dir
@@ -22,6 +22,8 @@ from kleak_runbook.probes import CONSENTS, PROBES
 VERDICTS = ("leak", "suspected-leak", "no-leak", "inconclusive")
 KINDS = ("slab-unreclaimable", "slab-reclaimable", "vmalloc", "page-allocator", "percpu", "none", "unknown")
 CULPRIT_SOURCES = ("slab-unreclaimable", "slab-reclaimable", "vmalloc", "percpu", "page-allocator", "none")
+MAX_SAMPLES = 10_000
+MAX_SECONDS = 24 * 3600  # a step's interval or timeout
 _ID = re.compile(r"^[a-z][a-z0-9_-]*$")
 _TOP_KEYS = {"name", "description", "version", "params", "start", "defaults", "steps", "allow_intrusive"}
 _STEP_KEYS = {
@@ -122,13 +124,7 @@ def validate(path: Path) -> list[RunbookError]:
 
 def _load(path: Path) -> tuple[Runbook | None, list[RunbookError]]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        return None, [RunbookError(str(path), None, "", exc.strerror or str(exc))]
-    except UnicodeDecodeError:
-        return None, [RunbookError(str(path), None, "", "not UTF-8 text")]
-    try:
-        doc = load_text(text, str(path))
+        doc = load_text(read_text(path), str(path))  # capped at 1 MiB, no NUL bytes, UTF-8
     except RunbookError as exc:
         return None, [exc]
     checker = _Checker(doc)
@@ -215,12 +211,12 @@ class _Checker:
             self.bad(f"{path}.collect", "collect is a list of evidence names")
             collect = []
         for j, c in enumerate(collect):
-            if c not in SPECS:
+            if not isinstance(c, str) or c not in SPECS:
                 self.bad(f"{path}.collect[{j}]", f"unknown evidence name {c!r} (known: {', '.join(SPECS)})")
-        collect = [c for c in collect if c in SPECS]
+        collect = [c for c in collect if isinstance(c, str) and c in SPECS]
         samples = raw.get("samples", defaults.get("samples", 1))
-        if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
-            self.bad(f"{path}.samples", "samples must be a whole number ≥ 1")
+        if not isinstance(samples, int) or isinstance(samples, bool) or not 1 <= samples <= MAX_SAMPLES:
+            self.bad(f"{path}.samples", f"samples must be a whole number from 1 to {MAX_SAMPLES}")
             samples = 1
         interval = _seconds(raw.get("interval", defaults.get("interval", 0)))
         if interval is None:
@@ -235,7 +231,7 @@ class _Checker:
         probes = []
         for j, name in enumerate(probe_list):
             where = f"{path}.probe[{j}]" if isinstance(raw_probe, list) else f"{path}.probe"
-            if name not in PROBES:
+            if not isinstance(name, str) or name not in PROBES:
                 self.bad(where, f"unknown probe {name!r} (known: {', '.join(PROBES)})")
             else:
                 probes.append(name)
@@ -382,10 +378,11 @@ def _seconds(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value) if value >= 0 else None
+        return float(value) if 0 <= value <= MAX_SECONDS else None  # also refuses nan and inf
     if isinstance(value, str):
         m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*", value)
         if m:
             n = float(m.group(1))
-            return {"ms": n / 1000, "m": n * 60}.get(m.group(2) or "s", n)
+            seconds = {"ms": n / 1000, "m": n * 60}.get(m.group(2) or "s", n)
+            return seconds if seconds <= MAX_SECONDS else None
     return None

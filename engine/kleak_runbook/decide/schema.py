@@ -21,6 +21,7 @@ _DERIVED: dict[str, tuple[tuple[str, ...], str]] = {
     "params": ((), "runbook params (-e overrides)"),
     "consent": ((), "the intrusive probes consented to"),
     "findings": ((), "findings so far"),
+    "snapshot": ((), "one snapshot judged: top (the biggest abnormal component), candidates, kinds, slab_total"),
 }
 
 # name -> the evidence specs that supply it (empty: always present)

@@ -81,6 +81,7 @@ class Metrics:
     reclaim_source: str = ""
     notes: list[str] = field(default_factory=list)
     page_size: int = 4096
+    slab_total: int | None = None  # all slab in the last slab sample (slabtop's own total when it gives one)
 
 
 def sample_times(samples: Sequence[ParsedSample]) -> tuple[float, ...] | None:
@@ -137,6 +138,7 @@ def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
     if with_slab:
         infos: list[SlabInfo] = [s.values["slabinfo"] for s in with_slab]
         m.caches = _cache_stats(infos, sample_times(with_slab), reclaim, page_size)
+        m.slab_total = infos[-1].size_bytes
 
     with_vm = evidence.with_spec("vmallocinfo")
     if with_vm:

@@ -190,7 +190,7 @@ class ReplayCollector:
             store.add_sample_text(
                 sample, spec, SPECS[spec].relpath, getattr(blocks, spec)[index], blocks.form(spec, index)
             )
-        for spec in ("version", "uname", "os_release"):
+        for spec in ("version", "uname", "os_release", "cgroups"):
             text = getattr(blocks, spec)
             if text:
                 store.add_static(spec, SPECS[spec].relpath, text)

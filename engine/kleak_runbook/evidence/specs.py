@@ -19,9 +19,11 @@ from typing import Any
 from kleak_runbook.parsers.cgroups import parse_cgroup_stat, parse_cgroups
 from kleak_runbook.parsers.cmdline import parse_cmdline
 from kleak_runbook.parsers.dentry_state import parse_dentry_state
+from kleak_runbook.parsers.free import parse_free
 from kleak_runbook.parsers.inode_state import parse_inode_state
-from kleak_runbook.parsers.meminfo import parse_meminfo
+from kleak_runbook.parsers.meminfo import parse_meminfo, parse_meminfo_lines
 from kleak_runbook.parsers.modules import parse_modules
+from kleak_runbook.parsers.oom import parse_oom_meminfo, parse_unreclaimable_slab
 from kleak_runbook.parsers.slabinfo import parse_slabinfo, parse_slabtop
 from kleak_runbook.parsers.tainted import parse_tainted
 from kleak_runbook.parsers.version import parse_os_release, parse_proc_version, parse_uname
@@ -89,7 +91,15 @@ class Spec:
 
 
 _SPECS = (
-    Spec("meminfo", "proc/meminfo", True, "memory counters", parse_meminfo, context="meminfo"),
+    Spec(
+        "meminfo",
+        "proc/meminfo",
+        True,
+        "memory counters",
+        parse_meminfo,
+        context="meminfo",
+        forms={"partial": parse_meminfo_lines, "oom": parse_oom_meminfo, "free": parse_free},
+    ),
     Spec(
         "zoneinfo",
         "proc/zoneinfo",
@@ -104,7 +114,7 @@ _SPECS = (
         "slab caches (root only on most kernels)",
         parse_slabinfo,
         context="slab",
-        forms={"slabtop": parse_slabtop},
+        forms={"slabtop": parse_slabtop, "oom": parse_unreclaimable_slab},
         sources=(("sos_commands/memory/slabtop_-o", "slabtop"),),
     ),
     Spec(

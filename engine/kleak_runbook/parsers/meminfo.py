@@ -31,22 +31,7 @@ class MemInfo:
         return iter(self.fields)
 
 
-def parse_meminfo(text: str) -> MemInfo:
-    """Parse the text of ``/proc/meminfo``.
-
-    Fields keep the kernel's spelling; fields a kernel does not have (``Percpu``
-    before 4.16, ``KReclaimable`` before 4.20, ...) are simply absent.
-
-    >>> mi = parse_meminfo('''MemTotal:         981472 kB
-    ... SUnreclaim:        16468 kB
-    ... Active(anon):        192 kB
-    ... HugePages_Total:       0
-    ... ''')
-    >>> mi["SUnreclaim"], mi["Active(anon)"], mi["HugePages_Total"]
-    (16863232, 196608, 0)
-    >>> mi.get("Percpu") is None, "MemTotal" in mi
-    (True, True)
-    """
+def _fields(text: str) -> dict[str, int]:
     fields: dict[str, int] = {}
     for line in text.splitlines():
         name, sep, rest = line.partition(":")
@@ -63,6 +48,39 @@ def parse_meminfo(text: str) -> MemInfo:
             fields[name.strip()] = value
         elif len(parts) == 2 and parts[1] == "kB":
             fields[name.strip()] = value * 1024
+    return fields
+
+
+def parse_meminfo(text: str) -> MemInfo:
+    """Parse the text of ``/proc/meminfo``.
+
+    Fields keep the kernel's spelling; fields a kernel does not have (``Percpu``
+    before 4.16, ``KReclaimable`` before 4.20, ...) are simply absent.
+
+    >>> mi = parse_meminfo('''MemTotal:         981472 kB
+    ... SUnreclaim:        16468 kB
+    ... Active(anon):        192 kB
+    ... HugePages_Total:       0
+    ... ''')
+    >>> mi["SUnreclaim"], mi["Active(anon)"], mi["HugePages_Total"]
+    (16863232, 196608, 0)
+    >>> mi.get("Percpu") is None, "MemTotal" in mi
+    (True, True)
+    """
+    fields = _fields(text)
     if "MemTotal" not in fields:
         raise ParseError(SPEC, "no MemTotal line: not /proc/meminfo")
+    return MemInfo(MappingProxyType(fields))
+
+
+def parse_meminfo_lines(text: str) -> MemInfo:
+    """Some lines of /proc/meminfo, e.g. ``grep -i slab /proc/meminfo`` pasted in a ticket: the
+    fields given, without MemTotal (so nothing can be compared with the memory size).
+
+    >>> parse_meminfo_lines("Slab:  31466152 kB\\nSUnreclaim:  30990324 kB\\n")["SUnreclaim"] // 1024**3
+    29
+    """
+    fields = _fields(text)
+    if not fields:
+        raise ParseError(SPEC, "no 'Field: N kB' line: not lines of /proc/meminfo")
     return MemInfo(MappingProxyType(fields))

@@ -25,7 +25,10 @@ import re
 from dataclasses import dataclass
 
 from kleak_runbook.errors import ParseError
+from kleak_runbook.parsers.free import parse_free
 from kleak_runbook.parsers.meminfo import parse_meminfo
+from kleak_runbook.parsers.oom import _PREFIX as _OOM_PREFIX
+from kleak_runbook.parsers.oom import parse_oom_meminfo, parse_unreclaimable_slab
 from kleak_runbook.parsers.slabinfo import parse_slabinfo, parse_slabtop
 from kleak_runbook.parsers.vmallocinfo import parse_vmallocinfo
 
@@ -44,6 +47,21 @@ _QUOTE = re.compile(r"^\s*(?:>\s?)+")
 _FENCE = re.compile(r"^(```|~~~)")
 # "$ cmd", "# cmd", "[root@host ~]# cmd", "root@host:~# cmd", "core@host ~ $ cmd"
 _PROMPT = re.compile(r"^(?:\[[^\]]*\]\s*|[\w.-]+@[\w.-]+(?::\S*|\s+\S+)?\s*)?[$#](?:\s+(?P<cmd>.*))?$")
+_FREE = re.compile(r"^(?:total\s+used\s+free\b|(?:Mem|Swap|Low|High):\s+[0-9]|-/\+ buffers/cache:)")
+_OOM = re.compile(
+    r"^(?:Mem-Info:|Unreclaimable slab info:|Name\s+Used\s+Total\b|[0-9]+ pages (?:RAM|reserved|HighMem)"
+    r"|[0-9]+ total pagecache pages|lowmem_reserve|Node [0-9]+ (?:active_anon|DMA|Normal|HighMem|Movable)"
+    r"|(?:DMA|DMA32|Normal|HighMem|Movable)(?: free:|: [0-9]+\*)|Free swap\s+=|Total swap\s+=|Swap cache stats"
+    r"|[0-9]+ pages in swap cache|.*\binvoked oom-killer\b|CPU: [0-9]+ PID: [0-9]+ Comm: )"
+    r"|\b(?:active_anon|inactive_file|slab_unreclaimable|slab_reclaimable|free_pcp):[0-9]"
+)
+_OOM_SLAB_ROW = re.compile(r"^\S+\s+[0-9]+KB(?:\s+[0-9]+KB)?\s*$")
+# "CPU: 1 PID: 42 Comm: java Not tainted 5.4.0-42-generic #46-Ubuntu": the kernel of the report
+_OOM_KERNEL = re.compile(r"Comm: .*?(?:Not tainted|Tainted: [A-Z ]+?)\s+([0-9]+\.[0-9]+\S*)\s+(#\S+)")
+_CGROUPS_HEADER = re.compile(r"^#subsys_name\s+hierarchy\s+num_cgroups\s+enabled")
+_CGROUPS_ROW = re.compile(r"^[a-z_]+\s+[0-9]+\s+[0-9]+\s+[01]$")
+_CGROUPS_MEMORY = re.compile(r"^memory\s+[0-9]+\s+[0-9]+\s+[01]$")  # `grep memory /proc/cgroups`
+_CGROUPS_COLUMNS = "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
 _MEMINFO = re.compile(r"^(?P<key>[A-Za-z][A-Za-z0-9_()]*):\s+[0-9]+(?:\s+kB)?$")
 _SLABINFO_ROW = re.compile(
     r"^(?P<name>\S+)(?:\s+[0-9]+){5}\s+:\s+tunables(?:\s+[0-9]+){3}\s+:\s+slabdata(?:\s+[0-9]+){3}(?:\s+:.*)?$"
@@ -77,27 +95,50 @@ class PastedBlocks:
     version: str | None = None  # /proc/version
     uname: str | None = None  # uname -a (or uname -r)
     os_release: str | None = None
+    cgroups: str | None = None  # /proc/cgroups
     ignored_lines: int = 0  # non-blank lines that belong to no block: prose, prompts, fences
     # "<spec>: <what was lost>" for evidence that was approximated or left out
     notes: tuple[str, ...] = ()
     # the sampled blocks in the order they were pasted: (spec, index into its tuple)
     order: tuple[tuple[str, int], ...] = ()
-    # the form of each slabinfo block: "" for /proc/slabinfo text, "slabtop" for slabtop -o output
+    # the form of each slabinfo block: "" for /proc/slabinfo text, "slabtop" for slabtop -o output,
+    # "oom" for an OOM report's unreclaimable slab list
     slabinfo_forms: tuple[str, ...] = ()
+    # the form of each meminfo block: "" for /proc/meminfo, "partial" for some of its lines,
+    # "oom" for an OOM report's (or SysRq-m's) Mem-Info, "free" for free's output
+    meminfo_forms: tuple[str, ...] = ()
 
     def form(self, spec: str, index: int) -> str:
-        return self.slabinfo_forms[index] if spec == "slabinfo" else ""
+        if spec == "slabinfo":
+            return self.slabinfo_forms[index]
+        return self.meminfo_forms[index] if spec == "meminfo" else ""
 
     def __bool__(self) -> bool:
-        return bool(self.order or self.version or self.uname or self.os_release)
+        return bool(self.order or self.version or self.uname or self.os_release or self.cgroups)
+
+
+_EMPHASIS = re.compile(r"^(?:\*\*|__|`)+|(?:\*\*|__|`)+$")
 
 
 def _clean(line: str) -> str:
-    return _QUOTE.sub("", line).strip()
+    """The line without e-mail quoting, indentation, and markdown emphasis wrapped around it."""
+    bare = _QUOTE.sub("", line).strip()
+    return _EMPHASIS.sub("", bare).strip() or bare  # a fence line stays a (non-evidence) line
 
 
-def _kind(line: str) -> str | None:
+def _kind(line: str, current: str | None = None) -> str | None:
     """What a cleaned, non-blank line is part of; None for anything else."""
+    bare = _OOM_PREFIX.sub("", line)
+    if _OOM.search(bare) or (current == "oom" and _OOM_SLAB_ROW.match(bare)):
+        return "oom"
+    if _FREE.match(line):
+        return "free"
+    if (
+        _CGROUPS_HEADER.match(line)
+        or _CGROUPS_MEMORY.match(line)
+        or (current == "cgroups" and _CGROUPS_ROW.match(line))
+    ):
+        return "cgroups"
     if line.startswith("slabinfo - version:") or _SLABINFO_COLUMNS.match(line) or _SLABINFO_ROW.match(line):
         return "slabinfo"
     if _SLABTOP_SUMMARY.match(line) or line.split()[:2] == ["OBJS", "ACTIVE"] or _SLABTOP_ROW.match(line):
@@ -128,6 +169,8 @@ def _key(kind: str, line: str) -> str | None:
     if kind == "slabtop":
         m = _SLABTOP_ROW.match(line)
         return m["name"] if m else None
+    if kind == "free":
+        return line.split()[0] if not line.startswith("total") else "header"
     return None
 
 
@@ -138,6 +181,7 @@ class _Splitter:
         self.lines: list[str] = []
         self.keys: set[str] = set()
         self.ignored = 0
+        self.prompt: str | None = None  # the last shell prompt line: "$ free -m" says free's unit
 
     def close(self) -> None:
         if self.kind is not None and self.lines:
@@ -154,6 +198,8 @@ class _Splitter:
         if restart:
             self.close()
             self.kind = kind
+            if kind == "free" and self.prompt and "free" in self.prompt:
+                self.lines.append(self.prompt)
         self.lines.append(line)
         if key is not None:
             self.keys.add(key)
@@ -167,7 +213,7 @@ class _Splitter:
                 if not (self.kind == "slabtop" and not any(_SLABTOP_ROW.match(x) for x in self.lines)):
                     self.close()
                 continue
-            kind = _kind(line)
+            kind = _kind(line, self.kind)
             if kind is None and expect_release and _RELEASE.match(line):
                 kind = "uname"
             expect_release = False
@@ -177,6 +223,7 @@ class _Splitter:
             self.close()
             self.ignored += 1
             prompt = _PROMPT.match(line)
+            self.prompt = line if prompt and prompt["cmd"] else None
             if prompt and prompt["cmd"]:
                 expect_release = bool(re.search(r"\buname\s+-r\b", prompt["cmd"]))
 
@@ -206,6 +253,21 @@ def _normalise(kind: str, lines: list[str]) -> tuple[str | None, str | None]:
     return text, None
 
 
+def _oom(block: str, static: dict[str, str]) -> list[tuple[str, str]]:
+    """What an OOM report (or SysRq-m) holds: (spec, form) pairs; its kernel release as uname."""
+    found = []
+    for spec, parse in (("meminfo", parse_oom_meminfo), ("slabinfo", parse_unreclaimable_slab)):
+        try:
+            parse(block)
+        except ParseError:
+            continue
+        found.append((spec, "oom"))
+    kernel = _OOM_KERNEL.search(block)
+    if kernel and "uname" not in static:
+        static["uname"] = f"Linux unknown {kernel.group(1)} {kernel.group(2)} (from the OOM report)\n"
+    return found
+
+
 def split_pasted(text: str) -> PastedBlocks:
     """Find and normalise every recognisable block in ``text``; see the module docstring."""
     splitter = _Splitter()
@@ -217,15 +279,48 @@ def split_pasted(text: str) -> PastedBlocks:
     forms: list[str] = []
     notes: list[str] = []
     ignored = splitter.ignored
-    for kind, lines in splitter.raw:
-        if kind in ("version", "uname", "os_release"):
+    forms_of: dict[str, list[str]] = {"slabinfo": forms, "meminfo": []}
+
+    def add(spec: str, text: str, form: str) -> None:
+        if spec in forms_of:
+            forms_of[spec].append(form)
+        order.append((spec, len(sampled[spec])))
+        sampled[spec].append(text)
+
+    raw: list[tuple[str, list[str]]] = []
+    for kind, lines in splitter.raw:  # an OOM report is cut up by call traces and task tables
+        if kind == "oom" and raw and raw[-1][0] == "oom":
+            raw[-1][1].extend(lines)
+        else:
+            raw.append((kind, list(lines)))
+    for kind, lines in raw:
+        if kind == "cgroups" and not lines[0].startswith("#subsys_name"):
+            lines = [_CGROUPS_COLUMNS.strip(), *lines]  # grep'd rows: the header parse_cgroups wants
+        if kind in ("version", "uname", "os_release", "cgroups"):
             static.setdefault(kind, "\n".join(lines) + "\n")
             continue
+        block = "\n".join(lines) + "\n"
+        if kind == "oom":
+            found = _oom(block, static)
+            for spec, form in found:
+                add(spec, block, form)
+            if not found:
+                ignored += len(lines)
+            continue
+        if kind == "free":
+            try:
+                parse_free(block)
+            except ParseError as exc:
+                notes.append(f"meminfo: a pasted free output was left out ({exc})")
+                ignored += sum(1 for x in lines if not _PROMPT.match(x))  # its prompt was counted already
+                continue
+            add("meminfo", block, "free")
+            notes.append("meminfo: from free: only totals (used, free, cache, available), no kernel memory fields")
+            continue
         if kind == "meminfo" and not any(x.startswith("MemTotal:") for x in lines):
-            # e.g. the output of "grep -i slab /proc/meminfo": nothing to compare with
-            if any(x.split(":")[0] in ("SUnreclaim", "Slab", "SReclaimable", "VmallocUsed") for x in lines):
-                notes.append(f"meminfo: a partial /proc/meminfo of {len(lines)} lines without MemTotal was left out")
-            ignored += len(lines)
+            # e.g. the output of "grep -i slab /proc/meminfo": read, but nothing to compare with
+            notes.append(f"meminfo: a partial /proc/meminfo of {len(lines)} lines, without MemTotal")
+            add("meminfo", block, "partial")
             continue
         normalised, note = _normalise(kind, lines)
         if note:
@@ -234,10 +329,7 @@ def split_pasted(text: str) -> PastedBlocks:
             ignored += len(lines)
             continue
         spec = "slabinfo" if kind == "slabtop" else kind
-        if spec == "slabinfo":
-            forms.append("slabtop" if kind == "slabtop" else "")
-        order.append((spec, len(sampled[spec])))
-        sampled[spec].append(normalised)
+        add(spec, normalised, "slabtop" if kind == "slabtop" else "")
     return PastedBlocks(
         meminfo=tuple(sampled["meminfo"]),
         slabinfo=tuple(sampled["slabinfo"]),
@@ -246,8 +338,10 @@ def split_pasted(text: str) -> PastedBlocks:
         version=static.get("version"),
         uname=static.get("uname"),
         os_release=static.get("os_release"),
+        cgroups=static.get("cgroups"),
         ignored_lines=ignored,
         notes=tuple(dict.fromkeys(notes)),
         order=tuple(order),
         slabinfo_forms=tuple(forms),
+        meminfo_forms=tuple(forms_of["meminfo"]),
     )

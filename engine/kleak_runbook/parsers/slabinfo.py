@@ -39,6 +39,12 @@ class SlabCache:
 class SlabInfo:
     version: str
     caches: tuple[SlabCache, ...]
+    total_bytes: int | None = None  # all slab, when the source says (slabtop's summary): rows may be cut
+
+    @property
+    def size_bytes(self) -> int:
+        """All slab memory: the source's own total, else the sum of the caches given."""
+        return self.total_bytes if self.total_bytes is not None else sum(c.size_bytes() for c in self.caches)
 
     def by_name(self) -> dict[str, SlabCache]:
         return {cache.name: cache for cache in self.caches}
@@ -152,4 +158,18 @@ def parse_slabtop(text: str) -> SlabInfo:
                 num_slabs=num_slabs,
             )
         )
-    return SlabInfo(version="slabtop", caches=tuple(caches))
+    return SlabInfo(version="slabtop", caches=tuple(caches), total_bytes=_slabtop_total(lines[:start]))
+
+
+def _slabtop_total(summary: list[str]) -> int | None:
+    """``Active / Total Size (% used) : 10704372.77K / 11666603.83K (91.8%)`` -> the total, in bytes."""
+    for lineno, line in enumerate(summary, start=1):
+        head, sep, rest = line.partition(":")
+        if sep and head.strip().startswith("Active / Total Size"):
+            parts = rest.split("/")
+            if len(parts) >= 2 and parts[1].split():
+                try:
+                    return round(_size(parts[1].split()[0], lineno))
+                except ParseError:
+                    return None
+    return None

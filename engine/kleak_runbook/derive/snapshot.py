@@ -1,0 +1,139 @@
+"""Judging one snapshot, from whatever evidence a ticket holds: which kind of memory is abnormal.
+
+Each rule is one an expert would state, with its thresholds taken from the runbook's params:
+a kernel-memory component far above its usual share of MemTotal; without MemTotal (slabtop or
+grep'd meminfo lines alone), absolute sizes and one cache holding most of slab; caches the
+kernel reclaims (dentries, inodes) or ZFS's ARC holding most of it (not a leak); tens of
+thousands of memory cgroups (dying cgroups pinning memory). Every abnormal component becomes a
+``Candidate``; the verdict follows the biggest one, never the order the rules are written in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kleak_runbook.derive.metrics import CacheStat, Metrics
+
+# ZFS keeps its ARC (and its metadata) in caches of its own: memory the ARC gives back under pressure
+_ZFS_CACHES = ("zio_buf_", "zio_data_buf_", "dnode_t", "arc_buf_hdr_t", "dmu_buf_impl_t", "sa_cache", "abd_t", "zfs_")
+GiB = 1024**3
+
+
+@dataclass(frozen=True)
+class Candidate:
+    kind: str  # slab-unreclaimable | slab-reclaimable | vmalloc | percpu | page-allocator | zfs-arc | user
+    bytes: int
+    share: float | None  # of MemTotal, when known
+    name: str | None  # the cache or caller that stands out, when one does
+    why: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    candidates: tuple[Candidate, ...]  # biggest first
+    slab_total: int | None
+    mem_total: int | None
+
+    @property
+    def top(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+    @property
+    def kinds(self) -> list[str]:
+        return [c.kind for c in self.candidates]
+
+
+def is_zfs_cache(name: str) -> bool:
+    return name.startswith(_ZFS_CACHES)
+
+
+def _gib(n: float) -> str:
+    return f"{n / GiB:.1f} GiB"
+
+
+def judge(metrics: Metrics, params: Mapping[str, Any]) -> Snapshot:
+    p = dict(params)
+    total = metrics.mem_total
+    kmem = metrics.kmem
+    out: list[Candidate] = []
+
+    def share(n: float) -> float | None:
+        return n / total if total else None
+
+    def add(kind: str, n: int, name: str | None, why: str) -> None:
+        out.append(Candidate(kind, int(n), share(n), name, why))
+
+    def over(n: float, fraction_param: str, absolute_param: str) -> bool:
+        """Abnormally large: a share of MemTotal when it is known, an absolute size when it is not."""
+        if total:
+            return n > float(p.get(fraction_param, 1.0)) * total
+        return n >= float(p.get(absolute_param, 4 * GiB))
+
+    caches = list(metrics.caches.values())
+    slab_total = metrics.slab_total
+    zfs = sum(int(c.bytes) for c in caches if is_zfs_cache(c.name))
+    reclaimable = sum(int(c.bytes) for c in caches if c.reclaimable is True)
+    unreclaimable = [c for c in caches if c.reclaimable is not True and not is_zfs_cache(c.name)]
+    biggest: CacheStat | None = max(unreclaimable, key=lambda c: int(c.bytes), default=None)
+
+    su, sr = kmem.get("slab_unreclaimable"), kmem.get("slab_reclaimable")
+    slab_field = metrics.meminfo.get("Slab")
+    if su is not None and over(int(su), "max_unreclaimable_slab_fraction", "large_slab_bytes"):
+        add("slab-unreclaimable", int(su), biggest.name if biggest else None, f"SUnreclaim is {_gib(int(su))}")
+    elif su is None and slab_total and biggest is not None:
+        # slab caches alone: one unreclaimable cache holding most of slab, or unreclaimable slab
+        # far above its share of MemTotal when free or an OOM report gives MemTotal
+        size = int(biggest.bytes)
+        dominant = size >= float(p.get("dominant_cache_share", 0.5)) * slab_total
+        big = size >= float(p.get("large_cache_bytes", GiB)) or int(biggest.objects) >= int(
+            p.get("many_objects", 10**6)
+        )
+        unrec_total = sum(int(c.bytes) for c in unreclaimable)
+        if (dominant and big) or (total and over(unrec_total, "max_unreclaimable_slab_fraction", "large_slab_bytes")):
+            add(
+                "slab-unreclaimable",
+                unrec_total,
+                biggest.name,
+                f"{biggest.name} holds {_gib(size)} of {_gib(slab_total)} slab",
+            )
+    if sr is not None and (su is None or sr > su):
+        # reclaimable slab is the benign explanation: a smaller absolute size is enough to name it
+        mostly = slab_field is None or int(sr) >= 0.5 * int(slab_field)
+        if mostly and over(int(sr), "large_reclaimable_fraction", "large_cache_bytes"):
+            add("slab-reclaimable", int(sr), None, f"SReclaimable is {_gib(int(sr))}")
+    elif (
+        sr is None
+        and slab_total
+        and reclaimable >= 0.5 * slab_total
+        and slab_total >= float(p.get("large_cache_bytes", GiB))
+    ):
+        add(
+            "slab-reclaimable",
+            reclaimable,
+            None,
+            f"reclaimable caches hold {_gib(reclaimable)} of {_gib(slab_total)} slab",
+        )
+    if slab_total and zfs >= 0.5 * slab_total and zfs >= float(p.get("large_cache_bytes", GiB)):
+        add("zfs-arc", zfs, None, f"ZFS's caches (ARC) hold {_gib(zfs)} of {_gib(slab_total)} slab")
+
+    vm = kmem.get("vmalloc")
+    percpu_chunks = sum(int(c.bytes) for c in metrics.callers if c.percpu)
+    vm_bytes = int(vm) if vm is not None else sum(int(c.bytes) for c in metrics.callers if not c.percpu)
+    top_caller = next((c for c in sorted(metrics.callers, key=lambda c: -int(c.bytes)) if not c.percpu), None)
+    if vm_bytes and over(vm_bytes, "max_vmalloc_fraction", "large_vmalloc_bytes"):
+        add("vmalloc", vm_bytes, top_caller.caller if top_caller else None, f"vmalloc holds {_gib(vm_bytes)}")
+    pc = kmem.get("percpu")
+    pc_bytes = int(pc) if pc is not None else percpu_chunks
+    if pc_bytes and over(pc_bytes, "max_percpu_fraction", "large_percpu_bytes"):
+        add("percpu", pc_bytes, None, f"the per-CPU allocator holds {_gib(pc_bytes)}")
+    un = kmem.get("unaccounted")
+    if un is not None and total and int(un) > float(p.get("max_unaccounted_fraction", 0.25)) * total:
+        add("page-allocator", int(un), None, f"{_gib(int(un))} is in no meminfo field")
+    huge_pages, huge_size = metrics.meminfo.get("HugePages_Total"), metrics.meminfo.get("Hugepagesize")
+    huge = int(huge_pages) * int(huge_size) if huge_pages is not None and huge_size is not None else 0
+    if huge and (huge >= 0.5 * total if total else huge >= float(p.get("large_slab_bytes", 4 * GiB))):
+        add("user", huge, None, f"huge pages reserve {_gib(huge)}")
+    out.sort(key=lambda c: -c.bytes)
+    return Snapshot(tuple(out), slab_total, total)
