@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
 
-from kleak_runbook.derive import snapshot
+from kleak_runbook.derive import growth, snapshot
 from kleak_runbook.derive.kernel import Kernel
 from kleak_runbook.derive.metrics import CacheStat, CallerStat, Metrics
 from kleak_runbook.derive.series import Series
@@ -78,6 +78,13 @@ def build(
                 ctx[spec.context] = view
         elif spec.name in evidence.static:
             ctx[spec.context] = evidence.static[spec.name]
+    grew = growth.judge(metrics, params)
+    ctx["growth"] = SimpleNamespace(
+        top=grew.top,
+        growers=list(grew.growers),
+        side_effects=grew.side_effects,
+        kinds=[g.kind for g in grew.growers if g.side_effect_of is None and not g.cache],
+    )
     snap = snapshot.judge(metrics, params)
     ctx["snapshot"] = SimpleNamespace(
         top=snap.top, candidates=list(snap.candidates), kinds=snap.kinds, slab_total=snap.slab_total

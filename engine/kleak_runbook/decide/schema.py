@@ -21,6 +21,7 @@ _DERIVED: dict[str, tuple[tuple[str, ...], str]] = {
     "params": ((), "runbook params (-e overrides)"),
     "consent": ((), "the intrusive probes consented to"),
     "findings": ((), "findings so far"),
+    "growth": (("meminfo",), "what grows: top (the growth that explains the rest), growers, side_effects, kinds"),
     "snapshot": ((), "one snapshot judged: top (the biggest abnormal component), candidates, kinds, slab_total"),
 }
 
