@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from kleak_runbook.decide.expressions import Evaluator, ExpressionError, human_bytes
+from kleak_runbook.decide.expressions import Evaluator, ExpressionError
+from kleak_runbook.decide.units import human_bytes
 from kleak_runbook.derive.series import Series
 
 
