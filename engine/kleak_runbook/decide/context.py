@@ -85,7 +85,8 @@ def build(
         side_effects=grew.side_effects,
         kinds=[g.kind for g in grew.growers if g.side_effect_of is None and not g.cache],
     )
-    snap = snapshot.judge(metrics, params)
+    dentry_view = _sampled_view(evidence, "dentry_state", metrics) if "dentry_state" in SPECS else None
+    snap = snapshot.judge(metrics, params, dentry_view)
     ctx["snapshot"] = SimpleNamespace(
         top=snap.top, candidates=list(snap.candidates), kinds=snap.kinds, slab_total=snap.slab_total
     )

@@ -118,6 +118,11 @@ def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
     """All derived numbers for one host's samples."""
     page_size = int(evidence.static.get("pagesize") or 4096)
     with_mem = evidence.with_spec("meminfo")
+    cut: list[int] = []
+    if len(with_mem) > 1:  # a dump cut short (a paste, a truncated file) would hide every field it lacks
+        most = max(len(s.values["meminfo"].fields) for s in with_mem)
+        cut = [s.index for s in with_mem if len(s.values["meminfo"].fields) < 0.9 * most]
+        with_mem = [s for s in with_mem if s.index not in cut]
     meminfos: list[MemInfo] = [s.values["meminfo"] for s in with_mem]
     mtimes = sample_times(with_mem)
     window = (mtimes[-1] - mtimes[0]) if mtimes else 0.0
@@ -128,6 +133,8 @@ def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
         mem_total=meminfos[-1].get("MemTotal") if meminfos else None,
         page_size=page_size,
     )
+    if cut:
+        m.notes.append(f"meminfo of sample(s) {', '.join(f'{i:03d}' for i in cut)} is cut short: left out")
     if meminfos:
         names = [n for n in meminfos[-1].fields if all(n in mi for mi in meminfos)]
         m.meminfo = {n: Series.of([mi[n] for mi in meminfos], mtimes) for n in names}

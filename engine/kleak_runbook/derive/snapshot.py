@@ -53,7 +53,8 @@ def _gib(n: float) -> str:
     return f"{n / GiB:.1f} GiB"
 
 
-def judge(metrics: Metrics, params: Mapping[str, Any]) -> Snapshot:
+def judge(metrics: Metrics, params: Mapping[str, Any], dentry: Any = None) -> Snapshot:
+    """``dentry``: the rule context's dentry view (nr_dentry, nr_unused), when dentry-state was given."""
     p = dict(params)
     total = metrics.mem_total
     kmem = metrics.kmem
@@ -98,7 +99,32 @@ def judge(metrics: Metrics, params: Mapping[str, Any]) -> Snapshot:
                 biggest.name,
                 f"{biggest.name} holds {_gib(size)} of {_gib(slab_total)} slab",
             )
-    if sr is not None and (su is None or sr > su):
+    copies = metrics.caches.get("kmem_cache")
+    if copies is not None and int(copies.objects) > int(p.get("many_kmem_caches", 20000)):
+        # one kmem_cache object per slab cache per memory cgroup (kernels before 5.9): tens of
+        # thousands of them are dying memory cgroups keeping their slab alive
+        held = int(su) if su is not None else sum(int(c.bytes) for c in unreclaimable)
+        if not any(c.kind == "slab-unreclaimable" for c in out):
+            add(
+                "slab-unreclaimable",
+                held,
+                "kmem_cache",
+                f"kmem_cache holds {int(copies.objects)} per-memcg cache copies",
+            )
+    unused = (
+        dentry is not None
+        and getattr(dentry, "nr_dentry", None)
+        and int(dentry.nr_unused) >= float(p.get("unused_fraction", 0.5)) * int(dentry.nr_dentry)
+    )
+    if unused and slab_total and reclaimable >= 0.5 * slab_total and sr is None:
+        # dentry-state says nothing holds most dentries: the reclaimable slab is cache, at any size
+        add(
+            "slab-reclaimable",
+            reclaimable,
+            "dentry",
+            f"{int(dentry.nr_unused)} of {int(dentry.nr_dentry)} dentries are unused",
+        )
+    elif sr is not None and (su is None or sr > su):
         # reclaimable slab is the benign explanation: a smaller absolute size is enough to name it
         mostly = slab_field is None or int(sr) >= 0.5 * int(slab_field)
         if mostly and over(int(sr), "large_reclaimable_fraction", "large_cache_bytes"):
