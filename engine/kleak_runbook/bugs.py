@@ -19,7 +19,8 @@ from kleak_runbook.derive.kernel import Kernel
 from kleak_runbook.errors import UsageError
 
 
-def _kernel_from_evidence(path: Path) -> Kernel:
+def _static_texts(path: Path) -> dict[str, str]:
+    """The static evidence texts (version, uname, ...) of saved evidence, by spec name."""
     from kleak_runbook.evidence.collector import Request
     from kleak_runbook.evidence.replay import ReplayCollector
     from kleak_runbook.evidence.store import EvidenceStore
@@ -28,13 +29,7 @@ def _kernel_from_evidence(path: Path) -> Kernel:
     try:
         store = EvidenceStore(collector.host)
         collector.collect(Request(step="bugs"), None, lambda _h: store)
-        static = store.static
-        return Kernel.of(
-            proc_version=static.get("version"),
-            uname=static.get("uname"),
-            version_signature=static.get("version_signature"),
-            os_release=static.get("os_release"),
-        )
+        return dict(store.static)
     finally:
         collector.close()
 
@@ -59,13 +54,11 @@ def _kernel(args: argparse.Namespace) -> tuple[str, str | None, str | None, str 
         if kernel.release is None:
             raise UsageError(f"{args.kernel_version_file}: neither /proc/version nor uname -a output")
         return kernel.release, text, args.version_signature, args.os_release_id
-    kernel = _kernel_from_evidence(Path(args.path))
+    texts = _static_texts(Path(args.path))
+    kernel = Kernel.of_texts(texts)
     if kernel.release is None:
         raise UsageError(f"{args.path}: the evidence does not say which kernel it is (no /proc/version or uname)")
-    proc = None
-    if kernel.build:
-        proc = f"Linux version {kernel.release} ({kernel.builder or 'unknown'}) {kernel.build}"
-    return kernel.release, proc, kernel.version_signature, kernel.distro_id
+    return kernel.release, texts.get("version"), kernel.version_signature, kernel.distro_id
 
 
 def run(args: argparse.Namespace) -> int:

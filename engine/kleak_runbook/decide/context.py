@@ -85,8 +85,7 @@ def build(
         side_effects=grew.side_effects,
         kinds=[g.kind for g in grew.growers if g.side_effect_of is None and not g.cache],
     )
-    dentry_view = _sampled_view(evidence, "dentry_state", metrics) if "dentry_state" in SPECS else None
-    snap = snapshot.judge(metrics, params, dentry_view)
+    snap = snapshot.judge(metrics, params, ctx.get("dentry"))
     ctx["snapshot"] = SimpleNamespace(
         top=snap.top, candidates=list(snap.candidates), kinds=snap.kinds, slab_total=snap.slab_total
     )

@@ -133,7 +133,7 @@ def finish(
         findings=tuple(walk.findings),
         known_bugs=tuple(bugs),
         gaps=tuple(walk.store.gaps),
-        notes=tuple(walk.notes + notes + (metrics.notes if metrics else [])),
+        notes=tuple(notes + (metrics.notes if metrics else [])),
         sample_count=metrics.sample_count if metrics else 0,
         window_s=metrics.window_s if metrics else 0,
         times_s=tuple(metrics.times) if metrics and metrics.times else (),

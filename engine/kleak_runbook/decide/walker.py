@@ -76,7 +76,6 @@ class HostWalk:
     visits: list[Visit] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
     unevaluated: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
     derived: Derived | None = None
     terminal: Step | None = None
     summary: str = ""
@@ -232,13 +231,7 @@ class Walker:
     @staticmethod
     def _kernel(store: EvidenceStore) -> Kernel:
         errors: list[str] = []
-        kernel = Kernel.of(
-            proc_version=store.static.get("version"),
-            uname=store.static.get("uname"),
-            version_signature=store.static.get("version_signature"),
-            os_release=store.static.get("os_release"),
-            errors=errors,
-        )
+        kernel = Kernel.of_texts(store.static, errors)
         for error in errors:
             spec, _, reason = error.partition(": ")
             store.add_gap(spec, "error", reason)

@@ -16,6 +16,7 @@ where tracefs is, ``slab_debug=`` or ``slub_debug=``, where SLUB allocation trac
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +113,17 @@ class Kernel:
             arch=next((w for w in (uname or "").split() if w in _ARCHES), None),
             identity=identity,
             builder=_builder(proc_version),
+        )
+
+    @classmethod
+    def of_texts(cls, texts: Mapping[str, str], errors: list[str] | None = None) -> Kernel:
+        """From a host's static evidence texts, by spec name (version, uname, version_signature, os_release)."""
+        return cls.of(
+            proc_version=texts.get("version"),
+            uname=texts.get("uname"),
+            version_signature=texts.get("version_signature"),
+            os_release=texts.get("os_release"),
+            errors=errors,
         )
 
     # --- identity --------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kleak_runbook.errors import ParseError
 from kleak_runbook.parsers.cgroups import parse_cgroup_stat, parse_cgroups
 from kleak_runbook.parsers.cmdline import parse_cmdline
 from kleak_runbook.parsers.dentry_state import parse_dentry_state
@@ -39,8 +40,6 @@ def _text(text: str) -> str:
 
 
 def _uptime(text: str) -> float:
-    from kleak_runbook.errors import ParseError
-
     try:
         return float(text.split()[0])
     except (IndexError, ValueError):
@@ -48,8 +47,6 @@ def _uptime(text: str) -> float:
 
 
 def _page_size(text: str) -> int:
-    from kleak_runbook.errors import ParseError
-
     try:
         return int(text.split()[0])
     except (IndexError, ValueError):
