@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import fcntl
 import os
 import shlex
 import signal
@@ -38,6 +39,36 @@ SSH_OPTIONS = (
     "-o", "ConnectTimeout=5",
 )  # fmt: skip
 LEAK_KINDS = ("kmalloc", "cache", "vmalloc", "pages", "percpu")
+# One lab VM per machine: test runs in other processes wait here instead of booting a second VM.
+LOCK_FILE = Path(os.environ.get("KLEAK_LAB_LOCK", "/tmp/kleak-lab.lock"))
+
+
+class MachineLock:
+    """An exclusive ``flock`` on LOCK_FILE, held while this process has a lab VM."""
+
+    def __init__(self) -> None:
+        self._fh: int | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock; False when this process already holds it."""
+        if self._fh is not None:
+            return False
+        fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"lab VM: waiting for another test run's VM ({LOCK_FILE})", file=sys.stderr)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        self._fh = fd
+        return True
+
+    def release(self) -> None:
+        if self._fh is not None:
+            os.close(self._fh)  # closing the descriptor drops the lock
+            self._fh = None
+
+
+MACHINE_LOCK = MachineLock()
 
 
 class LabError(Exception):
@@ -387,6 +418,7 @@ class LabPool:
         if current is not None and current.running and current.extra_kernel_args == extra_kernel_args:
             return current
         self.close()
+        MACHINE_LOCK.acquire()
         self.boots += 1
         vm = LabVM(self.image, self.workdir / f"boot-{self.boots}")
         vm.start(extra_kernel_args)
@@ -403,14 +435,18 @@ class LabPool:
         if self._vm is not None:
             self._vm.stop()
             self._vm = None
+        MACHINE_LOCK.release()
 
 
 @contextlib.contextmanager
 def booted(image: LabImage, workdir: Path, extra_kernel_args: str = "") -> Iterator[LabVM]:
     """A VM booted with extra kernel parameters (e.g. ``slub_debug=U,leaky_obj``) for one block."""
     vm = LabVM(image, workdir)
+    mine = MACHINE_LOCK.acquire()
     try:
         vm.start(extra_kernel_args)
         yield vm
     finally:
         vm.stop()
+        if mine:
+            MACHINE_LOCK.release()
