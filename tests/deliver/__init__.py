@@ -1,0 +1,1 @@
+"""Posting reports: ``post``, ``run``/``replay --post`` and the sinks, against the stand-in API servers."""
