@@ -50,8 +50,21 @@ CASES: list[tuple[str, dict[str, str], set[str], set[str], set[str]]] = [
     (
         "4.18.0-513.5.1.el8_9.x86_64",
         {},
-        EVERYWHERE | {"zfs-arc-not-in-meminfo"},  # el8 [4.18.0-0, …)
+        EVERYWHERE
+        | {
+            "zfs-arc-not-in-meminfo",  # el8 [4.18.0-0, …)
+            "nfs4-set-security-label-leak",  # el8 [4.18.0-478, 4.18.0-553.22.1.el8_10) (RHSA-2024:7000)
+            "sched-deadline-task-struct-leak",  # el8 [4.18.0-478, 4.18.0-553.22.1.el8_10)
+            "ext4-mbcache-entry-refcount-leak",  # el8 [4.18.0-0, 4.18.0-553.16.1.el8_10)
+            "nf-tables-gc-255-expired-elements-leak",  # el8 [4.18.0-0, 4.18.0-553.el8_10)
+            "overlayfs-metacopy-dentry-leak",  # el8 [4.18.0-0, 4.18.0-553.8.1.el8_10)
+            "tcp-udp-zerocopy-tx-timestamp-sk-leak",  # el8 [4.18.0-0, …): Red Hat "Fix deferred"
+            "nft-socket-sk-refcount-leak",  # el8 [4.18.0-0, …): Red Hat "Will not fix"
+        },
         {
+            "mempolicy-shared-policy-replace-leak",  # el8 fixed in exactly 4.18.0-513.5.1.el8_9 (RHSA-2023:7077)
+            "perf-sigtrap-event-leak-on-exit",  # Red Hat: RHEL 8 not affected, so no el8 range
+            "ipv6-fib6-rule-suppress-dst-leak",  # Red Hat: RHEL 8 not affected
             "rhel7-memcg-kmem-accounting-leak",  # el7 ranges only
             "rhel7-negative-dentry-oom",  # el7 range only (its el8 fix is no el8 range)
             "memcg-shrinker-skipped-with-cgroup-disable",  # kernel.org [4.19, 4.19.65) / [4.20, 5.3) only
@@ -62,10 +75,20 @@ CASES: list[tuple[str, dict[str, str], set[str], set[str], set[str]]] = [
     (
         "5.14.0-427.13.1.el9_4.x86_64",
         {},
-        EVERYWHERE | {"zfs-arc-not-in-meminfo"},  # el9 [5.14.0-0, …)
+        EVERYWHERE
+        | {
+            "zfs-arc-not-in-meminfo",  # el9 [5.14.0-0, …)
+            "sched-deadline-task-struct-leak",  # el9 [5.14.0-285, 5.14.0-427.44.1.el9_4) (RHSA-2024:9546)
+            "nfs4-set-security-label-leak",  # el9 [5.14.0-285, 5.14.0-427.33.1.el9_4) (RHSA-2024:5928)
+            "ext4-mbcache-entry-refcount-leak",  # el9 [5.14.0-0, 5.14.0-427.57.1.el9_4) (RHSA-2025:2270)
+            "nfsd-nfs4-openowner-leak",  # el9 [5.14.0-0, 5.14.0-570.12.1.el9_6)
+            "perf-sigtrap-event-leak-on-exit",  # el9 [5.14.0-0, …): Red Hat "Will not fix"
+        },
         {
+            "nf-tables-gc-255-expired-elements-leak",  # el9 fixed in exactly 5.14.0-427.13.1.el9_4 (RHSA-2024:2394)
+            "mempolicy-shared-policy-replace-leak",  # el9 fixed in 5.14.0-284.11.1.el9_2
+            "overlayfs-metacopy-dentry-leak",  # Red Hat: RHEL 9 not affected, so no el9 range
             "memcg-kmem-pages-pin-dying-cgroups",  # kernel.org [5.9, 5.14) only
-            "sched-deadline-task-struct-leak",  # kernel.org [5.10, 6.9.10) only
             "rhel7-memcg-kmem-accounting-leak",
         },
         {"el9"},
@@ -79,9 +102,11 @@ CASES: list[tuple[str, dict[str, str], set[str], set[str], set[str]]] = [
             "inet-del-ifa-promote-secondaries-leak",  # kernel.org [5.11, 5.15.132): 5.15.131 is the last one
             "perf-sigtrap-event-leak-on-exit",  # kernel.org [5.15.84, 5.15.165)
             "act-ct-ooo-frags-skb-leak",  # kernel.org [5.3, 5.15.148)
-            "sched-deadline-task-struct-leak",  # kernel.org [5.10, 6.9.10)
+            "sched-deadline-task-struct-leak",  # ubuntu [5.15.0-0, 5.15.1~): jammy "needed"
+            "ext4-mbcache-entry-refcount-leak",  # ubuntu [5.15.0-0, 5.15.0-121.131~)
         },
         {
+            "nfs4-set-security-label-leak",  # ubuntu range for 6.8.0 only; kernel.org has no 5.15 range
             "memcg-dying-cgroups-pinned-by-slab",  # ubuntu [3.13.0-0, 5.9.0-0) decides, not kernel.org
             "ipv6-fib6-rule-suppress-dst-leak",  # kernel.org [5.11, 5.15.7)
             "tcp-udp-zerocopy-tx-timestamp-sk-leak",  # kernel.org [5.11, 5.15.111)
@@ -166,7 +191,7 @@ def test_rhel7_document() -> None:
     assert bug == {
         "id": "rhel7-memcg-kmem-accounting-leak",
         "title": bug["title"],
-        "kind": "slab-unreclaimable",
+        "kind": "any",
         "why": "kernel 3.10.0-957.21.3.el7 is in el7 [3.10.0-514, 3.10.0-1075); "
         "version matches; evidence /proc/cmdline (cmdline), /proc/cgroups (cgroups) would confirm it",
         "confidence": "version-only",

@@ -227,9 +227,15 @@ def check(identity: KernelIdentity, affected: list[Range] | tuple[Range, ...]) -
     which version string was compared.
 
     Ranges of the kernel's own stream decide; ``any`` ranges (kernel.org versions) are used only
-    when the entry lists none for the stream and the kernel's upstream version is exact.
+    when the entry lists none for the stream and the kernel's upstream version is exact. Ubuntu
+    ranges are per series: when none reaches the kernel's series (or it is a derivative kernel such
+    as linux-aws) and its upstream version is exact, the ``any`` ranges decide.
     """
     own = [r for r in affected if r.stream == identity.stream]
+    generic = [r for r in affected if r.stream == "any"]
+    exact_generic = bool(generic) and identity.upstream is not None and identity.upstream_exact
+    if own and identity.stream == "ubuntu" and exact_generic and not _ubuntu_series_ranges(identity, own):
+        own = []  # no Ubuntu range for this kernel's series: the exact upstream version decides
     if own:
         version = identity.distro_version
         if identity.stream == "upstream" and identity.upstream:
@@ -237,10 +243,30 @@ def check(identity: KernelIdentity, affected: list[Range] | tuple[Range, ...]) -
         if version is None:
             return RangeCheck(None)
         return _first_hit(identity.stream, version, own)
-    generic = [r for r in affected if r.stream == "any"]
-    if generic and identity.upstream is not None and identity.upstream_exact:
+    if exact_generic and identity.upstream is not None:
         return _first_hit("any", dotted(identity.upstream), generic)
     return RangeCheck(None)
+
+
+def _ubuntu_series_ranges(identity: KernelIdentity, own: list[Range]) -> list[Range]:
+    """The Ubuntu ranges that reach the kernel's series (its base version, 5.15.0 in 5.15.0-91.101).
+
+    Ubuntu's own ranges are per series, from its CVE tracker's per-release fixed versions; a
+    derivative kernel (linux-aws, -azure, -gcp, -oem ...: ABI 1000 and up, 5.15.0-1050.55) is
+    numbered apart from the generic kernel of its series, so none reach it.
+    """
+    version = identity.distro_version or ""
+    abi = re.match(r"^\d+\.\d+\.\d+-(\d+)", version)
+    base = _leading(version)
+    if base is None or (abi and int(abi.group(1)) >= 1000):
+        return []
+
+    def reaches(candidate: Range) -> bool:
+        start = _leading(candidate.start) if candidate.start else None
+        end = _leading(candidate.to_before) if candidate.to_before else None
+        return (start is None or start <= base) and (end is None or base <= end)
+
+    return [r for r in own if reaches(r)]
 
 
 def _first_hit(stream: str, version: str, ranges: list[Range]) -> RangeCheck:
