@@ -92,7 +92,8 @@ def test_inventory_with_two_hosts(kleak, sshd: Sshd, tmp_path: Path) -> None:
     run = kleak("run", "-i", str(inventory), "-u", "root", "--private-key", str(sshd.key), "--out", str(out), *QUICK)
     docs = run.json()
     assert isinstance(docs, list) and sorted(d["host"] for d in docs) == ["a", "b"], run.explain()
-    assert sorted(p.name for p in out.iterdir()) == ["a", "b"]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["a", "b"]
+    assert (out / "fleet.md").is_file() and (out / "fleet.json").is_file()
     codes = set()
     for doc in docs:
         host_run = Run(run.args, doc["exit_code"], run.stdout, run.stderr)

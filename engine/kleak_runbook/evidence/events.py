@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,17 +47,24 @@ def on_event(
     state = seen.setdefault(host, HostState(set(batches)))
     store = store_for(host)
     if kind == "runner_on_unreachable" or (res.get("unreachable") and kind == "runner_item_on_failed"):
-        if store.unreachable is None or store.unreachable == "unreachable":
+        if store.unreachable is None or store.unreachable.startswith(NO_REASON):
             store.unreachable = unreachable_reason(res)
             store.add_gap("host", "unreachable", store.unreachable)
             progress.say(f"[{host}] unreachable: {store.unreachable}")
+        if state.pending:
+            progress.host_finished(host, failed=True)
         state.pending.clear()
         return
     stdout = res.get("stdout")
     if not isinstance(stdout, str):
         text = str(res.get("msg", "no output")).strip()
-        status = "timeout" if "timed out" in text or "timeout" in text.lower() else "error"
+        # Ansible's task timeout: "Timed out after 30 seconds." and a ``timedout`` key
+        status = (
+            "timeout" if res.get("timedout") or "timed out" in text.lower() or "timeout" in text.lower() else "error"
+        )
         store.add_gap(request.step, status, text.splitlines()[-1] if text else status)
+        if status == "timeout":
+            progress.host_finished(host, failed=True)
         return
     marker = stdout.split(" ", 1)[0] if stdout.startswith("KLEAK-") else _find_marker(stdout, batches)
     builder = batches.get(marker or "")
@@ -78,6 +86,8 @@ def on_event(
         err = str(res.get("stderr", "")).strip().splitlines()
         store.add_gap(label, "truncated", err[-1] if err else "reply ended early")
     progress.say(f"[{host}] {label}: {sum(1 for i in reply.items if i.status == 'ok')} files")
+    if not state.pending:
+        progress.host_finished(host, failed=not reply.complete)
     if state.pending and request.interval and "sample" in label:
         progress.waiting(f"[{host}] {request.step}: next sample", request.interval)
 
@@ -85,12 +95,27 @@ def on_event(
 # Ansible's words around ssh's own reason, and its summary of a loop that says nothing
 _WRAPPERS = ("Task failed: ", "Failed to connect to the host via ssh: ", "Data could not be sent to remote host")
 _GENERIC = ("All items completed", "unreachable", "")
+NO_REASON = "unreachable"
+
+
+# ssh's own diagnosis, wherever Ansible put it (alone, or after "Data could not be sent to remote
+# host ...: " on one line, or among -vvv debug lines)
+_SSH_SAYS = re.compile(
+    r"(ssh: (connect to host|Could not resolve hostname) .+"
+    r"|[^\s\"']+@[^\s\"']+: Permission denied .+"
+    r"|Connection (timed out|closed|reset) .+"
+    r"|kex_exchange_identification: .+"
+    r"|Host key verification failed\.)$"
+)
 
 
 def _reason_of(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    # ssh's own diagnosis is its last line ("ssh: connect to host db7 port 22: Connection refused",
-    # "ssh: Could not resolve hostname db7: ...", "user@db7: Permission denied (publickey).", "Bad port '70000'")
+    for line in reversed(lines):
+        said = _SSH_SAYS.search(line)
+        if said:
+            return said.group(1).strip()
+    # otherwise ssh's diagnosis is its last line ("Bad port '70000'", ...)
     line = lines[-1] if lines else ""
     for wrapper in _WRAPPERS:
         line = line.replace(wrapper, "")
@@ -108,7 +133,7 @@ def unreachable_reason(res: dict[str, Any]) -> str:
         reason = _reason_of(text)
         if reason not in _GENERIC:
             return reason
-    return "unreachable"
+    return NO_REASON + " (Ansible passed on no reason from ssh; -vvv shows ssh's own output)"
 
 
 @dataclass
