@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,40 @@ def test_scripts_never_look_like_jinja() -> None:
     b.command("static/x", "echo {{ no }}")
     with pytest.raises(AssertionError):
         b.render()
+
+
+def test_files_read_by_awk_keep_every_status(tmp_path: Path) -> None:
+    exact, big, empty = tmp_path / "exact", tmp_path / "big", tmp_path / "empty"
+    exact.write_text("12345\n1234\n")  # 11 bytes: exactly at its limit
+    big.write_text("x" * 100 + "\n")
+    empty.write_text("")
+    b = ScriptBuilder.new("files")
+    b.file("sample/proc/version", "/proc/version")
+    b.file("sample/exact", str(exact), 11)
+    b.file("sample/big", str(big), 50)
+    b.file("sample/nosuch", str(tmp_path / "nosuch"))
+    b.file("sample/empty", str(empty))
+    b.file("sample/dir", str(tmp_path))
+    b.file("sample/comm", "/proc/self/comm")
+    assert sum(line.startswith("kl_files ") for line in b.lines) == 1
+    reply = decode(run(b), b.marker)
+    items = {i.name: i for i in reply.items}
+    assert items["sample/proc/version"].text == Path("/proc/version").read_text()
+    assert (items["sample/exact"].status, items["sample/exact"].text) == ("ok", "12345\n1234\n")
+    assert (items["sample/big"].status, items["sample/big"].detail) == ("toolarge", "larger than the 50 bytes limit")
+    assert items["sample/nosuch"].status == "missing"
+    assert (items["sample/empty"].status, items["sample/empty"].text) == ("ok", "")
+    assert items["sample/dir"].status == "error" and items["sample/dir"].text is None
+    assert items["sample/comm"].text == "awk\n"
+    assert reply.complete and len(items) == 7
+
+
+def test_a_command_between_files_keeps_the_order_of_the_script() -> None:
+    b = ScriptBuilder.new("mixed")
+    b.file("static/proc/version", "/proc/version")
+    b.command("static/commands/uname", "uname -r")
+    b.file("static/proc/cmdline", "/proc/cmdline")
+    assert [line.split()[0] for line in b.lines[2:]] == ["kl_files", "kl_cmd", "kl_files"]
+    reply = decode(run(b), b.marker)
+    assert [i.name for i in reply.items] == ["static/proc/version", "static/commands/uname", "static/proc/cmdline"]
+    assert all(i.status == "ok" for i in reply.items)

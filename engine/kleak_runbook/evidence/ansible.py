@@ -10,7 +10,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,9 @@ class AnsibleCollector:
         self.control_dir = self.workdir / "cp"
         self.control_dir.mkdir()
         self._probe_of: dict[str, ProbeCall] = {}
+        self._finished: Callable[[], bool] | None = None  # while collect() runs: every reply is in
+        # work to do while the first play starts, in the main thread (runner._while_waiting)
+        self.while_waiting: list[Callable[[], object]] = []
         # hosts a tracing probe ran on, and those whose disarm check came back: close() disarms the rest
         self._trace_hosts: set[str] = set()
         self._disarmed: set[str] = set()
@@ -92,10 +95,15 @@ class AnsibleCollector:
             )
             return False  # don't keep ansible-runner's own copy of the event on disk
 
+        def finished() -> bool:  # one host, every batch answered (or the host is unreachable)
+            return self.target.host is not None and bool(seen) and not any(s.pending for s in seen.values())
+
         private = Path(tempfile.mkdtemp(prefix="runner-", dir=self.workdir))
+        self._finished = finished  # an attribute: _run's signature is what execution nodes wrap
         try:
             result = self._run(private, batches, hosts, handler, request)
         finally:
+            self._finished = None
             shutil.rmtree(private, ignore_errors=True)
         if result.status == "timeout":
             for name, state in seen.items():
@@ -197,7 +205,18 @@ class AnsibleCollector:
         handler: Any,
         request: Request,
     ) -> Any:
-        return run_play(self.target, self.control_dir, self._ssh_args, private, batches, hosts, handler, request)
+        return run_play(
+            self.target,
+            self.control_dir,
+            self._ssh_args,
+            private,
+            batches,
+            hosts,
+            handler,
+            request,
+            self._finished,
+            self.while_waiting,
+        )
 
     _prompt_close = staticmethod(prompt_close)
 

@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,12 @@ from kleak_runbook.paths import playbook_dir
 # ansible-runner drops an event's result above MAX_EVENT_RES (700 kB by default); a big
 # /proc/vmallocinfo is several MB. Raise it; wire.py's byte counts catch any loss left.
 MAX_EVENT_RES = str(512 * 1024 * 1024)
+# One batch goes as an ad-hoc `ansible -m raw -a <script>`: the same raw exec and the same
+# events, without loading a playbook and templating a loop, which costs ansible-playbook
+# ~0.2 s of CPU more than `ansible` (bench/README.md). Several batches (samples) need the loop.
+# The script is then an argument: Linux caps one at 128 KiB (MAX_ARG_STRLEN).
+MAX_ADHOC_SCRIPT = 64 * 1024
+POLL_S = 0.05  # how often the run looks at Ctrl-C, at replies all in, and at work to do while waiting
 
 
 def _children(pid: int) -> list[int]:
@@ -39,18 +45,20 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _cmdline(pid: int) -> str:
+def _is_ansible(pid: int) -> bool:
+    """Whether the process runs ansible-playbook or ansible (as a script: its interpreter comes first)."""
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:2]
     except OSError:
-        return ""
+        return False
+    return any(os.path.basename(a) in (b"ansible", b"ansible-playbook") for a in argv)
 
 
 def _stop_playbook() -> bool:
-    """Kill what ansible-playbook started (local shells, ssh clients: a remote script's trap then
-    disarms what it armed) so its pty closes now: ansible-runner, once cancelled, kills the
-    playbook's process group but then waits up to 5 s for the pty, which those still hold."""
-    todo = [p for p in _children(os.getpid()) if "ansible-playbook" in _cmdline(p)]
+    """Kill what ansible-playbook (or ad-hoc ansible) started (local shells, ssh clients: a remote
+    script's trap then disarms what it armed) so its pty closes now: ansible-runner, once cancelled,
+    kills the playbook's process group but then waits up to 5 s for the pty, which those still hold."""
+    todo = [p for p in _children(os.getpid()) if _is_ansible(p)]
     tree: list[int] = []
     while todo:
         pid = todo.pop()
@@ -71,10 +79,12 @@ def write_extravars(private: Path, extravars: dict[str, Any]) -> None:
     fd = os.open(env_dir / "extravars", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(extravars, fh)
-    # ansible-runner looks at the cancel callback between reads of the child's output; its 5 s
-    # default would keep a Ctrl-C waiting through a sample's sleep. (Given as run(settings=...),
-    # the value is dropped when env/settings does not exist: it has to be this file.)
-    (env_dir / "settings").write_text(json.dumps({"pexpect_timeout": 0.2}), encoding="utf-8")
+    # ansible-runner looks at the cancel callback only when a read of the child's output times
+    # out (output alone does not end a read): every pexpect_timeout. Its 5 s default would keep
+    # a Ctrl-C waiting through a sample's sleep, and the run waiting for Ansible's own end after
+    # the last reply is in (_done). (Given as run(settings=...), the value is dropped when
+    # env/settings does not exist: it has to be this file.)
+    (env_dir / "settings").write_text(json.dumps({"pexpect_timeout": POLL_S}), encoding="utf-8")
 
 
 def run_play(
@@ -86,25 +96,25 @@ def run_play(
     hosts: Sequence[str] | None,
     handler: Any,
     request: Request,
+    finished: Callable[[], bool] | None = None,
+    idle: list[Callable[[], object]] | None = None,
 ) -> Any:
+    """Run the batches; ``finished`` says every reply the caller waits for is in (see ``_done``);
+    ``idle`` is work to do while Ansible starts (see ``_while_waiting``), taken from the list."""
     import ansible_runner  # slow import; only live runs pay for it
 
     t = target
-    per_batch = max(30.0, request.interval * 2 + 30)
-    extravars: dict[str, Any] = {
-        "kleak_target": "all",
-        "kleak_batches": [
-            {
-                "label": b.label,
-                "command": b.as_raw_command(),
-                "timeout": int(per_batch),
-            }
-            for b in batches.values()
-        ],
-        **t.extra_vars,
-    }
+    per_batch = int(max(30.0, request.interval * 2 + 30))
+    commands = [b.as_raw_command() for b in batches.values()]
+    adhoc = len(commands) == 1 and len(commands[0]) <= MAX_ADHOC_SCRIPT
+    extravars: dict[str, Any] = dict(t.extra_vars)
+    if not adhoc:
+        extravars["kleak_target"] = "all"
+        extravars["kleak_batches"] = [
+            {"label": b.label, "command": c, "timeout": per_batch} for b, c in zip(batches.values(), commands)
+        ]
     write_extravars(private, extravars)
-    cmdline: list[str] = [f"--forks={t.forks}"]
+    cmdline: list[str] = [f"--forks={t.forks}"] + ([f"--task-timeout={per_batch}"] if adhoc else [])
     if t.user:
         cmdline += ["-u", t.user]
     if t.private_key:
@@ -154,6 +164,7 @@ def run_play(
     for s in saved:
         signal.signal(s, on_signal)
     try:
+        what = {"module": "raw", "module_args": commands[0], "host_pattern": "all"} if adhoc else {}
         result = _runner_run(
             ansible_runner,
             private,
@@ -163,7 +174,8 @@ def run_play(
             env,
             handler,
             request,
-            lambda: bool(interrupted) and _stop_playbook(),
+            lambda: _while_waiting(idle) or (bool(interrupted) and _stop_playbook()) or _done(finished),
+            what,
         )
     finally:
         for s, h in saved.items():
@@ -171,6 +183,27 @@ def run_play(
     if interrupted:
         raise KeyboardInterrupt
     return result
+
+
+def _while_waiting(idle: list[Callable[[], object]] | None) -> bool:
+    """Do ``idle``'s work now, in this thread, while ansible-playbook imports for half a second.
+
+    ansible-runner calls the cancel callback within ``POLL_S`` of starting the child, long before
+    Ansible reaches the host; the work is what would otherwise follow the collection (compiling
+    the report template, ...). The main thread does it, not a thread of its own: no import can
+    then race another. A failure is ignored: the work is done (and fails properly) again where
+    it is needed."""
+    while idle:
+        with contextlib.suppress(Exception):
+            idle.pop(0)()
+    return False
+
+
+def _done(finished: Callable[[], bool] | None) -> bool:
+    """Cancel the run once every reply is in: what Ansible does after the last item (the task's
+    end, the play recap, its exit: ~0.1-0.2 s) brings nothing the tool reads, and a cancelled run
+    is killed at once. Every script has ended by then (its reply is complete), so nothing is cut."""
+    return finished is not None and finished()
 
 
 @contextlib.contextmanager
@@ -214,12 +247,14 @@ def _runner_run(
     handler: Any,
     request: Request,
     cancel: Any,
+    what: dict[str, str],
 ) -> Any:
+    """``what``: the ad-hoc module and its arguments; empty, the collection playbook."""
     with prompt_close():
         return ansible_runner.run(
             cancel_callback=cancel,
             private_data_dir=str(private),
-            playbook=str(playbook_dir() / "collect.yml"),
+            **(what or {"playbook": str(playbook_dir() / "collect.yml")}),
             inventory=inventory,
             limit=limit,
             cmdline=" ".join(shlex.quote(c) for c in cmdline),

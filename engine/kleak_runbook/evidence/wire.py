@@ -21,13 +21,26 @@ _COPY = (
     'END{if (big) printf "\\n%s END %s status=toolarge max=%d\\n", m, nm, max; '
     'else printf "%s END %s status=ok bytes=%d lines=%d\\n", m, nm, n, NR}\''
 )
+# The same for a file, read by awk itself (name path max in ARGV): no `head` in front of each
+# file of a sample. Each file gets its own awk: mawk ends the whole program at a read error
+# (a directory, EIO), which then costs that file only, reported as status=error.
+_FILES = (
+    'LC_ALL=C awk -v m="$M" \'BEGIN{nm = ARGV[1]; f = ARGV[2]; max = ARGV[3] + 0; print m " BEGIN " nm; '
+    "while ((r = (getline line < f)) > 0) {if (n + length(line) + 1 > max) {big = 1; break} "
+    "print line; n += length(line) + 1; k++} "
+    'if (big) printf "\\n%s END %s status=toolarge max=%d\\n", m, nm, max; '
+    'else if (r < 0) printf "\\n%s END %s status=error\\n", m, nm; '
+    'else printf "%s END %s status=ok bytes=%d lines=%d\\n", m, nm, n, k + 0; exit}\''
+)
 
 _PRELUDE = f"""M={{marker}}
-kl_file() {{
-  if [ ! -e "$2" ]; then echo "$M END $1 status=missing"; return 0; fi
-  if [ ! -r "$2" ]; then echo "$M END $1 status=denied"; return 0; fi
-  echo "$M BEGIN $1"
-  head -c $(($3 + 1)) "$2" 2>/dev/null | {_COPY} || printf '\\n%s END %s status=error rc=%s\\n' "$M" "$1" "$?"
+kl_files() {{
+  while [ $# -ge 3 ]; do
+    if [ ! -e "$2" ]; then echo "$M END $1 status=missing"
+    elif [ ! -r "$2" ]; then echo "$M END $1 status=denied"
+    else {_FILES} "$1" "$2" "$3" || printf '\\n%s END %s status=error rc=%s\\n' "$M" "$1" "$?"; fi
+    shift 3
+  done
 }}
 kl_cmd() {{
   if command -v timeout >/dev/null 2>&1; then kl_out=$(timeout "$4" sh -c "$2" 2>/dev/null | head -c $(($3 + 1)))
@@ -71,7 +84,11 @@ class ScriptBuilder:
 
     def file(self, item: str, host_path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         """Copy a file, at most ``max_bytes`` of it (a larger one is reported as ``toolarge``)."""
-        self.lines.append(f"kl_file {shlex.quote(item)} {shlex.quote(host_path)} {int(max_bytes)}")
+        args = f"{shlex.quote(item)} {shlex.quote(host_path)} {int(max_bytes)}"
+        if self.lines and self.lines[-1].startswith("kl_files "):
+            self.lines[-1] += f" {args}"  # files in a row: one line of the script
+        else:
+            self.lines.append(f"kl_files {args}")
 
     def command(
         self, item: str, command: str, max_bytes: int = DEFAULT_MAX_BYTES, timeout_s: int = DEFAULT_TIMEOUT_S
