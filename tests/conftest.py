@@ -10,6 +10,10 @@ import pytest
 SAMPLES = Path(__file__).parent / "samples"
 REPO = Path(__file__).parent.parent
 
+# Stand-in Slack, Jira, GitHub and webhook servers: fixtures slack_api, jira_api, github_api,
+# webhook_receiver (tests/standins/; tests/ is on sys.path, as this conftest has no __init__.py).
+pytest_plugins = ["standins.plugin"]
+
 
 @pytest.fixture
 def samples() -> Path:

@@ -1,7 +1,8 @@
 """The ``kleak-runbook`` command: run, replay, validate, list. The only module that exits.
 
 Exit codes: 0 no leak; 1 leak or suspected leak; 2 usage error or invalid runbook/input;
-3 no verdict (host unreachable, evidence missing, timeout, interrupted).
+3 no verdict (host unreachable, evidence missing, timeout, interrupted). With an inventory or
+several replay inputs (a fleet): 1 if any host leaks, else 3 if any host has no verdict, else 0.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from kleak_runbook import __version__, session
+from kleak_runbook import __version__, history_cmd, long_window, post, session
 from kleak_runbook.decide import lint
 from kleak_runbook.decide import runbook as rbmod
 from kleak_runbook.errors import KleakError
@@ -91,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
             "from a YAML file (secrets belong there, not on the command line)",
         )
         knowledge_option(sp)
+        post.add_post_option(sp)
         sp.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
         sp.add_argument("--progress", action="store_true", help="progress on stderr even when not a terminal")
 
@@ -118,13 +120,29 @@ def _parser() -> argparse.ArgumentParser:
         help=f"consent to intrusive probes: {', '.join(CONSENTS)}",
     )
     run.add_argument("-v", "--verbose", action="count", default=0, help="Ansible verbosity")
+    run.add_argument(
+        "--execution-node",
+        action="append",
+        default=[],
+        metavar="USER@HOST[:PORT][=GROUP]",
+        help="run the plays on this node over SSH with ansible-runner's streaming (repeatable; with -i): "
+        "a node takes its GROUP's hosts, the rest are split evenly; a node that dies has its hosts run again elsewhere",
+    )
+    run.add_argument(
+        "--node-runner",
+        default="ansible-runner",
+        metavar="PATH",
+        help="ansible-runner on the execution nodes (default: ansible-runner on the node's PATH)",
+    )
+    long_window.add_options(run)
     common(run)
 
     rep = sub.add_parser("replay", help="run a runbook offline on saved evidence")
     rep.add_argument(
         "path",
         type=Path,
-        help="a report/bundle directory, a snapshot directory (e.g. an unpacked sosreport), a sosreport tarball, or a text file with pasted outputs",
+        nargs="+",
+        help="several inputs (one per host) write a fleet summary too; each is a report/bundle directory, a snapshot directory (e.g. an unpacked sosreport), a sosreport tarball, or a text file with pasted outputs",
     )
     common(rep)
 
@@ -141,6 +159,11 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("runbooks", nargs="+", help="runbooks, and knowledge files or directories")
 
     sub.add_parser("list", help="the bundled runbooks and what each needs")
+    history_cmd.add_parser(sub)
+    from kleak_runbook import serve  # its parser only: the service libraries load when it runs
+
+    serve.add_parser(sub)
+    post.add_parser(sub)
     return p
 
 
@@ -151,6 +174,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(args.runbooks)
         if args.command == "list":
             return _list()
+        if args.command == "post":
+            return post.run(args)
+        if args.command == "serve":
+            from kleak_runbook import serve
+
+            return serve.main(args)
+        if args.command == "history":
+            return history_cmd.run(args)
         if args.command == "bugs":
             from kleak_runbook import bugs
 
@@ -162,6 +193,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("kleak-runbook: interrupted\n")
         return 3
+    except BrokenPipeError:  # `kleak-runbook ... | head`: the reader left; the report is on disk
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail again
+        return 0
     except Exception as exc:  # a bug: one line for the user, the traceback on request
         if os.environ.get("KLEAK_DEBUG"):
             raise

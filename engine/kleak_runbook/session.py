@@ -26,8 +26,11 @@ from kleak_runbook.deliver.directory import ReportDirectory
 from kleak_runbook.errors import UsageError
 from kleak_runbook.evidence.collector import Collector
 from kleak_runbook.evidence.store import EvidenceStore
+from kleak_runbook.long_window import LongWindow, chart_for, judge, partial_writer
+from kleak_runbook.post import Posting
 from kleak_runbook.probes import CONSENTS
 from kleak_runbook.progress import Progress
+from kleak_runbook.report.fleet import Fleet
 
 LOCAL = ("localhost", "127.0.0.1-local")
 
@@ -116,6 +119,8 @@ def _target(args: argparse.Namespace, ansible_vars: dict[str, Any]) -> Any:
         raise UsageError("--host and -i are exclusive: use -i with --limit for several hosts")
     if args.limit and not args.inventory:
         raise UsageError("--limit needs -i INVENTORY")
+    if getattr(args, "execution_node", None) and not args.inventory:
+        raise UsageError("--execution-node needs -i INVENTORY")
     for inv in args.inventory:
         if not Path(inv).exists():
             raise UsageError(f"-i {inv}: no such inventory file")
@@ -138,14 +143,23 @@ def _target(args: argparse.Namespace, ansible_vars: dict[str, Any]) -> Any:
 
 
 def walk(args: argparse.Namespace) -> int:
+    if args.command == "replay" and isinstance(args.path, list):
+        if len(args.path) > 1:
+            from kleak_runbook.fleet_session import replay_many
+
+            return replay_many(args)
+        args.path = args.path[0]
     rb = rbmod.load(rbmod.resolve(args.runbook))
     params, ansible_vars = params_of(args.extra_vars, rb)
     knowledge = load_all([Path(d) for d in args.knowledge])  # a broken entry stops the run here, not at the end
+    posting = Posting.prepare(args.post)  # a bad --post target or missing token stops the run here too
+    post_failures = 0
     live = args.command == "run"
     progress = Progress(enabled=not args.quiet and (args.progress or sys.stderr.isatty()))
     collector: Collector
     replay_root: Path | None = None
     single: str | None
+    lw: LongWindow | None = None
     if live:
         consent = frozenset(n.strip() for a in args.allow_intrusive for n in a.split(",") if n.strip())
         unknown = consent - set(CONSENTS)
@@ -153,11 +167,21 @@ def walk(args: argparse.Namespace) -> int:
             raise UsageError(f"--allow-intrusive {', '.join(sorted(unknown))}: unknown (known: {', '.join(CONSENTS)})")
         target = _target(args, ansible_vars)
         _check_out(args.out)
+        # a bad --prometheus, --baseline or --watch stops the run here
+        lw = LongWindow.prepare(args, os.environ, {**rb.params, **params})
         from kleak_runbook.evidence.ansible import AnsibleCollector
 
         collector = AnsibleCollector(target, progress)
+        from kleak_runbook.report.markdown import environment
+
+        # compiled while ansible-playbook starts up, not after the collection (runner._while_waiting)
+        collector.while_waiting.append(lambda: environment().get_template("report.md.j2"))
+        if args.inventory:  # a fleet: no --limit that lists every host, execution nodes
+            from kleak_runbook.evidence.hostgroup import fleet_collector
+
+            collector = fleet_collector(collector, progress, args)
         single = None if args.inventory else (args.host or "localhost")
-        samples, interval = args.samples, args.interval
+        samples, interval = lw.sampling(args.samples, args.interval, rb.steps[rb.start].interval)
     else:
         from kleak_runbook.evidence.replay import ReplayCollector
 
@@ -187,6 +211,8 @@ def walk(args: argparse.Namespace) -> int:
             if root is not None and root.exists() and any(root.iterdir()):
                 raise UsageError(f"{root}: already holds evidence; choose another --out")
             stores[host] = EvidenceStore(host, root)
+            if lw is not None:  # Prometheus history and earlier runs, before the first rule reads the store
+                lw.attach(host, stores[host], report_dir(host))
         return stores[host]
 
     walker = Walker(rb, collector, store_for, params, consent, samples=samples, interval=interval, say=progress.say)
@@ -198,6 +224,15 @@ def walk(args: argparse.Namespace) -> int:
         "started_at": stamp,
     }
     interrupted: str | None = None
+    walker_args = {"runbook": rb, "params": params, "consent": consent, "samples": samples, "interval": interval}
+
+    def finish_host(host_walk: Any, store: EvidenceStore, extra: dict[str, Any], chart: str | None = None) -> Any:
+        return finish(host_walk, rb.name, sorted(consent), store.root, extra, knowledge=knowledge, chart=chart)
+
+    if lw is not None:
+        if single is not None:
+            lw.start(single, report_dir(single))  # fetched while Ansible starts
+        lw.watch_reports(partial_writer(walker_args, stores, report_dir, finish_host), progress.say)
     try:
         walker.run([single] if single is not None else None)
     except KeyboardInterrupt:
@@ -205,31 +240,64 @@ def walk(args: argparse.Namespace) -> int:
     finally:
         progress.done()
         collector.close()
-    docs = []
+        if lw is not None:
+            lw.close()
+    watch_cut = interrupted if lw is not None and lw.watch_s and interrupted else None
+    interrupted = None if watch_cut else interrupted  # a watch ended by Ctrl-C is judged on what it sampled
+    docs: list[dict[str, Any]] = []
     sink = ReportDirectory()
+    fleet = None if single is not None else Fleet(base or Path("kleak-reports") / stamp)
     for host, store in stores.items() if live else ((h, w.store) for h, w in walker.walks.items()):
-        host_walk = walker.walk_for(host, store)
+        host_walk = judge(walker_args, stores, host) if watch_cut else walker.walk_for(host, store)
         store.finalize({**header, **({"interrupted": interrupted} if interrupted else {})})
         rdir = report_dir(host)
         extra = {} if live else {"replayed_from": str(args.path)}
+        if watch_cut:
+            extra["watch"] = f"ended by Ctrl-C {watch_cut}: judged on the samples taken"
         evidence_dir = store.root if live else replay_root
         result = finish(
-            host_walk, rb.name, sorted(consent), evidence_dir, extra, interrupted=interrupted, knowledge=knowledge
+            host_walk,
+            rb.name,
+            sorted(consent),
+            evidence_dir,
+            extra,
+            interrupted=interrupted,
+            knowledge=knowledge,
+            chart=lw.chart(host_walk.context, rdir) if lw is not None else chart_for(host_walk.context, rdir),
         )
         sink.deliver(result, rdir)
+        if posting is not None and not interrupted:  # after Ctrl-C the user wants out, not a 20 s upload
+            post_failures += posting.send(rdir, sys.stderr)  # stderr: stdout may be the JSON document
+        if fleet is not None:
+            fleet.add(result, rdir)
+            if args.format != "json":  # a fleet keeps one small line per host, not every document
+                docs.append({"report_dir": str(rdir)})
+                continue
         doc = result.document()
         doc["report_dir"] = str(rdir)
         docs.append(doc)
     if interrupted:
+        if fleet is not None and fleet.lines:  # what the fleet looked like so far
+            from kleak_runbook.report.fleet import write as write_fleet
+
+            write_fleet(fleet)
         kept = ", ".join(d["report_dir"] for d in docs) or "nothing was collected"
         sys.stderr.write(f"kleak-runbook: interrupted {interrupted}; reports and evidence so far: {kept}\n")
         return 3
+    if fleet is not None:  # an inventory: the fleet summary, not a page per host
+        fleet.node_incidents = list(getattr(collector, "incidents", []))
+        from kleak_runbook.fleet_session import conclude
+
+        code = conclude(fleet, args.format, docs)
+        return 3 if post_failures else code
     if args.format == "json":
         payload: Any = docs[0] if single is not None and len(docs) == 1 else docs
         print(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         for doc in docs:
             print_summary(doc)
+    if post_failures:  # the verdict is on stdout and the report on disk, but it did not reach everyone
+        return 3
     codes = [d["exit_code"] for d in docs]
     return 1 if 1 in codes else (3 if 3 in codes else 0)
 

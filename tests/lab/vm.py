@@ -164,6 +164,7 @@ class LabVM:
         self.workdir = workdir
         self.port = 0
         self.extra_kernel_args = ""
+        self.memory_mib = 1024
         self.serial_log = workdir / "serial.log"
         self.boot_seconds = 0.0  # QEMU start to SSH answering (the successful attempt)
         self.boot_attempts = 0
@@ -222,6 +223,7 @@ class LabVM:
         _install_guards()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.extra_kernel_args = extra_kernel_args
+        self.memory_mib = memory_mib
         self._cache_loads = 0
         failures: list[str] = []
         for attempt in range(1, attempts + 1):
@@ -413,15 +415,20 @@ class LabPool:
         self.boots = 0
         self._vm: LabVM | None = None
 
-    def vm(self, extra_kernel_args: str = "") -> LabVM:
+    def vm(self, extra_kernel_args: str = "", memory_mib: int = 1024) -> LabVM:
         current = self._vm
-        if current is not None and current.running and current.extra_kernel_args == extra_kernel_args:
+        if (
+            current is not None
+            and current.running
+            and current.extra_kernel_args == extra_kernel_args
+            and current.memory_mib == memory_mib
+        ):
             return current
         self.close()
         MACHINE_LOCK.acquire()
         self.boots += 1
         vm = LabVM(self.image, self.workdir / f"boot-{self.boots}")
-        vm.start(extra_kernel_args)
+        vm.start(extra_kernel_args, memory_mib=memory_mib)
         print(
             f"lab VM: SSH after {vm.boot_seconds:.1f} s (boot attempt {vm.boot_attempts}), "
             f"settled {vm.settle_seconds:.1f} s later "

@@ -103,7 +103,7 @@ def test_wrong_header() -> None:
         parse_slabinfo((LAB / "healthy/samples/000/proc/meminfo").read_text())
     assert err.value.line == 1
     with pytest.raises(ParseError, match="unsupported slabinfo version"):
-        parse_slabinfo("slabinfo - version: 1.1\n")
+        parse_slabinfo("slabinfo - version: 3.0\n")
 
 
 def test_wrong_field_count_names_the_line() -> None:

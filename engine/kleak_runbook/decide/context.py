@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
 
-from kleak_runbook.derive import growth, snapshot
+from kleak_runbook.derive import growth, history, motion, snapshot
 from kleak_runbook.derive.kernel import Kernel
 from kleak_runbook.derive.metrics import CacheStat, CallerStat, Metrics
 from kleak_runbook.derive.series import Series
@@ -43,6 +43,11 @@ def build(
             timed=metrics.times is not None,
             # how long the host had been up at the first sample (None when /proc/uptime is not in the evidence)
             uptime_s=evidence.samples[0].uptime if evidence.samples else None,
+            # False when neither VmallocUsed nor vmallocinfo gives vmalloc (an OOM report, SysRq-m):
+            # memory in no field then holds vmalloc and per-CPU memory too
+            vmalloc_known=metrics.vmalloc_source != "unavailable",
+            # the forms the memory counters came in: "oom" (an OOM-killer report), "free", "partial", ...
+            forms=sorted({s.forms.get("meminfo", "") for s in evidence.samples if "meminfo" in s.values} - {""}),
         ),
         "kernel": SimpleNamespace(
             release=kernel.release,
@@ -78,14 +83,24 @@ def build(
                 ctx[spec.context] = view
         elif spec.name in evidence.static:
             ctx[spec.context] = evidence.static[spec.name]
+    hist = history.build(evidence, metrics, kernel, params)
+    if hist is not None:  # Prometheus or earlier runs: rates per day over the long window
+        ctx["history"] = hist[0]
     grew = growth.judge(metrics, params)
+    moved = motion.judge(metrics, params)
+    gradual = grew.slow.kind if grew.slow is not None else (moved.grew.kind if moved.grew is not None else None)
     ctx["growth"] = SimpleNamespace(
         top=grew.top,
+        slow=grew.slow,
+        # between outputs that carry no times: what grew, or what was given back
+        untimed=moved.grew,
+        given_back=moved.given_back,
+        gradual_kind=gradual,  # the kind of a slow or untimed growth
         growers=list(grew.growers),
         side_effects=grew.side_effects,
         kinds=[g.kind for g in grew.growers if g.side_effect_of is None and not g.cache],
     )
-    snap = snapshot.judge(metrics, params, ctx.get("dentry"))
+    snap = snapshot.judge(metrics, params, ctx.get("dentry"), probes.get("kmemleak"))
     ctx["snapshot"] = SimpleNamespace(
         top=snap.top, candidates=list(snap.candidates), kinds=snap.kinds, slab_total=snap.slab_total
     )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from kleak_runbook.decide import history_verdict
 from kleak_runbook.decide.advice import advise
 from kleak_runbook.decide.culprits import Culprit, pick
 from kleak_runbook.decide.knowledge import Entry
@@ -39,7 +40,12 @@ def _guards(walk: HostWalk, verdict: str, kind: str, metrics: Metrics | None) ->
             + "; ".join(walk.unevaluated[:3])
             + "): no-leak cannot be claimed"
         )
-    other = (m is not None and bool(m.caches or m.callers)) or "cgroups" in walk.context
+    empty = [g.item for g in walk.store.gaps if g.item.startswith("samples/") and "holds no evidence" in g.reason]
+    if verdict == "no-leak" and empty:
+        verdict = "inconclusive"  # samples were taken and came back empty: collection failed, nothing is ruled out
+        notes.append(f"{len(empty)} sample(s) hold no evidence ({', '.join(empty[:3])}): no-leak cannot be claimed")
+    other = (m is not None and bool(m.caches or m.callers or m.slab_total or m.arc_size)) or "cgroups" in walk.context
+    other = other or getattr(walk.context.get("snapshot"), "top", None) is not None  # e.g. a kmemleak report
     if (m is None or m.sample_count == 0) and not other:
         verdict, kind = "inconclusive", "unknown"
         notes.append("/proc/meminfo was not collected: no verdict is possible")
@@ -70,6 +76,7 @@ def finish(
     extra: dict[str, Any] | None = None,
     interrupted: str | None = None,
     knowledge: Sequence[Entry] | None = None,
+    chart: str | None = None,
 ) -> Result:
     """``interrupted``: this run was cut short (Ctrl-C), in words; a replayed bundle carries its own."""
     d = walk.derived
@@ -100,6 +107,9 @@ def finish(
     probes = d.probes if d else {}
     attrs = [a for n, a in probes.items() if PROBES[n].attributes and isinstance(a, Attribution) and a.available]
     culprits = pick(step.culprits if step else "none", kind, metrics, attrs, out_of_tree)
+    hist = context.get("history")
+    if hist is not None and step is not None and history_verdict.reached_from_history(walk.visits):
+        culprits = history_verdict.culprits(hist, kind) or culprits  # what grew over the window, not in 15 s
     largest: tuple[Culprit, ...] = ()
     if verdict == "no-leak":  # nothing leaks: the caches behind the kind are the largest, not culprits
         culprits, largest = (), culprits
@@ -162,4 +172,5 @@ def finish(
         interrupted=cut,
         memory=memory,
         largest=largest,
+        history=history_verdict.document(hist, chart) if hist is not None else None,
     )

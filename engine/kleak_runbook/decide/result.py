@@ -58,6 +58,7 @@ class Result:
     interrupted: str | None = None  # the run was cut short: what was under way
     memory: Breakdown | None = None  # MemTotal, split into parts that add up to it
     largest: tuple[Culprit, ...] = ()  # on a no-leak verdict: the biggest caches or callers of the kind
+    history: dict[str, Any] | None = None  # long-window rates, forecast and chart (Prometheus, earlier runs)
 
     @property
     def exit_code(self) -> int:
@@ -105,6 +106,7 @@ class Result:
             "evidence_dir": self.evidence_dir,
             **self.extra,
             **({"interrupted": self.interrupted} if self.interrupted else {}),
+            **({"history": self.history} if self.history is not None else {}),
             "exit_code": self.exit_code,
         }
 

@@ -15,14 +15,25 @@ from kleak_runbook.evidence.specs import SPECS
 _DERIVED: dict[str, tuple[tuple[str, ...], str]] = {
     "kmem": (("meminfo",), "kernel-memory components (Series): slab_unreclaimable, vmalloc, unaccounted, ..."),
     "mem_total": (("meminfo",), "MemTotal in bytes"),
-    "samples": ((), "count, window_s, timed, uptime_s"),
+    "samples": (
+        (),
+        "count, window_s, timed, uptime_s, vmalloc_known (false: memory in no field includes vmalloc), forms (oom, free, partial, smem: what the counters came from)",
+    ),
     "kernel": ((), "release, upstream, major, minor, distro, distro_version, stream"),
     "probes": ((), "what each probe of the step brought back"),
     "params": ((), "runbook params (-e overrides)"),
     "consent": ((), "the intrusive probes consented to"),
     "findings": ((), "findings so far"),
-    "growth": (("meminfo",), "what grows: top (the growth that explains the rest), growers, side_effects, kinds"),
+    "growth": (
+        ("meminfo",),
+        "what grows: top (the growth that explains the rest), slow (steady over hours, below the short-window rate), untimed and given_back (between outputs without times), gradual_kind, growers, side_effects, kinds",
+    ),
     "snapshot": ((), "one snapshot judged: top (the biggest abnormal component), candidates, kinds, slab_total"),
+    "history": (
+        (),
+        "long-window rates from Prometheus or earlier runs (--prometheus, --baseline): source, window, days, "
+        "reboots, kmem.<component>.growth_bytes_per_day/steadiness/steady/grows, top, slab, vmalloc, forecast",
+    ),
 }
 
 # name -> the evidence specs that supply it (empty: always present)

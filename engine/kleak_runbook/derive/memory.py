@@ -24,6 +24,7 @@ _OTHER = "unaccounted"
 _KERNEL_PARTS = (
     ("slab_unreclaimable", "Slab, unreclaimable"),
     ("slab_reclaimable", "Slab, reclaimable (dentries, inodes, ...)"),
+    ("slab_total", "Slab (this kernel does not split reclaimable)"),
     ("vmalloc", "vmalloc"),
     ("percpu", "Per-CPU allocator"),
     ("kernel_stack", "Kernel stacks"),
@@ -94,6 +95,8 @@ def breakdown(meminfo: Mapping[str, Series], kmem: Mapping[str, Series]) -> Brea
         Part("zswap", "Compressed swap cache (Zswap)", _CACHE, get("Zswap") or 0),
     ]
     parts += [Part(key, label, _KERNEL, int(kmem[key])) for key, label in _KERNEL_PARTS if key in kmem]
+    if "zfs_arc" in kmem:
+        parts.append(Part("zfs_arc", "ZFS ARC (arcstats; cache ZFS gives back)", _CACHE, int(kmem["zfs_arc"])))
     if "pcp_free" in kmem:
         parts.append(Part("pcp_free", "Free pages on per-CPU lists", _FREE, int(kmem["pcp_free"])))
     parts.append(

@@ -24,19 +24,21 @@ from kleak_runbook.parsers.vmallocinfo import VmallocInfo
 
 # Caches the kernel creates with SLAB_RECLAIM_ACCOUNT, for when /sys/kernel/slab is not in the
 # evidence (sosreports, pasted text). Suffix match covers the per-filesystem inode caches.
-_RECLAIMABLE_NAMES = ("dentry", "inode_cache", "radix_tree_node", "buffer_head", "xfs_ili", "xfs_inode")
+_RECLAIMABLE_NAMES = ("dentry", "dentry_cache", "inode_cache", "radix_tree_node", "buffer_head", "xfs_ili", "xfs_inode")
 _RECLAIMABLE_SUFFIXES = ("_inode_cache", "_inode")
 _RECLAIMABLE_PREFIXES = ("kmalloc-rcl-", "dma-kmalloc-rcl-")
 
 COMPONENTS = (
     ("slab_unreclaimable", "Slab, unreclaimable (SUnreclaim)"),
     ("slab_reclaimable", "Slab, reclaimable (SReclaimable)"),
+    ("slab_total", "Slab (no reclaimable split on this kernel)"),
     ("vmalloc", "vmalloc (VmallocUsed)"),
     ("percpu", "Per-CPU allocator (Percpu)"),
     ("kernel_stack", "Kernel stacks (KernelStack)"),
     ("page_tables", "Page tables (PageTables)"),
     ("other_reclaimable", "Other reclaimable kernel (KReclaimable - SReclaimable)"),
     ("pcp_free", "Free pages on per-CPU lists (zoneinfo; free, but not in MemFree)"),
+    ("zfs_arc", "ZFS ARC outside slab (arcstats size; cache ZFS gives back)"),
     ("unaccounted", "Not in any field: page allocator, drivers (MemTotal - all counted)"),
 )
 
@@ -82,6 +84,7 @@ class Metrics:
     notes: list[str] = field(default_factory=list)
     page_size: int = 4096
     slab_total: int | None = None  # all slab in the last slab sample (slabtop's own total when it gives one)
+    arc_size: int | None = None  # ZFS's ARC (arcstats size) in the last sample that has it
 
 
 def sample_times(samples: Sequence[ParsedSample]) -> tuple[float, ...] | None:
@@ -163,7 +166,12 @@ def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
                 "/proc/zoneinfo was not collected: free pages on per-CPU lists, which MemFree leaves out, "
                 "are counted as unaccounted (they grow and drain by themselves, by MiBs per CPU)"
             )
-        m.kmem = _breakdown(meminfos, mtimes, kernel, vm_from_info, pcp, m)
+        arc: list[int] | None = None
+        if all("arcstats" in s.values for s in with_mem):
+            arc = [s.values["arcstats"].size for s in with_mem]
+        m.kmem = _breakdown(meminfos, mtimes, kernel, vm_from_info, pcp, m, arc)
+    arcs = evidence.with_spec("arcstats")
+    m.arc_size = arcs[-1].values["arcstats"].size if arcs else None
     return m
 
 
@@ -174,6 +182,7 @@ def _breakdown(
     vm_from_info: list[int] | None,
     pcp: list[int] | None,
     m: Metrics,
+    arc: list[int] | None = None,
 ) -> dict[str, Series]:
     def col(name: str) -> list[int] | None:
         vals = [mi.get(name) for mi in meminfos]
@@ -192,7 +201,9 @@ def _breakdown(
         if vals is not None:
             out[key] = vals
         else:
-            m.notes.append(f"/proc/meminfo has no {field_name} on this kernel: {key} is not shown separately")
+            m.notes.append(
+                f"the meminfo given has no {field_name} (this kernel, or the source, does not show it): {key} is not shown separately"
+            )
     pt = col("PageTables")
     if pt is not None:
         out["page_tables"] = [a + b for a, b in zip(pt, col("SecPageTables") or zeros)]
@@ -210,13 +221,19 @@ def _breakdown(
     else:
         m.vmalloc_source = "unavailable"
         m.notes.append(
-            "VmallocUsed reads 0 on this kernel and /proc/vmallocinfo was not collected: "
+            "VmallocUsed is not in the evidence, or reads 0 on this kernel, and /proc/vmallocinfo was not collected: "
             "vmalloc memory is counted as unaccounted"
         )
 
     total, free = col("MemTotal"), col("MemFree")
     lru = [col("Active"), col("Inactive"), col("Unevictable")]
-    if total is not None and free is not None and all(v is not None for v in lru):
+    slab_only = col("Slab") if "slab_unreclaimable" not in out and "slab_reclaimable" not in out else None
+    if slab_only is not None:  # kernels before 2.6.19 have no SReclaimable/SUnreclaim split
+        out["slab_total"] = slab_only
+    slab_known = "slab_unreclaimable" in out or "slab_total" in out
+    if total is not None and free is not None and all(v is not None for v in lru) and not slab_known:
+        m.notes.append("/proc/meminfo has no Slab lines (cut short?): memory in no field cannot be told from slab")
+    elif total is not None and free is not None and all(v is not None for v in lru):
         hugetlb = col("Hugetlb")
         if hugetlb is None:
             ht, hs = col("HugePages_Total"), col("Hugepagesize")
@@ -233,6 +250,12 @@ def _breakdown(
             unacc.append(total[i] - free[i] - lru_i - counted[i] - hugetlb[i] - zswap[i] - (pcp or zeros)[i])
         if pcp is not None:
             out["pcp_free"] = pcp
+        if arc is not None:
+            # the ARC's data pages come from the page allocator: in no field, like a leak would be.
+            # Its metadata sits in slab (already counted), so at most what is left is ARC.
+            outside = [min(a, max(u, 0)) for a, u in zip(arc, unacc)]
+            out["zfs_arc"] = outside
+            unacc = [u - z for u, z in zip(unacc, outside)]
         out["unaccounted"] = unacc
     return {k: Series.of(v, times) for k, v in out.items()}
 
@@ -266,11 +289,7 @@ def _cache_stats(
 
 def _caller_stats(infos: Sequence[VmallocInfo], times: tuple[float, ...] | None, page_size: int) -> list[CallerStat]:
     groups: list[dict[str, tuple[int, int]]] = [i.by_caller() for i in infos]
-    modules: dict[str, str | None] = {}
-    for info in infos[-1:]:
-        for a in info.areas:
-            key = _caller_key(a.function, a.module, a.caller)
-            modules.setdefault(key, a.module)
+    modules: Mapping[str, str | None] = infos[-1].modules  # caller key -> module, totalled while parsing
     keys: dict[str, None] = {}
     for g in groups:
         keys.update(dict.fromkeys(g))
@@ -290,9 +309,3 @@ def _caller_stats(infos: Sequence[VmallocInfo], times: tuple[float, ...] | None,
         )
     out.sort(key=lambda c: (-c.bytes.growth_bytes_per_s, -int(c.bytes)))
     return out
-
-
-def _caller_key(function: str | None, module: str | None, caller: str) -> str:
-    if function and module:
-        return f"{function} [{module}]"
-    return function or caller

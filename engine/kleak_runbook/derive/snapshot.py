@@ -23,7 +23,7 @@ GiB = 1024**3
 
 @dataclass(frozen=True)
 class Candidate:
-    kind: str  # slab-unreclaimable | slab-reclaimable | vmalloc | percpu | page-allocator | zfs-arc | user
+    kind: str  # slab-unreclaimable | slab-reclaimable | vmalloc | percpu | page-allocator | zfs-arc | user | kernel
     bytes: int
     share: float | None  # of MemTotal, when known
     name: str | None  # the cache or caller that stands out, when one does
@@ -53,8 +53,68 @@ def _gib(n: float) -> str:
     return f"{n / GiB:.1f} GiB"
 
 
-def judge(metrics: Metrics, params: Mapping[str, Any], dentry: Any = None) -> Snapshot:
-    """``dentry``: the rule context's dentry view (nr_dentry, nr_unused), when dentry-state was given."""
+def _outlier(biggest: CacheStat, unreclaimable: list[CacheStat], slab_total: int, p: Mapping[str, Any]) -> bool:
+    """One unreclaimable cache standing out of the slab shown: a quarter of it or more and several
+    times the next unreclaimable cache. On a healthy host the biggest caches are within a factor of
+    two or three of each other and none holds a quarter of slab (tests/cases: the healthy slabtops
+    and slabinfos); a leak in a cache's users piles up in that one cache at any memory size."""
+    others = sorted((int(c.bytes) for c in unreclaimable if c is not biggest), reverse=True)
+    size = int(biggest.bytes)
+    if not others or size < float(p.get("min_outlier_cache_bytes", 16 * 1024**2)):
+        return False
+    return size >= float(p.get("outlier_cache_share", 0.25)) * slab_total and size >= float(
+        p.get("outlier_cache_ratio", 3)
+    ) * max(others[0], 1)
+
+
+_KMALLOC_SIZES = (8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192)
+
+
+def _kmalloc_cache(size: int, caches: Mapping[str, CacheStat]) -> str | None:
+    """The generic kmalloc cache an object of ``size`` bytes comes from, when the evidence has it."""
+    fit = next((n for n in _KMALLOC_SIZES if n >= size), None)
+    if fit is None:
+        return None
+    names = [f"kmalloc-{fit}", f"kmalloc-{fit // 1024}k" if fit >= 1024 else "", f"size-{fit}"]
+    return next((n for n in names if n and n in caches), None)
+
+
+def _kmemleak(metrics: Metrics, kmemleak: Any) -> Candidate | None:
+    """kmemleak's unreferenced objects: allocated memory nothing points to any more, a leak by its
+    definition (false positives exist, so it stays suspected), named by where it was allocated."""
+    sites = list(getattr(kmemleak, "sites", ()) or ()) if getattr(kmemleak, "available", False) else []
+    if not sites:
+        return None
+    top = sites[0]
+    count, nbytes = sum(s.count for s in sites), sum(s.bytes for s in sites)
+    vmalloced = any("vmalloc" in frame for frame in top.stack[:4])
+    name = None if vmalloced else _kmalloc_cache(top.bytes // max(top.count, 1), metrics.caches)
+    return Candidate(
+        "vmalloc" if vmalloced else "slab-unreclaimable",
+        nbytes,
+        nbytes / metrics.mem_total if metrics.mem_total else None,
+        name or top.name,
+        f"kmemleak reports {count} unreferenced object(s) allocated from {top.name}",
+    )
+
+
+def _user_memory(meminfo: Mapping[str, Any], total: int, p: Mapping[str, Any]) -> Candidate | None:
+    """Programs' memory (anonymous pages) and tmpfs/shmem holding most of RAM: where an OOM's memory
+    usually went, and not the kernel's."""
+    shmem = int(meminfo.get("Shmem") or 0)
+    anon = meminfo.get("AnonPages")
+    if anon is None and meminfo.get("Active(anon)") is not None and meminfo.get("Inactive(anon)") is not None:
+        anon = int(meminfo["Active(anon)"]) + int(meminfo["Inactive(anon)"]) - shmem  # shmem sits on the anon lists
+    held = int(anon or 0) + shmem
+    if anon is None or held < float(p.get("user_memory_fraction", 0.5)) * total:
+        return None
+    what = "tmpfs/shared memory (Shmem)" if shmem > int(anon) else "programs (anonymous memory)"
+    return Candidate("user", held, held / total, None, f"{what} hold {_gib(held)} of {_gib(total)}")
+
+
+def judge(metrics: Metrics, params: Mapping[str, Any], dentry: Any = None, kmemleak: Any = None) -> Snapshot:
+    """``dentry``: the rule context's dentry view (nr_dentry, nr_unused), when dentry-state was given;
+    ``kmemleak``: that probe's attribution, when its report is in the evidence."""
     p = dict(params)
     total = metrics.mem_total
     kmem = metrics.kmem
@@ -92,13 +152,31 @@ def judge(metrics: Metrics, params: Mapping[str, Any], dentry: Any = None) -> Sn
             p.get("many_objects", 10**6)
         )
         unrec_total = sum(int(c.bytes) for c in unreclaimable)
-        if (dominant and big) or (total and over(unrec_total, "max_unreclaimable_slab_fraction", "large_slab_bytes")):
+        if (
+            (dominant and big)
+            or _outlier(biggest, unreclaimable, slab_total, p)
+            or (total and over(unrec_total, "max_unreclaimable_slab_fraction", "large_slab_bytes"))
+        ):
             add(
                 "slab-unreclaimable",
                 unrec_total,
                 biggest.name,
                 f"{biggest.name} holds {_gib(size)} of {_gib(slab_total)} slab",
             )
+    if (
+        not caches
+        and slab_total
+        and su is None
+        and sr is None
+        and over(slab_total, "max_unreclaimable_slab_fraction", "large_slab_bytes")
+    ):
+        # slabtop's summary without its rows: much slab, of no known cache or reclaimability
+        add(
+            "kernel",
+            slab_total,
+            None,
+            f"slabtop counts {_gib(slab_total)} of slab (its cache rows are not in the evidence)",
+        )
     copies = metrics.caches.get("kmem_cache")
     if copies is not None and int(copies.objects) > int(p.get("many_kmem_caches", 20000)):
         # one kmem_cache object per slab cache per memory cgroup (kernels before 5.9): tens of
@@ -126,9 +204,12 @@ def judge(metrics: Metrics, params: Mapping[str, Any], dentry: Any = None) -> Sn
         )
     elif sr is not None and (su is None or sr > su):
         # reclaimable slab is the benign explanation: a smaller absolute size is enough to name it
+        # slab as a whole is what people ask about ("slab holds 65G"): when it is large and mostly
+        # reclaimable, the reclaimable part is the answer
         mostly = slab_field is None or int(sr) >= 0.5 * int(slab_field)
-        if mostly and over(int(sr), "large_reclaimable_fraction", "large_cache_bytes"):
-            add("slab-reclaimable", int(sr), None, f"SReclaimable is {_gib(int(sr))}")
+        whole = int(slab_field) if slab_field is not None else int(sr)
+        if mostly and over(whole, "large_reclaimable_fraction", "large_cache_bytes"):
+            add("slab-reclaimable", int(sr), None, f"SReclaimable is {_gib(int(sr))} of {_gib(whole)} slab")
     elif (
         sr is None
         and slab_total
@@ -141,7 +222,11 @@ def judge(metrics: Metrics, params: Mapping[str, Any], dentry: Any = None) -> Sn
             None,
             f"reclaimable caches hold {_gib(reclaimable)} of {_gib(slab_total)} slab",
         )
-    if slab_total and zfs >= 0.5 * slab_total and zfs >= float(p.get("large_cache_bytes", GiB)):
+    arc = metrics.arc_size
+    if arc is not None and over(arc, "large_reclaimable_fraction", "large_cache_bytes"):
+        # arcstats' size counts the ARC wherever it sits (slab for metadata, pages for data)
+        add("zfs-arc", arc, None, f"ZFS's ARC holds {_gib(arc)} (arcstats size)")
+    elif slab_total and zfs >= 0.5 * slab_total and zfs >= float(p.get("large_cache_bytes", GiB)):
         add("zfs-arc", zfs, None, f"ZFS's caches (ARC) hold {_gib(zfs)} of {_gib(slab_total)} slab")
 
     vm = kmem.get("vmalloc")
@@ -153,13 +238,36 @@ def judge(metrics: Metrics, params: Mapping[str, Any], dentry: Any = None) -> Sn
     pc = kmem.get("percpu")
     pc_bytes = int(pc) if pc is not None else percpu_chunks
     if pc_bytes and over(pc_bytes, "max_percpu_fraction", "large_percpu_bytes"):
-        add("percpu", pc_bytes, None, f"the per-CPU allocator holds {_gib(pc_bytes)}")
+        add("percpu", pc_bytes, None, f"The per-CPU allocator holds {_gib(pc_bytes)}")
     un = kmem.get("unaccounted")
     if un is not None and total and int(un) > float(p.get("max_unaccounted_fraction", 0.25)) * total:
         add("page-allocator", int(un), None, f"{_gib(int(un))} is in no meminfo field")
+    kdyn = metrics.meminfo.get("KernelDynamicNoncache")  # smem -w: all kinds of kernel memory at once
+    user = metrics.meminfo.get("UserspaceUsed")
+    # far above its usual share of memory, or many GiB and more than all programs together hold
+    heavy = (
+        user is not None and int(kdyn or 0) > int(user) and int(kdyn or 0) >= float(p.get("large_slab_bytes", 4 * GiB))
+    )
+    if (
+        kdyn is not None
+        and total
+        and (int(kdyn) > float(p.get("max_unreclaimable_slab_fraction", 0.2)) * total or heavy)
+    ):
+        add("kernel", int(kdyn), None, f"smem counts {_gib(int(kdyn))} of kernel dynamic memory that is not cache")
     huge_pages, huge_size = metrics.meminfo.get("HugePages_Total"), metrics.meminfo.get("Hugepagesize")
     huge = int(huge_pages) * int(huge_size) if huge_pages is not None and huge_size is not None else 0
     if huge and (huge >= 0.5 * total if total else huge >= float(p.get("large_slab_bytes", 4 * GiB))):
-        add("user", huge, None, f"huge pages reserve {_gib(huge)}")
-    out.sort(key=lambda c: -c.bytes)
+        add("user", huge, None, f"Huge pages reserve {_gib(huge)}")
+    if not out and total:
+        programs = _user_memory(metrics.meminfo, total, p)
+        if programs is not None:
+            out.append(programs)  # only when nothing kernel-side is abnormal: it explains, it never hides
+    leaked = _kmemleak(metrics, kmemleak)
+    if leaked is not None and not any(c.kind == leaked.kind for c in out):
+        out.append(leaked)
+    # Without vmalloc's figure (an OOM report, SysRq-m, a kernel where VmallocUsed reads 0) memory in
+    # no field mixes vmalloc, per-CPU and the page allocator: a component measured on its own and
+    # abnormal explains more than that residue, so the residue decides only when nothing else does.
+    mixed = metrics.vmalloc_source == "unavailable"
+    out.sort(key=lambda c: (mixed and c.kind == "page-allocator", -c.bytes))
     return Snapshot(tuple(out), slab_total, total)

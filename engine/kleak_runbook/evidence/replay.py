@@ -107,7 +107,7 @@ class ReplayCollector:
         for name in request.specs:
             if name == "uptime" and all(s.wall for s in store.samples):
                 continue  # wall-clock timestamps serve instead
-            if not any(name in s.texts for s in store.samples):
+            if not any(name in s.texts for s in store.samples) and not SPECS[name].optional:
                 where = "the pasted text" if self.layout == "pasted" else "the saved evidence"
                 store.add_gap(name, "missing", f"{SPECS[name].host_path} is not in {where}")
         return [self.host]
@@ -120,7 +120,8 @@ class ReplayCollector:
     # --- loading ---------------------------------------------------------------------------
     def _host_name(self) -> str:
         if self._pasted is not None:
-            return _uname_host(self._pasted.uname) or self.source.stem
+            host = _uname_host(self._pasted.uname)  # "unknown" when only an OOM report named the kernel
+            return host if host and host != "unknown" else self.source.stem
         tree = self._tree
         assert tree is not None
         if self._manifest.host:
@@ -180,17 +181,23 @@ class ReplayCollector:
             sample.uptime = uptime_of(sample.texts["uptime"])
 
     def _load_pasted(self, store: EvidenceStore) -> None:
-        """Each block becomes evidence; a kind pasted again starts the next sample (no timestamps)."""
+        """Each block becomes evidence; a kind pasted again starts the next sample, at the time the
+        paste shows for it (``uptime`` or ``date`` lines), if it shows one."""
         blocks = self._pasted
         assert blocks is not None
         sample = None
-        for spec, index in blocks.order:
+        for at, (spec, index) in enumerate(blocks.order):
             if sample is None or spec in sample.texts:
-                sample = store.new_sample(None, None)
+                uptime, wall = blocks.times[at] if at < len(blocks.times) else (None, None)
+                sample = store.new_sample(wall, uptime)
             store.add_sample_text(
                 sample, spec, SPECS[spec].relpath, getattr(blocks, spec)[index], blocks.form(spec, index)
             )
-        for spec in ("version", "uname", "os_release", "cgroups"):
+        if blocks.kmemleak:  # a kmemleak report in a ticket is that probe's output
+            where = "sys/kernel/debug/kmemleak"
+            store.start_probe("kmemleak", ())
+            store.add_probe_text("kmemleak", "data", where, where, blocks.kmemleak)
+        for spec in ("version", "uname", "os_release", "cgroups", "oom_report"):
             text = getattr(blocks, spec)
             if text:
                 store.add_static(spec, SPECS[spec].relpath, text)

@@ -157,8 +157,12 @@ def load_bundle(tree: Tree, manifest: Manifest, store: EvidenceStore) -> None:
 def load_static(tree: Tree, store: EvidenceStore, base: str) -> None:
     for spec in SPECS.values():
         if not spec.sampled:
-            text = tree.read(f"{base}/{spec.relpath}", spec.max_bytes)
-            if text is not None:
+            # history (Prometheus, earlier runs) sits beside static/, not in it: the host never had it
+            history = spec.origin == "history"
+            text = tree.read(spec.relpath if history else f"{base}/{spec.relpath}", spec.max_bytes)
+            if text is not None and history:
+                store.add_history(spec.name, spec.relpath, text)
+            elif text is not None:
                 store.add_static(spec.name, spec.relpath, text)
 
 

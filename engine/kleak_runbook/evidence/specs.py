@@ -17,15 +17,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kleak_runbook.errors import ParseError
+from kleak_runbook.parsers.arcstats import parse_arcstats
 from kleak_runbook.parsers.cgroups import parse_cgroup_stat, parse_cgroups
 from kleak_runbook.parsers.cmdline import parse_cmdline
 from kleak_runbook.parsers.dentry_state import parse_dentry_state
 from kleak_runbook.parsers.free import parse_free
+from kleak_runbook.parsers.history import parse_baseline_runs, parse_boot_id, parse_prometheus_history
 from kleak_runbook.parsers.inode_state import parse_inode_state
 from kleak_runbook.parsers.meminfo import parse_meminfo, parse_meminfo_lines
 from kleak_runbook.parsers.modules import parse_modules
-from kleak_runbook.parsers.oom import parse_oom_meminfo, parse_unreclaimable_slab
+from kleak_runbook.parsers.oom import parse_oom_meminfo, parse_slub_failure, parse_unreclaimable_slab
 from kleak_runbook.parsers.slabinfo import parse_slabinfo, parse_slabtop
+from kleak_runbook.parsers.smem import parse_smem_areas
 from kleak_runbook.parsers.tainted import parse_tainted
 from kleak_runbook.parsers.version import parse_os_release, parse_proc_version, parse_uname
 from kleak_runbook.parsers.vmallocinfo import parse_vmallocinfo
@@ -78,6 +81,7 @@ class Spec:
     context: str | None = None  # the rule-context name of the parsed value (None: not read by rules directly)
     forms: Mapping[str, Parser] = field(default_factory=dict)  # other text forms and their parsers
     sources: tuple[tuple[str, str], ...] = ()  # (relpath in a snapshot/sosreport, form)
+    origin: str = "host"  # "history": fetched by the engine (Prometheus, earlier runs), never from the host
 
     @property
     def host_path(self) -> str:
@@ -95,7 +99,12 @@ _SPECS = (
         "memory counters",
         parse_meminfo,
         context="meminfo",
-        forms={"partial": parse_meminfo_lines, "oom": parse_oom_meminfo, "free": parse_free},
+        forms={
+            "partial": parse_meminfo_lines,
+            "oom": parse_oom_meminfo,
+            "free": parse_free,
+            "smem": parse_smem_areas,
+        },
     ),
     Spec(
         "zoneinfo",
@@ -111,7 +120,7 @@ _SPECS = (
         "slab caches (root only on most kernels)",
         parse_slabinfo,
         context="slab",
-        forms={"slabtop": parse_slabtop, "oom": parse_unreclaimable_slab},
+        forms={"slabtop": parse_slabtop, "oom": parse_unreclaimable_slab, "slub": parse_slub_failure},
         sources=(("sos_commands/memory/slabtop_-o", "slabtop"),),
     ),
     Spec(
@@ -132,6 +141,15 @@ _SPECS = (
         context="dentry",
     ),
     Spec("inode_state", "proc/sys/fs/inode-state", True, "inode cache counters", parse_inode_state, context="inodes"),
+    Spec(
+        "arcstats",
+        "proc/spl/kstat/zfs/arcstats",
+        True,
+        "ZFS ARC size: memory no meminfo field shows (ZFS hosts only)",
+        parse_arcstats,
+        optional=True,
+        context="zfs_arc",
+    ),
     Spec("uptime", "proc/uptime", True, "monotonic clock for growth rates", _uptime),
     Spec("version", "proc/version", False, "kernel build string", parse_proc_version),
     Spec("version_signature", "proc/version_signature", False, "Ubuntu upstream version", optional=True),
@@ -158,6 +176,34 @@ _SPECS = (
         command="uname -a",
         sources=(("sos_commands/kernel/uname_-a", ""), ("uname", "")),
     ),
+    Spec(
+        "oom_report",
+        "commands/oom-report",
+        False,
+        "the OOM killer's first line, from a ticket or log that holds its report",
+        optional=True,
+        context="oom_report",
+    ),
+    Spec("boot_id", "proc/sys/kernel/random/boot_id", False, "this boot's id (baselines)", parse_boot_id),
+    # history is evidence too, but the engine fetches it; it sits in the bundle as history/<name>
+    Spec(
+        "prometheus_history",
+        "history/prometheus.json",
+        False,
+        "node_exporter history from Prometheus",
+        parse_prometheus_history,
+        max_bytes=256 * MiB,
+        origin="history",
+    ),
+    Spec(
+        "baseline_runs",
+        "history/runs.json",
+        False,
+        "earlier runs of the host",
+        parse_baseline_runs,
+        max_bytes=64 * MiB,
+        origin="history",
+    ),
     Spec("pagesize", "commands/pagesize", False, "page size", _page_size, command="getconf PAGESIZE"),
     Spec(
         "slab_reclaim_account",
@@ -171,5 +217,6 @@ _SPECS = (
 
 SPECS: dict[str, Spec] = {s.name: s for s in _SPECS}
 SAMPLED = tuple(s.name for s in _SPECS if s.sampled)
-STATIC = tuple(s.name for s in _SPECS if not s.sampled)
+STATIC = tuple(s.name for s in _SPECS if not s.sampled and s.origin == "host")
+HISTORY = tuple(s.name for s in _SPECS if s.origin == "history")
 BY_RELPATH: dict[str, Spec] = {s.relpath: s for s in _SPECS}

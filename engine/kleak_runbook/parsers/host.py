@@ -8,7 +8,7 @@ has (``slabtop`` output parses straight to ``SlabInfo``). A text that does not p
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -23,6 +23,8 @@ class ParsedSample:
     wall: str | None
     uptime: float | None  # the host's monotonic clock at the sample, when known
     values: Mapping[str, Any]  # spec -> parsed value
+    # spec -> the form its text had, when not its own ("oom", "free", ...)
+    forms: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,9 @@ class HostParser:
                 if key in self._samples:
                     values[spec] = self._samples[key]
             uptime = s.uptime if s.uptime is not None else values.get("uptime")
-            samples.append(ParsedSample(s.index, s.wall, uptime, MappingProxyType(values)))
-        for spec, text in store.static.items():
+            forms = MappingProxyType({k: v for k, v in s.forms.items() if k in values})
+            samples.append(ParsedSample(s.index, s.wall, uptime, MappingProxyType(values), forms))
+        for spec, text in (*store.static.items(), *store.history.items()):  # history: Prometheus, earlier runs
             if spec not in self._static:
                 where = f"static/{SPECS[spec].relpath}"
                 self._static[spec] = self._parse(spec, text, store.static_forms.get(spec, ""), where)

@@ -70,6 +70,7 @@ def parse_oom_meminfo(text: str) -> MemInfo:
     (123648, 30036, 576)
     """
     fields: dict[str, int] = {}
+    nodes: dict[str, int] = {}  # the same counters in kB from "Node N ..." lines, summed over nodes
     ram = reserved = None
     stacks = 0
     in_info = False
@@ -92,11 +93,18 @@ def parse_oom_meminfo(text: str) -> MemInfo:
         if any(name == "kernel_stack" and unit for name, _, unit in pairs):  # a zone line, in kB
             stacks += sum(int(v) for name, v, unit in pairs if name == "kernel_stack" and unit)
             continue
-        if line.startswith("Node ") or any(unit for _, _, unit in pairs):
+        if line.startswith("Node "):
+            for name, value, unit in pairs:
+                if name in _FIELDS and unit:
+                    nodes[_FIELDS[name]] = nodes.get(_FIELDS[name], 0) + int(value) * 1024
+            continue
+        if any(unit for _, _, unit in pairs):
             continue
         for name, value, _ in pairs:
             if name in _FIELDS and _FIELDS[name] not in fields:
                 fields[_FIELDS[name]] = int(value) * PAGE
+    for name, value in nodes.items():  # a report cut before its first Mem-Info lines still has them per node
+        fields.setdefault(name, value)
     if not fields:
         raise ParseError(SPEC, "no Mem-Info page counters (active_anon:... free:...) found")
     if ram is not None:
@@ -143,3 +151,45 @@ def parse_unreclaimable_slab(text: str) -> SlabInfo:
     if not caches:
         raise ParseError(SPEC, "no 'Unreclaimable slab info:' rows (name, used KB, total KB) found")
     return SlabInfo(version="oom-report", caches=tuple(caches))
+
+
+_SLUB_CACHE = re.compile(
+    r"^cache: (\S+?), object size: (\d+), buffer size: (\d+), default order: (\d+), min order: (\d+)"
+)
+_SLUB_NODE = re.compile(r"^node (\d+): slabs: (\d+), objs: (\d+), free: (\d+)")
+
+
+def parse_slub_failure(text: str) -> SlabInfo:
+    """SLUB's allocation-failure warning: the cache that could not grow, and how big it already is.
+
+    ``slab_out_of_memory`` prints the cache, its object size and slab order, then per node the
+    slabs and objects it holds: slabs x 2^order pages is the cache's size. Below: from
+    https://github.com/lkrg-org/lkrg/issues/172 (tests/cases).
+
+    >>> info = parse_slub_failure('''[50435.448604] SLUB: Unable to allocate memory on node -1, gfp=0xa20(GFP_ATOMIC)
+    ... [50435.448618]   cache: p_ed_pids, object size: 274832, buffer size: 274880, default order: 7, min order: 7
+    ... [50435.448621]   node 0: slabs: 29822, objs: 29822, free: 0''')
+    >>> c = info.caches[0]
+    >>> c.name, c.num_objs, c.size_bytes() // 1024**3
+    ('p_ed_pids', 29822, 14)
+    """
+    caches: dict[str, SlabCache] = {}
+    current: tuple[str, int, int] | None = None  # name, buffer size, order
+    for line in _lines(text):
+        m = _SLUB_CACHE.match(line)
+        if m is not None:
+            current = (m.group(1), int(m.group(3)), int(m.group(4)))
+            continue
+        n = _SLUB_NODE.match(line)
+        if n is None or current is None:
+            continue
+        name, size, order = current
+        slabs, objs = int(n.group(2)), int(n.group(3))
+        before = caches.get(name)
+        if before is not None:  # another node of the same cache
+            slabs, objs = slabs + before.num_slabs, objs + before.num_objs
+        per_slab = max(1, (4096 << order) // max(size, 1))
+        caches[name] = SlabCache(name, objs - int(n.group(4)), objs, size, per_slab, 1 << order, slabs, slabs)
+    if not caches:
+        raise ParseError(SPEC, "no 'cache: ..., object size: ...' and 'node N: slabs: ...' lines")
+    return SlabInfo(version="slub-failure", caches=tuple(caches.values()))

@@ -25,14 +25,32 @@ import re
 from dataclasses import dataclass
 
 from kleak_runbook.errors import ParseError
+from kleak_runbook.parsers.arcstats import parse_arcstats
 from kleak_runbook.parsers.free import parse_free
 from kleak_runbook.parsers.meminfo import parse_meminfo
 from kleak_runbook.parsers.oom import _PREFIX as _OOM_PREFIX
-from kleak_runbook.parsers.oom import parse_oom_meminfo, parse_unreclaimable_slab
+from kleak_runbook.parsers.oom import parse_oom_meminfo, parse_slub_failure, parse_unreclaimable_slab
+from kleak_runbook.parsers.paste_clock import Clock, uptime_seconds, wall_time
+from kleak_runbook.parsers.paste_lines import (
+    _BARE_LINE_NUMBER,
+    _CGROUPS_COLUMNS,
+    _OLD_HEADER,
+    _OOM_KERNEL,
+    _OOM_RAN,
+    _PROMPT,
+    _RELEASE,
+    _SLABINFO_OLD_ROW,
+    _SLABTOP_ROW,
+    _SLABTOP_SUMMARY,
+    clean,
+    key_of,
+    kind_of,
+)
 from kleak_runbook.parsers.slabinfo import parse_slabinfo, parse_slabtop
+from kleak_runbook.parsers.smem import parse_smem_areas
 from kleak_runbook.parsers.vmallocinfo import parse_vmallocinfo
 
-SAMPLED = ("meminfo", "slabinfo", "vmallocinfo", "dentry_state")
+SAMPLED = ("meminfo", "slabinfo", "vmallocinfo", "dentry_state", "arcstats")
 _SLABINFO_HEADER = (
     "slabinfo - version: 2.1\n"
     "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>"
@@ -43,47 +61,8 @@ SLABTOP_NOTE = (
     " and 4 KiB pages are assumed"
 )
 
-_QUOTE = re.compile(r"^\s*(?:>\s?)+")
-_FENCE = re.compile(r"^(```|~~~)")
-# "$ cmd", "# cmd", "[root@host ~]# cmd", "root@host:~# cmd", "core@host ~ $ cmd"
-_PROMPT = re.compile(r"^(?:\[[^\]]*\]\s*|[\w.-]+@[\w.-]+(?::\S*|\s+\S+)?\s*)?[$#](?:\s+(?P<cmd>.*))?$")
-_FREE = re.compile(r"^(?:total\s+used\s+free\b|(?:Mem|Swap|Low|High):\s+[0-9]|-/\+ buffers/cache:)")
-_OOM = re.compile(
-    r"^(?:Mem-Info:|Unreclaimable slab info:|Name\s+Used\s+Total\b|[0-9]+ pages (?:RAM|reserved|HighMem)"
-    r"|[0-9]+ total pagecache pages|lowmem_reserve|Node [0-9]+ (?:active_anon|DMA|Normal|HighMem|Movable)"
-    r"|(?:DMA|DMA32|Normal|HighMem|Movable)(?: free:|: [0-9]+\*)|Free swap\s+=|Total swap\s+=|Swap cache stats"
-    r"|[0-9]+ pages in swap cache|.*\binvoked oom-killer\b|CPU: [0-9]+ PID: [0-9]+ Comm: )"
-    r"|\b(?:active_anon|inactive_file|slab_unreclaimable|slab_reclaimable|free_pcp):[0-9]"
-)
-_OOM_SLAB_ROW = re.compile(r"^\S+\s+[0-9]+KB(?:\s+[0-9]+KB)?\s*$")
-# "CPU: 1 PID: 42 Comm: java Not tainted 5.4.0-42-generic #46-Ubuntu": the kernel of the report
-_OOM_KERNEL = re.compile(r"Comm: .*?(?:Not tainted|Tainted: [A-Z ]+?)\s+([0-9]+\.[0-9]+\S*)\s+(#\S+)")
-_CGROUPS_HEADER = re.compile(r"^#subsys_name\s+hierarchy\s+num_cgroups\s+enabled")
-_CGROUPS_ROW = re.compile(r"^[a-z_]+\s+[0-9]+\s+[0-9]+\s+[01]$")
-_CGROUPS_MEMORY = re.compile(r"^memory\s+[0-9]+\s+[0-9]+\s+[01]$")  # `grep memory /proc/cgroups`
-_CGROUPS_COLUMNS = "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
-_MEMINFO = re.compile(r"^(?P<key>[A-Za-z][A-Za-z0-9_()]*):\s+[0-9]+(?:\s+kB)?$")
-_SLABINFO_ROW = re.compile(
-    r"^(?P<name>\S+)(?:\s+[0-9]+){5}\s+:\s+tunables(?:\s+[0-9]+){3}\s+:\s+slabdata(?:\s+[0-9]+){3}(?:\s+:.*)?$"
-)
-_SLABINFO_COLUMNS = re.compile(r"^#\s*name\s+<active_objs>")
-_SLABTOP_SUMMARY = re.compile(r"^(Active / Total|Minimum / Average / Maximum)\b.*:")
-_SLABTOP_ROW = re.compile(
-    r"^[0-9]+\s+[0-9]+\s+[0-9]+%\s+[0-9.]+[KMG]?\s+[0-9]+\s+[0-9]+\s+[0-9.]+[KMG]?\s+(?P<name>\S+)$"
-)
-_VMALLOC_ROW = re.compile(r"^0x[0-9a-fA-F]+-0x[0-9a-fA-F]+\s+[0-9]+(?:\s|$)")
-_DENTRY_STATE = re.compile(r"^[0-9]+(?:\s+[0-9]+){5}$")
-_UNAME = re.compile(r"^Linux\s+\S+\s+[0-9]+\.[0-9]+\S*\s+#")
-_RELEASE = re.compile(r"^[0-9]+\.[0-9]+\S*$")
-_PROC_VERSION = re.compile(r"^Linux version [0-9]+\.[0-9]+")
-_OS_RELEASE = re.compile(
-    r"^(NAME|VERSION|ID|ID_LIKE|PRETTY_NAME|VERSION_ID|VERSION_CODENAME|BUILD_ID|VARIANT|VARIANT_ID"
-    r"|HOME_URL|SUPPORT_URL|BUG_REPORT_URL|PRIVACY_POLICY_URL|DOCUMENTATION_URL|ANSI_COLOR|CPE_NAME"
-    r"|LOGO|PLATFORM_ID|UBUNTU_CODENAME|SUPPORT_END|IMAGE_ID|IMAGE_VERSION|[A-Z]+_SUPPORT_PRODUCT\w*"
-    r"|REDHAT_\w+|DEBIAN_\w+)=\S"
-)
 
-
+# smem -w: "Area  Used  Cache  Noncache" and one row per area
 @dataclass(frozen=True)
 class PastedBlocks:
     """The blocks found, each normalised for its parser; sampled kinds keep every paste in order."""
@@ -92,10 +71,13 @@ class PastedBlocks:
     slabinfo: tuple[str, ...] = ()
     vmallocinfo: tuple[str, ...] = ()
     dentry_state: tuple[str, ...] = ()
+    arcstats: tuple[str, ...] = ()
     version: str | None = None  # /proc/version
     uname: str | None = None  # uname -a (or uname -r)
     os_release: str | None = None
     cgroups: str | None = None  # /proc/cgroups
+    oom_report: str | None = None  # the OOM killer's first line, when the text holds its report
+    kmemleak: str | None = None  # kmemleak's unreferenced objects, as /sys/kernel/debug/kmemleak prints them
     ignored_lines: int = 0  # non-blank lines that belong to no block: prose, prompts, fences
     # "<spec>: <what was lost>" for evidence that was approximated or left out
     notes: tuple[str, ...] = ()
@@ -107,6 +89,8 @@ class PastedBlocks:
     # the form of each meminfo block: "" for /proc/meminfo, "partial" for some of its lines,
     # "oom" for an OOM report's (or SysRq-m's) Mem-Info, "free" for free's output
     meminfo_forms: tuple[str, ...] = ()
+    # when each block of ``order`` was taken, as the paste says (uptime or date lines): (uptime s, ISO time)
+    times: tuple[tuple[float | None, str | None], ...] = ()
 
     def form(self, spec: str, index: int) -> str:
         if spec == "slabinfo":
@@ -114,64 +98,15 @@ class PastedBlocks:
         return self.meminfo_forms[index] if spec == "meminfo" else ""
 
     def __bool__(self) -> bool:
-        return bool(self.order or self.version or self.uname or self.os_release or self.cgroups)
-
-
-_EMPHASIS = re.compile(r"^(?:\*\*|__|`)+|(?:\*\*|__|`)+$")
-
-
-def _clean(line: str) -> str:
-    """The line without e-mail quoting, indentation, and markdown emphasis wrapped around it."""
-    bare = _QUOTE.sub("", line).strip()
-    return _EMPHASIS.sub("", bare).strip() or bare  # a fence line stays a (non-evidence) line
-
-
-def _kind(line: str, current: str | None = None) -> str | None:
-    """What a cleaned, non-blank line is part of; None for anything else."""
-    bare = _OOM_PREFIX.sub("", line)
-    if _OOM.search(bare) or (current == "oom" and _OOM_SLAB_ROW.match(bare)):
-        return "oom"
-    if _FREE.match(line):
-        return "free"
-    if (
-        _CGROUPS_HEADER.match(line)
-        or _CGROUPS_MEMORY.match(line)
-        or (current == "cgroups" and _CGROUPS_ROW.match(line))
-    ):
-        return "cgroups"
-    if line.startswith("slabinfo - version:") or _SLABINFO_COLUMNS.match(line) or _SLABINFO_ROW.match(line):
-        return "slabinfo"
-    if _SLABTOP_SUMMARY.match(line) or line.split()[:2] == ["OBJS", "ACTIVE"] or _SLABTOP_ROW.match(line):
-        return "slabtop"
-    if _MEMINFO.match(line):
-        return "meminfo"
-    if _VMALLOC_ROW.match(line):
-        return "vmallocinfo"
-    if _DENTRY_STATE.match(line):
-        return "dentry_state"
-    if _PROC_VERSION.match(line):
-        return "version"
-    if _UNAME.match(line):
-        return "uname"
-    if _OS_RELEASE.match(line):
-        return "os_release"
-    return None
-
-
-def _key(kind: str, line: str) -> str | None:
-    """What must not repeat inside one block (a repeat starts the next paste)."""
-    if kind == "meminfo":
-        m = _MEMINFO.match(line)
-        return m["key"] if m else None
-    if kind == "slabinfo":
-        m = _SLABINFO_ROW.match(line)
-        return m["name"] if m else ("header" if line.startswith("slabinfo") else None)
-    if kind == "slabtop":
-        m = _SLABTOP_ROW.match(line)
-        return m["name"] if m else None
-    if kind == "free":
-        return line.split()[0] if not line.startswith("total") else "header"
-    return None
+        return bool(
+            self.order
+            or self.version
+            or self.uname
+            or self.os_release
+            or self.cgroups
+            or self.oom_report
+            or self.kmemleak
+        )
 
 
 class _Splitter:
@@ -189,7 +124,7 @@ class _Splitter:
         self.kind, self.lines, self.keys = None, [], set()
 
     def add(self, kind: str, line: str) -> None:
-        key = _key(kind, line)
+        key = key_of(kind, line)
         restart = kind != self.kind or (key is not None and key in self.keys)
         if kind == "slabtop" and self.kind == "slabtop" and not _SLABTOP_ROW.match(line):
             restart = restart or any(_SLABTOP_ROW.match(x) for x in self.lines)  # a new slabtop screen
@@ -207,13 +142,20 @@ class _Splitter:
     def feed(self, text: str) -> None:
         expect_release = False
         for raw in text.splitlines():
-            line = _clean(raw)
+            line = clean(raw)
             if not line:
                 # slabtop prints a blank line between its summary and its table
                 if not (self.kind == "slabtop" and not any(_SLABTOP_ROW.match(x) for x in self.lines)):
                     self.close()
                 continue
-            kind = _kind(line, self.kind)
+            if self.kind == "meminfo" and _BARE_LINE_NUMBER.match(line):
+                self.ignored += 1  # a web page's line number between two meminfo lines
+                continue
+            kind = kind_of(line, self.kind)
+            if kind is None and (uptime_seconds(line) is not None or wall_time(line) is not None):
+                self.close()
+                self.raw.append(("clock", [line]))  # when the outputs around it were taken
+                continue
             if kind is None and expect_release and _RELEASE.match(line):
                 kind = "uname"
             expect_release = False
@@ -236,17 +178,27 @@ def _normalise(kind: str, lines: list[str]) -> tuple[str | None, str | None]:
             parse_meminfo(text)
         elif kind == "slabinfo":
             if not lines[0].startswith("slabinfo - version:"):
-                text = _SLABINFO_HEADER + "\n".join(x for x in lines if not x.startswith("#")) + "\n"
+                rows = [x for x in lines if not x.startswith("#")]
+                old = all(_SLABINFO_OLD_ROW.match(x) for x in rows)
+                text = (_OLD_HEADER if old else _SLABINFO_HEADER) + "\n".join(rows) + "\n"
             if not parse_slabinfo(text).caches:
                 return None, "slabinfo: a pasted /proc/slabinfo header with no whole cache row was left out"
         elif kind == "slabtop":
             if not any(x.split()[:2] == ["OBJS", "ACTIVE"] for x in lines):
-                text = "OBJS ACTIVE  USE OBJ SIZE  SLABS OBJ/SLAB CACHE SIZE NAME\n" + text
-            if not parse_slabtop(text).caches:
+                summary = [x for x in lines if _SLABTOP_SUMMARY.match(x)]
+                rows = [x for x in lines if not _SLABTOP_SUMMARY.match(x)]
+                header = "OBJS ACTIVE  USE OBJ SIZE  SLABS OBJ/SLAB CACHE SIZE NAME"
+                text = "\n".join([*summary, header, *rows]) + "\n"
+            info = parse_slabtop(text)
+            if not info.caches and info.total_bytes is None:
                 return None, "slabinfo: a pasted slabtop header with no cache row was left out"
+            if not info.caches:
+                return text, "slabinfo: only slabtop's summary was pasted: total slab, but no cache rows"
             return text, f"slabinfo: {SLABTOP_NOTE}"
         elif kind == "vmallocinfo":
             parse_vmallocinfo(text)
+        elif kind == "arcstats":
+            parse_arcstats(text)
     except ParseError as exc:
         spec = "slabinfo" if kind == "slabtop" else kind
         return None, f"{spec}: a pasted block of {len(lines)} lines was left out ({exc})"
@@ -262,10 +214,40 @@ def _oom(block: str, static: dict[str, str]) -> list[tuple[str, str]]:
         except ParseError:
             continue
         found.append((spec, "oom"))
+    killed = next((x for x in block.splitlines() if _OOM_RAN.search(x)), None)
+    if killed and "oom_report" not in static:  # the OOM killer ran: memory ran out, whatever counters say
+        static["oom_report"] = _OOM_PREFIX.sub("", killed).strip() + "\n"
     kernel = _OOM_KERNEL.search(block)
     if kernel and "uname" not in static:
         static["uname"] = f"Linux unknown {kernel.group(1)} {kernel.group(2)} (from the OOM report)\n"
     return found
+
+
+_KMEMLEAK_HEADER = re.compile(r"unreferenced object (?:\(\w+\) )?0x[0-9a-fA-F]+ \(size [0-9]+\):")
+_KMEMLEAK_PART = re.compile(r"^(?:comm \"|hex dump|backtrace)")
+_KMEMLEAK_LINE = re.compile(
+    r"^(?:\[<[0-9a-fA-F]+>\]|[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+|[0-9a-f]{2}(?: [0-9a-f]{2})+|\.\.\.)"
+)
+
+
+def kmemleak_report(text: str) -> str | None:
+    """kmemleak's objects in the text (a debugfs report, a syzbot "BUG: memory leak"), indented as
+    kmemleak prints them, so ``parse_kmemleak`` reads them whatever quoting or dmesg prefix they had."""
+    out: list[str] = []
+    inside = False
+    for raw in text.splitlines():
+        bare = _OOM_PREFIX.sub("", clean(raw)).strip()
+        header = _KMEMLEAK_HEADER.search(bare)
+        if header is not None:
+            out.append(bare[header.start() :])
+            inside = True
+        elif inside and _KMEMLEAK_PART.match(bare):
+            out.append("  " + bare)
+        elif inside and _KMEMLEAK_LINE.match(bare):
+            out.append("    " + bare)
+        else:
+            inside = False
+    return "\n".join(out) + "\n" if out else None
 
 
 def split_pasted(text: str) -> PastedBlocks:
@@ -280,12 +262,14 @@ def split_pasted(text: str) -> PastedBlocks:
     notes: list[str] = []
     ignored = splitter.ignored
     forms_of: dict[str, list[str]] = {"slabinfo": forms, "meminfo": []}
+    clock = Clock()
 
     def add(spec: str, text: str, form: str) -> None:
         if spec in forms_of:
             forms_of[spec].append(form)
         order.append((spec, len(sampled[spec])))
         sampled[spec].append(text)
+        clock.block()
 
     raw: list[tuple[str, list[str]]] = []
     for kind, lines in splitter.raw:  # an OOM report is cut up by call traces and task tables
@@ -294,6 +278,9 @@ def split_pasted(text: str) -> PastedBlocks:
         else:
             raw.append((kind, list(lines)))
     for kind, lines in raw:
+        if kind == "clock":
+            clock.mark(lines[0])
+            continue
         if kind == "cgroups" and not lines[0].startswith("#subsys_name"):
             lines = [_CGROUPS_COLUMNS.strip(), *lines]  # grep'd rows: the header parse_cgroups wants
         if kind in ("version", "uname", "os_release", "cgroups"):
@@ -306,6 +293,25 @@ def split_pasted(text: str) -> PastedBlocks:
                 add(spec, block, form)
             if not found:
                 ignored += len(lines)
+            continue
+        if kind == "slub":
+            try:
+                parse_slub_failure(block)
+            except ParseError:
+                ignored += len(lines)
+                continue
+            add("slabinfo", block, "slub")
+            notes.append("slabinfo: from SLUB's allocation-failure warning: the cache that could not grow, alone")
+            continue
+        if kind == "smem":
+            try:
+                parse_smem_areas(block)
+            except ParseError as exc:
+                notes.append(f"meminfo: a pasted smem -w output was left out ({exc})")
+                ignored += len(lines)
+                continue
+            add("meminfo", block, "smem")
+            notes.append("meminfo: from smem -w: kernel memory as one figure, not split by kind")
             continue
         if kind == "free":
             try:
@@ -335,13 +341,17 @@ def split_pasted(text: str) -> PastedBlocks:
         slabinfo=tuple(sampled["slabinfo"]),
         vmallocinfo=tuple(sampled["vmallocinfo"]),
         dentry_state=tuple(sampled["dentry_state"]),
+        arcstats=tuple(sampled["arcstats"]),
         version=static.get("version"),
         uname=static.get("uname"),
         os_release=static.get("os_release"),
         cgroups=static.get("cgroups"),
+        oom_report=static.get("oom_report"),
+        kmemleak=kmemleak_report(text),
         ignored_lines=ignored,
         notes=tuple(dict.fromkeys(notes)),
         order=tuple(order),
         slabinfo_forms=tuple(forms),
         meminfo_forms=tuple(forms_of["meminfo"]),
+        times=clock.done(),
     )

@@ -1,4 +1,5 @@
-"""Parse ``/proc/slabinfo`` (versions 2.0 and 2.1) and ``slabtop -o`` output into slab caches."""
+"""Parse ``/proc/slabinfo`` (versions 2.0 and 2.1, and 1.0/1.1 of 2.2 and 2.4 kernels) and
+``slabtop -o`` output into slab caches."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ SPEC = "slabinfo"
 SLABTOP_SPEC = "slabtop"
 _HEADER = "slabinfo - version:"
 _VERSIONS = ("2.0", "2.1")
+# 2.2/2.4 kernels: name active_objs num_objs objsize active_slabs num_slabs pages_per_slab [: limit batchcount]
+_OLD_VERSIONS = ("1.0", "1.1")
 _FIELDS = 16  # name + 5 numbers + ": tunables" + 3 + ": slabdata" + 3
 _UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3}
 
@@ -79,6 +82,8 @@ def parse_slabinfo(text: str) -> SlabInfo:
     # SLAB kernels with CONFIG_DEBUG_SLAB say "2.1 (statistics)" and append
     # ": globalstat ... : cpustat ..." columns after the 16 standard ones.
     statistics = version.endswith("(statistics)")
+    if version.split(" ", 1)[0] in _OLD_VERSIONS:
+        return SlabInfo(version=version, caches=tuple(_old_rows(lines, first)))
     if version.split(" ", 1)[0] not in _VERSIONS:
         raise ParseError(SPEC, f"unsupported slabinfo version {version!r}", line=first + 1)
     caches: list[SlabCache] = []
@@ -103,6 +108,26 @@ def parse_slabinfo(text: str) -> SlabInfo:
             )
         )
     return SlabInfo(version=version, caches=tuple(caches))
+
+
+def _old_rows(lines: list[str], first: int) -> list[SlabCache]:
+    """Rows of slabinfo 1.0/1.1 (2.2 and 2.4 kernels), which count slabs and pages, not objects per slab.
+
+    >>> c = parse_slabinfo("slabinfo - version: 1.1 (SMP)\\nxfs_inode 931428 931428 408 103492 103492 1 : 124 62").caches[0]
+    >>> c.objperslab, c.size_bytes() // 1024
+    (9, 413968)
+    """
+    out = []
+    for lineno, line in enumerate(lines[first + 1 :], start=first + 2):
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        if len(fields) not in (7, 10) or (len(fields) == 10 and fields[7] != ":"):
+            raise ParseError(SPEC, f"expected 7 fields (and ': limit batchcount'), got {len(fields)}", line=lineno)
+        active, total, objsize, active_slabs, slabs, pages = (_int(f, SPEC, lineno) for f in fields[1:7])
+        per_slab = total // slabs if slabs else 0
+        out.append(SlabCache(fields[0], active, total, objsize, per_slab, pages, active_slabs, slabs))
+    return out
 
 
 def _size(token: str, lineno: int) -> float:
