@@ -23,6 +23,19 @@ def _unchanged(report: Path, before: dict[str, bytes]) -> bool:
     return {p.name: p.read_bytes() for p in report.iterdir() if p.is_file()} == before
 
 
+def _pick(
+    service: str, slack: SlackAPI, jira: JiraAPI, github: GitHubAPI, webhook: WebhookReceiver
+) -> tuple[StandIn, str]:
+    """The stand-in of ``service`` and a target on it."""
+    servers: dict[str, tuple[StandIn, str]] = {
+        "slack": (slack, "slack:#oncall"),
+        "jira": (jira, "jira:OPS-12"),
+        "github": (github, "github:acme/ops#12"),
+        "webhook": (webhook, f"webhook:{webhook.hook_url}"),
+    }
+    return servers[service]
+
+
 def _files(report: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in report.iterdir() if p.is_file()}
 
@@ -37,13 +50,7 @@ def test_server_error_is_one_line_exit_3_and_the_report_stays(
     github_api: GitHubAPI,
     webhook_receiver: WebhookReceiver,
 ) -> None:
-    server: StandIn
-    server, target = {
-        "slack": (slack_api, "slack:#oncall"),
-        "jira": (jira_api, "jira:OPS-12"),
-        "github": (github_api, "github:acme/ops#12"),
-        "webhook": (webhook_receiver, f"webhook:{webhook_receiver.hook_url}"),
-    }[service]
+    server, target = _pick(service, slack_api, jira_api, github_api, webhook_receiver)
     server.fail(500, times=10, body="<html>Internal Server Error</html>")
     before = _files(report)
     run = kleak(
@@ -112,13 +119,7 @@ def test_slow_server_times_out(
     github_api: GitHubAPI,
     webhook_receiver: WebhookReceiver,
 ) -> None:
-    server: StandIn
-    server, target = {
-        "slack": (slack_api, "slack:#oncall"),
-        "jira": (jira_api, "jira:OPS-12"),
-        "github": (github_api, "github:acme/ops#12"),
-        "webhook": (webhook_receiver, f"webhook:{webhook_receiver.hook_url}"),
-    }[service]
+    server, target = _pick(service, slack_api, jira_api, github_api, webhook_receiver)
     server.delay_s = 30
     start = time.monotonic()
     run = kleak("post", str(report), "--to", target, env={"KLEAK_DELIVER_TIMEOUT": "1"})

@@ -22,6 +22,7 @@ indentation. Each block comes out as the exact text its parser takes (``parse_me
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kleak_runbook.errors import ParseError
@@ -205,6 +206,24 @@ def _normalise(kind: str, lines: list[str]) -> tuple[str | None, str | None]:
     return text, None
 
 
+# outputs that stand in for a whole spec in a form of their own: (spec, parser, what it is, what it lacks)
+_WHOLE_FORMS: dict[str, tuple[str, Callable[[str], object], str, str]] = {
+    "slub": (
+        "slabinfo",
+        parse_slub_failure,
+        "SLUB allocation-failure warning",
+        "the cache that could not grow, alone",
+    ),
+    "smem": ("meminfo", parse_smem_areas, "smem -w output", "kernel memory as one figure, not split by kind"),
+    "free": (
+        "meminfo",
+        parse_free,
+        "free output",
+        "only totals (used, free, cache, available), no kernel memory fields",
+    ),
+}
+
+
 def _oom(block: str, static: dict[str, str]) -> list[tuple[str, str]]:
     """What an OOM report (or SysRq-m) holds: (spec, form) pairs; its kernel release as uname."""
     found = []
@@ -294,34 +313,17 @@ def split_pasted(text: str) -> PastedBlocks:
             if not found:
                 ignored += len(lines)
             continue
-        if kind == "slub":
+        if kind in _WHOLE_FORMS:
+            spec, parse, what, lost = _WHOLE_FORMS[kind]
             try:
-                parse_slub_failure(block)
-            except ParseError:
-                ignored += len(lines)
-                continue
-            add("slabinfo", block, "slub")
-            notes.append("slabinfo: from SLUB's allocation-failure warning: the cache that could not grow, alone")
-            continue
-        if kind == "smem":
-            try:
-                parse_smem_areas(block)
+                parse(block)
             except ParseError as exc:
-                notes.append(f"meminfo: a pasted smem -w output was left out ({exc})")
-                ignored += len(lines)
+                notes.append(f"{spec}: a pasted {what} was left out ({exc})")
+                # a free block starts with its prompt line, which was counted already
+                ignored += sum(1 for x in lines if kind != "free" or not _PROMPT.match(x))
                 continue
-            add("meminfo", block, "smem")
-            notes.append("meminfo: from smem -w: kernel memory as one figure, not split by kind")
-            continue
-        if kind == "free":
-            try:
-                parse_free(block)
-            except ParseError as exc:
-                notes.append(f"meminfo: a pasted free output was left out ({exc})")
-                ignored += sum(1 for x in lines if not _PROMPT.match(x))  # its prompt was counted already
-                continue
-            add("meminfo", block, "free")
-            notes.append("meminfo: from free: only totals (used, free, cache, available), no kernel memory fields")
+            add(spec, block, kind)
+            notes.append(f"{spec}: from {what}: {lost}")
             continue
         if kind == "meminfo" and not any(x.startswith("MemTotal:") for x in lines):
             # e.g. the output of "grep -i slab /proc/meminfo": read, but nothing to compare with
