@@ -1,4 +1,4 @@
-"""Issue 13's fleet, end to end: the lab VM leaking through a module, 20 healthy loopback hosts and
+"""A fleet, end to end: the lab VM leaking through a module, 20 healthy loopback hosts and
 3 unreachable ones (connection refused, a name that does not resolve, a key the host refuses)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A slow leak on a real kernel (issue 11): too slow for one run, caught across two runs.
+"""A slow leak on a real kernel: too slow for one run, caught across two runs.
 
 The leaky module leaks 16 KiB/s from its own cache (1.3 GiB a day, a quarter of the
 short-window threshold): an ordinary run calls it no-leak. A second run some minutes later

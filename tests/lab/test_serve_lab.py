@@ -1,4 +1,4 @@
-"""Issue 12's "done when" on a real kernel: a real server takes an Alertmanager alert for the lab
+"""The chat-ops service end to end on a real kernel: a real server takes an Alertmanager alert for the lab
 host while its module leaks, runs the runbook over SSH, and the result arrives as a Slack message
 with the report file, a Jira comment with the attachments, and a /runs/{id} page in chromium."""
 
