@@ -26,11 +26,11 @@ def test_slow_leak_is_caught_from_a_baseline_run(leaky: LabVM, tmp_path: Path) -
     reports = tmp_path / "kleak-reports"
     leaky.load_module("cache", rate_kib=SLOW_KIB, total_kib=SLOW_KIB * 900, size=512, cache_name=CACHE)
     time.sleep(5)
-    first = kleak_run(leaky, reports / "first")
+    first = kleak_run(leaky, reports / "first", baseline=True)
     assert first.result["verdict"] == "no-leak", first  # one ordinary run cannot see it
     assert "history" not in first.result
     time.sleep(BETWEEN_S)
-    second = kleak_run(leaky, reports / "second")
+    second = kleak_run(leaky, reports / "second", baseline=True)
     r = second.result
     assert (r["verdict"], r["kind"]) == ("leak", "slab-unreclaimable"), second
     hist = r["history"]

@@ -63,13 +63,19 @@ class Run:
         )
 
 
-def kleak_run(vm: LabVM, out: Path, *extra: str, user: str = "root") -> Run:
-    """``kleak-runbook run`` against the VM through the real entry point, as a user types it."""
+def kleak_run(vm: LabVM, out: Path, *extra: str, user: str = "root", baseline: bool = False) -> Run:
+    """``kleak-runbook run`` against the VM through the real entry point, as a user types it.
+
+    Every scenario's output sits next to the others' (pytest's tmp dirs share a parent), and a
+    run takes the earlier runs beside it, of the same boot, as its baseline: the leaks earlier
+    scenarios left would then show as growth across runs. Each scenario judges its own samples
+    (``--no-baseline``) unless it is about baselines (``baseline=True``)."""
     cmd = [
         sys.executable, "-m", "kleak_runbook.cli", "run",
         "--host", "127.0.0.1", "--port", str(vm.port), "-u", user,
         "--private-key", str(vm.private_key), "--out", str(out),
         "--format", "json", "--samples", "3", "--interval", "4", *extra,
+        *([] if baseline else ["--no-baseline"]),
     ]  # fmt: skip
     env = {**os.environ, "ANSIBLE_HOST_KEY_CHECKING": "False"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=False)
