@@ -30,6 +30,7 @@ CASES = [
     (["-e", "min_growth_bytes_per_s=fast"], "min_growth_bytes_per_s"),
     (["-e", "noequals"], "-e noequals"),
     (["--allow-intrusive", "rm_rf"], "--allow-intrusive rm_rf"),
+    (["--host", "127.0.0.2", "--private-key", "/nonexistent/id_ed25519"], "--private-key /nonexistent/id_ed25519"),
 ]
 
 

@@ -127,6 +127,9 @@ def _target(args: argparse.Namespace, ansible_vars: dict[str, Any]) -> Any:
     host = None if args.inventory else (args.host or "localhost")
     if host in LOCAL and (args.port is not None or args.private_key):
         raise UsageError(f"--port and --private-key do not apply to {host}: it is run over the local connection")
+    # with execution nodes the key is read on the nodes, not here
+    if args.private_key and not getattr(args, "execution_node", None) and not Path(args.private_key).is_file():
+        raise UsageError(f"--private-key {args.private_key}: no such file")
     return Target(
         host=host,
         inventory=args.inventory,

@@ -64,3 +64,21 @@ def test_second_command_for_the_same_host_joins_the_running_one(make_server, sla
     assert len(slack_api.messages) == 1  # same channel: one subscriber, one answer
     outcomes = [e["outcome"] for e in server.audit() if e["trigger"] == "slack"]
     assert outcomes == ["queued", "joined", "done"]
+
+
+def test_a_run_that_fails_before_its_report_is_still_answered(make_server, slack_api, tmp_path):
+    # the server's own settings are wrong (a key file that does not exist): the CLI refuses them
+    # with one line and no report; whoever asked still hears why, and the page shows it
+    config = {"runs": {"private_key": str(tmp_path / "missing-key")}}
+    server = make_server(env=slack_api.env(), config=config)
+    reply, _ = _command(server, "127.0.0.2 samples=1")
+    assert reply.status_code == 200 and "running on 127.0.0.2" in reply.json()["text"], reply.text
+    run_id = reply.json()["text"].split("/runs/")[1].split("|")[0]
+    doc = server.wait_run(run_id)
+    assert doc["state"] == "failed" and "--private-key" in (doc["error"] or ""), doc
+    assert doc["replies"] == [{"target": "slack", "delivered": True, "error": None}], doc
+    slack_api.assert_clean()
+    [message] = slack_api.messages
+    assert "INCONCLUSIVE" in message.text and f"/runs/{run_id}" in message.text, message.text
+    page = server.client.get(f"/runs/{run_id}")
+    assert page.status_code == 200 and "did not finish" in page.text
