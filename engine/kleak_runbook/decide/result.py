@@ -13,7 +13,7 @@ from kleak_runbook import __version__
 from kleak_runbook.decide.culprits import Culprit
 from kleak_runbook.derive.kernel import Kernel
 from kleak_runbook.derive.memory import Breakdown
-from kleak_runbook.derive.metrics import COMPONENTS, CacheStat, CallerStat
+from kleak_runbook.derive.metrics import CacheStat, CallerStat
 from kleak_runbook.derive.series import Series
 from kleak_runbook.evidence.store import Gap
 from kleak_runbook.probes.base import Attribution
@@ -109,6 +109,3 @@ class Result:
             **({"history": self.history} if self.history is not None else {}),
             "exit_code": self.exit_code,
         }
-
-
-COMPONENT_LABELS = dict(COMPONENTS)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kleak_runbook.derive.metrics import COMPONENTS, Metrics
+from kleak_runbook.derive.metrics import COMPONENT_LABELS, Metrics
 
 # component -> (kind, rate param, total param, divisor of both)
 _RULES = {
@@ -29,7 +29,6 @@ _RULES = {
     "percpu": ("percpu", "min_growth_bytes_per_s", "min_growth_bytes", 4),
     "unaccounted": ("page-allocator", "min_unaccounted_growth_bytes_per_s", "min_growth_bytes", 1),
 }
-_LABELS = dict(COMPONENTS)
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ class Grower:
     @property
     def label(self) -> str:
         """What the reader knows it by: "Slab, unreclaimable (SUnreclaim)"."""
-        return _LABELS.get(self.component, self.component)
+        return COMPONENT_LABELS.get(self.component, self.component)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
 from kleak_runbook.derive.kernel import Kernel
-from kleak_runbook.derive.metrics import Metrics, _breakdown, is_reclaimable_name
+from kleak_runbook.derive.metrics import Metrics, is_reclaimable_name, kmem_breakdown
 from kleak_runbook.derive.trend import Bin, Trend, bin_points, fit
 from kleak_runbook.parsers.history import BaselineRun, BaselineRuns, Points, PromHistory
 from kleak_runbook.parsers.host import HostEvidence
@@ -93,7 +93,7 @@ def from_prometheus(h: PromHistory, kernel: Kernel) -> Source | None:
         return None
     infos = [MemInfo(MappingProxyType({f: int(tables[f][t]) for f in fields})) for t in times]
     scratch = Metrics(times=None, sample_count=len(infos), window_s=0.0, mem_total=None)
-    comps = _breakdown(infos, None, kernel, None, None, scratch)  # the live runs' definitions, point by point
+    comps = kmem_breakdown(infos, None, kernel, None, None, scratch)  # the live runs' definitions, point by point
     segs = _segment_index(times, h.boot_time)
     width = max((times[-1] - times[0]) / BINS, h.step)
     components = {c: _split(list(zip(times, s.values)), segs, width) for c, s in comps.items()}

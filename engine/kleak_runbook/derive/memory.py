@@ -69,6 +69,16 @@ class Breakdown:
         }
 
 
+def anonymous(meminfo: Mapping[str, Any]) -> int | None:
+    """Programs' anonymous memory: the anon LRU lists less Shmem (which sits on them), or
+    AnonPages when the lists are not given; None when neither is."""
+    active, inactive = meminfo.get("Active(anon)"), meminfo.get("Inactive(anon)")
+    if active is not None and inactive is not None:
+        return int(active) + int(inactive) - int(meminfo.get("Shmem") or 0)
+    anon = meminfo.get("AnonPages")
+    return int(anon) if anon is not None else None
+
+
 def breakdown(meminfo: Mapping[str, Series], kmem: Mapping[str, Series]) -> Breakdown | None:
     """The latest sample's MemTotal, split; None without the fields the split needs."""
 
@@ -87,7 +97,7 @@ def breakdown(meminfo: Mapping[str, Series], kmem: Mapping[str, Series]) -> Brea
         hugetlb = (get("HugePages_Total") or 0) * (get("Hugepagesize") or 0)
     parts = [
         Part("free", "Free (MemFree)", _FREE, free),
-        Part("anon", "Programs' memory (anonymous)", _USER, sum(v or 0 for v in anon) - shmem),
+        Part("anon", "Programs' memory (anonymous)", _USER, anonymous(meminfo) or 0),
         Part("shmem", "Shared memory and tmpfs (Shmem)", _USER, shmem),
         Part("page_cache", "Page cache (file pages)", _CACHE, sum(v or 0 for v in file)),
         Part("unevictable", "Unevictable (mlocked, ramfs)", _USER, get("Unevictable") or 0),

@@ -41,6 +41,7 @@ COMPONENTS = (
     ("zfs_arc", "ZFS ARC outside slab (arcstats size; cache ZFS gives back)"),
     ("unaccounted", "Not in any field: page allocator, drivers (MemTotal - all counted)"),
 )
+COMPONENT_LABELS = dict(COMPONENTS)
 
 
 @dataclass(frozen=True)
@@ -169,13 +170,13 @@ def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
         arc: list[int] | None = None
         if all("arcstats" in s.values for s in with_mem):
             arc = [s.values["arcstats"].size for s in with_mem]
-        m.kmem = _breakdown(meminfos, mtimes, kernel, vm_from_info, pcp, m, arc)
+        m.kmem = kmem_breakdown(meminfos, mtimes, kernel, vm_from_info, pcp, m, arc)
     arcs = evidence.with_spec("arcstats")
     m.arc_size = arcs[-1].values["arcstats"].size if arcs else None
     return m
 
 
-def _breakdown(
+def kmem_breakdown(
     meminfos: Sequence[MemInfo],
     times: tuple[float, ...] | None,
     kernel: Kernel,

@@ -14,11 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kleak_runbook.derive.metrics import COMPONENTS, Metrics
+from kleak_runbook.derive.metrics import COMPONENT_LABELS, Metrics
 from kleak_runbook.derive.series import Series
 from kleak_runbook.derive.snapshot import is_zfs_cache
 
-_LABELS = dict(COMPONENTS)
 # components whose growth is a leak of their kind; reclaimable slab grows as caches do, and
 # memory in no field moves by itself too much to read without times
 _KINDS = {"slab_unreclaimable": "slab-unreclaimable", "vmalloc": "vmalloc", "percpu": "percpu"}
@@ -83,7 +82,7 @@ def _parts(metrics: Metrics) -> tuple[list[Motion], list[Motion], list[Motion]]:
     parts: list[Motion] = []
     everything: list[Motion] = []
     for component, series in metrics.kmem.items():
-        m = _motion(_LABELS.get(component, component), _KINDS.get(component, ""), None, series)
+        m = _motion(COMPONENT_LABELS.get(component, component), _KINDS.get(component, ""), None, series)
         if m is None:
             continue
         if component in _KINDS:  # memory in no field is a residue: it swings by itself

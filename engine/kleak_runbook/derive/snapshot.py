@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kleak_runbook.derive.memory import anonymous
 from kleak_runbook.derive.metrics import CacheStat, Metrics
 
 # ZFS keeps its ARC (and its metadata) in caches of its own: memory the ARC gives back under pressure
@@ -102,9 +103,7 @@ def _user_memory(meminfo: Mapping[str, Any], total: int, p: Mapping[str, Any]) -
     """Programs' memory (anonymous pages) and tmpfs/shmem holding most of RAM: where an OOM's memory
     usually went, and not the kernel's."""
     shmem = int(meminfo.get("Shmem") or 0)
-    anon = meminfo.get("AnonPages")
-    if anon is None and meminfo.get("Active(anon)") is not None and meminfo.get("Inactive(anon)") is not None:
-        anon = int(meminfo["Active(anon)"]) + int(meminfo["Inactive(anon)"]) - shmem  # shmem sits on the anon lists
+    anon = anonymous(meminfo)
     held = int(anon or 0) + shmem
     if anon is None or held < float(p.get("user_memory_fraction", 0.5)) * total:
         return None

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from kleak_runbook.errors import KleakError, UsageError
 
-# meminfo fields the kernel-memory components need (metrics._breakdown), plus MemAvailable for the forecast
+# meminfo fields the kernel-memory components need (metrics.kmem_breakdown), plus MemAvailable for the forecast
 FIELDS = (
     "MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "SwapCached", "Active", "Inactive",
     "Unevictable", "Slab", "SReclaimable", "SUnreclaim", "KReclaimable", "VmallocUsed", "Percpu",

@@ -49,10 +49,6 @@ def _lines(text: str) -> list[str]:
     return [_PREFIX.sub("", line).strip() for line in text.splitlines()]
 
 
-def is_oom_report(text: str) -> bool:
-    return any(line.startswith("Mem-Info:") for line in _lines(text)) or "slab_unreclaimable:" in text
-
-
 def parse_oom_meminfo(text: str) -> MemInfo:
     """Mem-Info counters of an OOM report or SysRq-m, as /proc/meminfo fields in bytes.
 

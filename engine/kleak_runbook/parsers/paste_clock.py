@@ -29,6 +29,7 @@ None
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 _UPTIME = re.compile(
     r"^(?:[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?\s+)?up\s+"
@@ -92,6 +93,16 @@ def is_clock_line(line: str) -> bool:
     return uptime_seconds(line) is not None or wall_time(line) is not None
 
 
+@dataclass
+class _Stamp:
+    uptime: float | None = None
+    wall: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.uptime is None and self.wall is None
+
+
 class Clock:
     """Gives each sampled block the time the paste shows for it.
 
@@ -100,27 +111,28 @@ class Clock:
     after the block before it (``cat /proc/meminfo; uptime``)."""
 
     def __init__(self) -> None:
-        self.times: list[list[float | str | None]] = []  # per block: [uptime, wall]
-        self.pending: list[float | str | None] = [None, None]
+        self.times: list[_Stamp] = []  # one per block, in order
+        self.pending = _Stamp()  # seen since the last block
 
     def mark(self, line: str) -> None:
         up, wall = uptime_seconds(line), wall_time(line)
-        slot, value = (0, up) if up is not None else (1, wall)
-        if self.pending[slot] is not None:
-            if self.times and self.times[-1] == [None, None]:
-                self.times[-1] = self.pending
-            self.pending = [None, None]
-        self.pending[slot] = value
+        if (self.pending.uptime if up is not None else self.pending.wall) is not None:
+            self._settle()  # a second line of the same sort: the first was the block before's
+        if up is not None:
+            self.pending.uptime = up
+        else:
+            self.pending.wall = wall
 
     def block(self) -> None:
         self.times.append(self.pending)
-        self.pending = [None, None]
+        self.pending = _Stamp()
 
     def done(self) -> tuple[tuple[float | None, str | None], ...]:
-        if self.pending != [None, None] and self.times and self.times[-1] == [None, None]:
+        self._settle()
+        return tuple((t.uptime, t.wall) for t in self.times)
+
+    def _settle(self) -> None:
+        """What is pending belongs to the block before, when that block has no time of its own."""
+        if not self.pending.empty and self.times and self.times[-1].empty:
             self.times[-1] = self.pending
-        return tuple((_float(up), wall if isinstance(wall, str) else None) for up, wall in self.times)
-
-
-def _float(value: float | str | None) -> float | None:
-    return float(value) if isinstance(value, float) else None
+        self.pending = _Stamp()

@@ -15,7 +15,6 @@ from kleak_runbook.parsers.smem import AREAS as _SMEM_AREAS
 _SMEM_HEADER = re.compile(r"^Area\s+Used\s+Cache\s+Noncache$")
 _SMEM_ROW = re.compile(r"^[a-z/ ]+?\s+[0-9.]+[KMGT]?\s+[0-9.]+[KMGT]?\s+[0-9.]+[KMGT]?$")
 _QUOTE = re.compile(r"^\s*(?:>\s?)+")
-_FENCE = re.compile(r"^(```|~~~)")
 # "$ cmd", "# cmd", "[root@host ~]# cmd", "root@host:~# cmd", "core@host ~ $ cmd"
 _PROMPT = re.compile(r"^(?:\[[^\]]*\]\s*|[\w.-]+@[\w.-]+(?::\S*|\s+\S+)?\s*)?[$#](?:\s+(?P<cmd>.*))?$")
 _FREE = re.compile(r"^(?:total\s+used\s+free\b|(?:Mem|Swap|Low|High):\s+[0-9]|-/\+ buffers/cache:)")

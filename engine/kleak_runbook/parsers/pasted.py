@@ -31,7 +31,7 @@ from kleak_runbook.parsers.free import parse_free
 from kleak_runbook.parsers.meminfo import parse_meminfo
 from kleak_runbook.parsers.oom import _PREFIX as _OOM_PREFIX
 from kleak_runbook.parsers.oom import parse_oom_meminfo, parse_slub_failure, parse_unreclaimable_slab
-from kleak_runbook.parsers.paste_clock import Clock, uptime_seconds, wall_time
+from kleak_runbook.parsers.paste_clock import Clock, is_clock_line
 from kleak_runbook.parsers.paste_lines import (
     _BARE_LINE_NUMBER,
     _CGROUPS_COLUMNS,
@@ -153,7 +153,7 @@ class _Splitter:
                 self.ignored += 1  # a web page's line number between two meminfo lines
                 continue
             kind = kind_of(line, self.kind)
-            if kind is None and (uptime_seconds(line) is not None or wall_time(line) is not None):
+            if kind is None and is_clock_line(line):
                 self.close()
                 self.raw.append(("clock", [line]))  # when the outputs around it were taken
                 continue

@@ -9,9 +9,9 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from kleak_runbook.decide.result import COMPONENT_LABELS, Result
+from kleak_runbook.decide.result import Result
 from kleak_runbook.decide.units import human_bytes, percent
-from kleak_runbook.derive.metrics import CacheStat
+from kleak_runbook.derive.metrics import COMPONENT_LABELS, CacheStat
 
 _ICONS = {"leak": "🔴", "suspected-leak": "🟠", "no-leak": "🟢", "inconclusive": "⚪"}
 _SPARK = "▁▂▃▄▅▆▇█"
