@@ -22,6 +22,7 @@ from kleak_runbook.deliver import ReportSink
 from kleak_runbook.deliver.http import DeliveryError, site
 from kleak_runbook.deliver.saved import SavedReport, bundle_tarball, summary_text
 from kleak_runbook.errors import UsageError
+from kleak_runbook.secrets import read_secret
 
 __all__ = [
     "DeliverSettings",
@@ -88,10 +89,7 @@ def _secret(env: Mapping[str, str], name: str) -> str | None:
         raise UsageError(f"{name} and {name}_FILE are both set: set one")
     if not path:
         return value or None
-    try:
-        text = Path(path).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{name}_FILE={path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+    text = read_secret(path, f"{name}_FILE={path}")
     if not text:
         raise UsageError(f"{name}_FILE={path}: the file is empty")
     return text

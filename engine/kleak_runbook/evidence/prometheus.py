@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from kleak_runbook.errors import KleakError, UsageError
+from kleak_runbook.secrets import read_secret
 
 # meminfo fields the kernel-memory components need (metrics.kmem_breakdown), plus MemAvailable for the forecast
 FIELDS = (
@@ -81,10 +82,7 @@ def _secret(env: dict[str, str], var: str, file_var: str, file_opt: str | None, 
     """A secret from a file (option or ``*_FILE`` variable) or from the environment, never the command line."""
     path = file_opt or env.get(file_var)
     if path:
-        try:
-            return Path(path).read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{option} {path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+        return read_secret(path, f"{option} {path}")
     return env.get(var) or None
 
 

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from kleak_runbook.errors import UsageError
+from kleak_runbook.secrets import read_secret
 
 SLACK_API = "https://slack.com/api/"
 
@@ -122,10 +123,7 @@ def _env_value(name: str, env: dict[str, str]) -> str | None:
     path = env.get(f"{name}_FILE") if name in SECRET_ENV else None
     if not path:
         return None
-    try:
-        return Path(path).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{name}_FILE {path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    return read_secret(path, f"{name}_FILE {path}")
 
 
 def _read_files(data: dict[str, Any], where: str) -> None:
