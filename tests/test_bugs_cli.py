@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import SAMPLES, run_cli
 
 SITE = """\
@@ -68,3 +70,86 @@ def test_broken_site_local_entry_stops_a_replay_with_file_and_line(tmp_path: Pat
     check = run_cli("validate", str(site))
     assert check.returncode == 2 and f"{site / 'bad.yaml'}:3" in check.stderr
     assert run_cli("validate", "runbooks/knowledge").returncode == 0
+
+
+def _debian_version(abi: str, package: str) -> str:
+    return (
+        f"Linux version {abi} (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14) 12.2.0, GNU ld (GNU Binutils"
+        f" for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Debian {package} (2024-02-01)\n"
+    )
+
+
+# (kernel as the host shows it, an entry that applies, one that does not): a real release string of
+# every stream, judged as the entries' ranges say (runbooks/knowledge/*.yaml; sources in their links)
+STREAMS = [
+    # el7 [3.10.0-514, 3.10.0-1075); vmallocused-reads-zero has kernel.org ranges only
+    (["--kernel", "3.10.0-957.21.3.el7.x86_64"], "rhel7-memcg-kmem-accounting-leak", "vmallocused-reads-zero"),
+    # el8 [4.18.0-478, 4.18.0-553.22.1.el8_10); mempolicy: el8 fixed in exactly 4.18.0-513.5.1.el8_9
+    (
+        ["--kernel", "4.18.0-513.5.1.el8_9.x86_64"],
+        "nfs4-set-security-label-leak",
+        "mempolicy-shared-policy-replace-leak",
+    ),
+    # el9 [5.14.0-285, 5.14.0-427.44.1.el9_4); nf-tables-gc: el9 fixed in exactly 5.14.0-427.13.1.el9_4
+    (
+        ["--kernel", "5.14.0-427.13.1.el9_4.x86_64"],
+        "sched-deadline-task-struct-leak",
+        "nf-tables-gc-255-expired-elements-leak",
+    ),
+    # Ubuntu 22.04: ubuntu [5.15.0-0, 5.15.0-121.131~); kernel.org [5.11, 5.15.7) is behind 5.15.131
+    (
+        ["--kernel", "5.15.0-91-generic", "--version-signature", "Ubuntu 5.15.0-91.101-generic 5.15.131"],
+        "ext4-mbcache-entry-refcount-leak",
+        "ipv6-fib6-rule-suppress-dst-leak",
+    ),
+    # Ubuntu 18.04: ubuntu [4.15.0-0, 4.15.1~) ("needed"); kernel.org [5.9, 5.14) only
+    (
+        ["--kernel", "4.15.0-213-generic", "--version-signature", "Ubuntu 4.15.0-213.224-generic 4.15.18"],
+        "ext4-mbcache-entry-refcount-leak",
+        "memcg-kmem-pages-pin-dying-cgroups",
+    ),
+    # Ubuntu 24.04: ubuntu [6.8.0-0, 6.8.0-48.48~); ext4-mbcache fixed in 6.8.0-44.44
+    (
+        ["--kernel", "6.8.0-45-generic", "--version-signature", "Ubuntu 6.8.0-45.45-generic 6.8.12"],
+        "sched-deadline-task-struct-leak",
+        "ext4-mbcache-entry-refcount-leak",
+    ),
+    # Debian 12 (6.1.76): kernel.org [5.1, 6.1.96); act-ct-ooo-frags fixed in 6.1.75
+    (("6.1.0-18-amd64", "6.1.76-1"), "io-uring-sqpoll-audit-leak", "act-ct-ooo-frags-skb-leak"),
+    # Debian 11 (5.10.209): kernel.org [5.1, 5.10.237); tun-dst-unclone fixed in 5.10.101
+    (("5.10.0-28-amd64", "5.10.209-2"), "vfio-pci-d3hot-saved-state-leak", "tun-dst-unclone-metadata-dst-leak"),
+    # Debian 10 (4.19.304): kernel.org [2.6.12, 5.10.253); nfs3-create-posix-acl fixed in 4.19.198
+    (("4.19.0-26-amd64", "4.19.304-1"), "sunrpc-cache-release-request-leak", "nfs3-create-posix-acl-leak"),
+    # SLES 15 SP5: suse [5.14.21-150500.55, 5.14.21-150500.55.97) (SUSE-SU-2025:0833-1); SUSE names
+    # only an SP6 fix for the sched-deadline leak, and a SUSE kernel never takes kernel.org ranges
+    (
+        ["--kernel", "5.14.21-150500.55.39-default"],
+        "mempolicy-shared-policy-replace-leak",
+        "sched-deadline-task-struct-leak",
+    ),
+    # Amazon Linux 2 (5.10.205): kernel.org [2.6.12, 5.10.253); ipv6-fib6-rule fixed in 5.10.84
+    (
+        ["--kernel", "5.10.205-195.807.amzn2.x86_64"],
+        "sunrpc-cache-release-request-leak",
+        "ipv6-fib6-rule-suppress-dst-leak",
+    ),
+    # Amazon Linux 2023 (6.1.72): kernel.org [5.16, 6.1.75); af-unix-oob fixed in 6.1.20
+    (["--kernel", "6.1.72-96.166.amzn2023.x86_64"], "act-ct-ooo-frags-skb-leak", "af-unix-oob-struct-pid-leak"),
+]
+
+
+@pytest.mark.parametrize(("kernel", "applies", "not_applies"), STREAMS, ids=[str(s[0][1]) for s in STREAMS])
+def test_bugs_kernel_of_every_stream(
+    kernel: list[str] | tuple[str, str], applies: str, not_applies: str, tmp_path: Path
+) -> None:
+    if isinstance(kernel, tuple):  # Debian: the package version is in /proc/version only
+        version = tmp_path / "version"
+        version.write_text(_debian_version(f"{kernel[0]}", kernel[1]))
+        args = ["--kernel-version-file", str(version)]
+    else:
+        args = kernel
+    proc = run_cli("bugs", *args, "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    found = {b["id"]: b for b in json.loads(proc.stdout)["known_bugs"]}
+    assert applies in found and not_applies not in found, sorted(found)
+    assert found[applies]["confidence"] == "version-only" and found[applies]["fixed_in"], found[applies]

@@ -139,10 +139,18 @@ CASES: list[tuple[str, dict[str, str], set[str], set[str], set[str]]] = [
     (
         "5.14.21-150500.55.39-default",
         {},
-        EVERYWHERE | {"zfs-arc-not-in-meminfo"},  # suse [3.0.0-0, …)
+        EVERYWHERE
+        | {
+            "zfs-arc-not-in-meminfo",  # suse [3.0.0-0, …)
+            # SLES 15 SP5 kernel-default ranges from SUSE's advisories
+            "mempolicy-shared-policy-replace-leak",  # suse [5.14.21-150500.55, …55.97) (SUSE-SU-2025:0833-1)
+            "vfio-pci-d3hot-saved-state-leak",  # suse [5.14.21-150500.55, …55.100) (SUSE-SU-2025:1241-1)
+            "virtio-net-xdp-tx-mergeable-page-leak",  # suse [5.14.21-150500.55, …55.113) (SUSE-SU-2025:02264-1)
+        },
         {
-            "sched-deadline-task-struct-leak",  # kernel.org [5.10, 6.9.10) only: a SUSE base version is not exact
-            "io-uring-sqpoll-audit-leak",  # kernel.org only
+            "sched-deadline-task-struct-leak",  # SUSE names an SP6 fix only; kernel.org ranges never apply to SUSE
+            "io-uring-sqpoll-audit-leak",  # suse range for SP6 (6.4.0-150600.23) only
+            "nfs3-create-posix-acl-leak",  # suse ranges for SLES 12 SP5, 15 SP2 and SP3 only
             "memcg-dying-cgroups-pinned-by-slab",
         },
         {"suse"},

@@ -62,4 +62,30 @@ def test_every_distribution_fixed_build_names_its_errata_or_release() -> None:
             ubuntu_bound = r.stream == "ubuntu" and (r.to_before or "").endswith("~")
             if ubuntu_bound and "ubuntu.com/security" not in links:
                 unsourced.append(f"{entry.id}: {r}")
+            advisory = re.search(r"SUSE-SU-\d{4}:\d+-\d+", r.note or "") and "suse.com/security/cve" in links
+            if r.stream == "suse" and r.to_before and not advisory:
+                unsourced.append(f"{entry.id}: {r}")
     assert not unsourced, unsourced
+
+
+def test_suse_ranges_are_per_code_stream_and_leave_azure_builds_out() -> None:
+    """A SUSE range runs from its code stream's kernel-default numbering to the fixed build as uname -r
+    shows it (no package rebuild number), so no build of another code stream, and no -azure build
+    (numbered lower), is inside it."""
+    # kernel-azure builds named in the same SUSE advisories (SLES 12 SP5, 15 SP2, SP3, SP4)
+    azure = ["4.12.14-16.200-azure", "5.3.18-18.75-azure", "5.3.18-150300.38.88-azure", "5.14.21-150400.14.34-azure"]
+    for entry in ENTRIES:
+        for r in entry.affected:
+            if r.stream != "suse" or not r.to_before:
+                continue
+            assert r.start and r.to_before.startswith(r.start + "."), (entry.id, r)
+            assert r.to_before.count(".") == r.start.count(".") + 1, (entry.id, r)
+            assert not any(check(identify(build), [r]).affected for build in azure), (entry.id, r)
+    mempolicy = next(e for e in ENTRIES if e.id == "mempolicy-shared-policy-replace-leak")
+    sp5 = check(identify("5.14.21-150500.55.39-default"), mempolicy.affected)
+    assert sp5.range is not None and (sp5.range.start, sp5.range.to_before) == (
+        "5.14.21-150500.55",
+        "5.14.21-150500.55.97",
+    )
+    # SUSE names no SP6 fix: no range, so no match (a SUSE kernel never takes the kernel.org ranges)
+    assert check(identify("6.4.0-150600.23.7-default"), mempolicy.affected).affected is False
