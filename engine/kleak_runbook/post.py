@@ -2,8 +2,9 @@
 reports to chat, tickets and webhooks through the sinks of ``deliver/targets.py``.
 
 Every target is checked (syntax, settings) before anything is sent or run, so a typo fails at
-once with exit 2 instead of after a ten-minute run. A target that fails does not stop the others;
-any failure makes the exit code 3, and the report stays on disk.
+once with exit 2 instead of after a ten-minute run. A target that fails is one line on stderr and
+does not stop the others; the report stays on disk. ``post`` then exits 3; after ``run``/``replay``
+the run's own exit code stands (a leak is still 1), as DESIGN's codes are about the verdict.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ if TYPE_CHECKING:
     from kleak_runbook.deliver.targets import DeliverSettings
 
 TARGET_HELP = (
-    "slack:#channel, slack:C0123ABC, slack-response:URL, jira:KEY-123, github:owner/repo#12 or webhook:URL "
-    "(repeatable; tokens and API URLs from KLEAK_* environment variables, see the README)"
+    "slack:#channel, slack:C0123ABC, slack-response:URL, jira:KEY-123, github:owner/repo#12, webhook:URL or "
+    "webhook:env:NAME (the URL in $NAME: keeps a secret URL out of the process table; repeatable; tokens "
+    "and API URLs from KLEAK_* environment variables, see the README)"
 )
 
 

@@ -156,7 +156,6 @@ def walk(args: argparse.Namespace) -> int:
     params, ansible_vars = params_of(args.extra_vars, rb)
     knowledge = load_all([Path(d) for d in args.knowledge])  # a broken entry stops the run here, not at the end
     posting = Posting.prepare(args.post)  # a bad --post target or missing token stops the run here too
-    post_failures = 0
     live = args.command == "run"
     progress = Progress(enabled=not args.quiet and (args.progress or sys.stderr.isatty()))
     collector: Collector
@@ -270,7 +269,9 @@ def walk(args: argparse.Namespace) -> int:
         )
         sink.deliver(result, rdir)
         if posting is not None and not interrupted:  # after Ctrl-C the user wants out, not a 20 s upload
-            post_failures += posting.send(rdir, sys.stderr)  # stderr: stdout may be the JSON document
+            # stderr: stdout may be the JSON document; a failed target is one line there and the
+            # run's own exit code stands (README, "Exit codes")
+            posting.send(rdir, sys.stderr)
         if fleet is not None:
             fleet.add(result, rdir)
             if args.format != "json":  # a fleet keeps one small line per host, not every document
@@ -292,15 +293,13 @@ def walk(args: argparse.Namespace) -> int:
         from kleak_runbook.fleet_session import conclude
 
         code = conclude(fleet, args.format, docs)
-        return 3 if post_failures else code
+        return code
     if args.format == "json":
         payload: Any = docs[0] if single is not None and len(docs) == 1 else docs
         print(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         for doc in docs:
             print_summary(doc)
-    if post_failures:  # the verdict is on stdout and the report on disk, but it did not reach everyone
-        return 3
     codes = [d["exit_code"] for d in docs]
     return 1 if 1 in codes else (3 if 3 in codes else 0)
 

@@ -68,6 +68,29 @@ def test_target_labels_hide_url_paths() -> None:
     assert "SECRET" not in str(bad.value)
 
 
+def test_url_targets_from_the_environment(tmp_path: Path) -> None:
+    env = {"HOOK": "https://hooks.example.com/T0/B0/SECRET", "REPLY": " https://hooks.slack.com/commands/T/1/S \n"}
+    target = parse_target("webhook:env:HOOK", env)
+    assert target.value == env["HOOK"] and target.label == "webhook:https://hooks.example.com/…"
+    assert parse_target("slack-response:env:REPLY", env).value == "https://hooks.slack.com/commands/T/1/S"
+    (tmp_path / "url").write_text(env["HOOK"] + "\n")
+    assert parse_target("webhook:env:HOOK", {"HOOK_FILE": str(tmp_path / "url")}).value == env["HOOK"]
+    for text, environ, says in [
+        ("webhook:env:HOOK", {}, "HOOK (or HOOK_FILE) is not set"),
+        ("webhook:env:HOOK", {**env, "HOOK_FILE": "/x"}, "HOOK and HOOK_FILE are both set"),
+        ("webhook:env:HOOK", {"HOOK": "file:///SECRET"}, "the value of HOOK is not an http(s) URL"),
+        (
+            "webhook:env:HOOK",
+            {"HOOK_FILE": "/nonexistent/SECRET-url"},
+            "HOOK_FILE=/nonexistent/SECRET-url: cannot read",
+        ),
+        ("webhook:env:9LIVES", {}, "expected an environment variable name"),
+    ]:
+        with pytest.raises(UsageError) as bad:
+            parse_target(text, environ)
+        assert says in str(bad.value) and "file:///SECRET" not in str(bad.value)
+
+
 def test_summary_text_of_a_sparse_document() -> None:
     assert summary_text({"verdict": "inconclusive", "kind": "unknown", "host": "db7"}) == "⚪ INCONCLUSIVE on db7"
     text = summary_text({"verdict": "no-leak", "culprits": [{"name": "x"}], "kernel": "not a dict"})

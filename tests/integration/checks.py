@@ -37,7 +37,7 @@ def live_meminfo_fields() -> list[str]:
 
 
 def check_result(run: Run, doc: dict[str, Any], host: str) -> None:
-    """The DESIGN.md result document, consistent with the process exit code."""
+    """The result document (README, "What a run writes"), consistent with the process exit code."""
     missing = [f for f in RESULT_FIELDS if f not in doc]
     assert not missing, f"result lacks {missing}\n{run.explain()}"
     assert doc["host"] == host

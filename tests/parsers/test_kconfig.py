@@ -10,7 +10,7 @@ import pytest
 from kleak_runbook.errors import ParseError
 from kleak_runbook.parsers.kconfig import parse_kconfig
 
-# Synthetic, labelled: the options LAB-NOTES reports for the lab's Debian 6.1 kernel (SLUB_DEBUG=y,
+# Synthetic, labelled: the options the lab notes report for the lab's Debian 6.1 kernel (SLUB_DEBUG=y,
 # no DEBUG_KMEMLEAK, no PAGE_OWNER, HIST_TRIGGERS=y), in the format of /boot/config-*.
 LAB_SNIPPET = """\
 #

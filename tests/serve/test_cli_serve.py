@@ -12,6 +12,9 @@ import pytest
 
 from serve.harness import free_port
 
+SLACK_GROUP = "slack:\n  intrusive_groups: {S0614TZR7: [trace]}\n"  # membership needs the bot token
+JIRA_GROUP = "jira:\n  intrusive_groups: {kernel-oncall: [trace]}\n"  # and the Jira credentials
+
 
 def _serve(tmp_path, *args, env=None, timeout=30):
     full = {**os.environ, "KLEAK_SERVE_HOSTS": "localhost", **(env or {})}
@@ -37,6 +40,10 @@ def _serve(tmp_path, *args, env=None, timeout=30):
         ([], {}, "[unclosed\n", "not valid YAML"),
         ([], {"KLEAK_SLACK_SIGNING_SECRET_FILE": "/nonexistent/secret"}, None, "KLEAK_SLACK_SIGNING_SECRET_FILE"),
         ([], {}, "slack:\n  signing_secret_file: /nonexistent/s\n", "slack.signing_secret_file /nonexistent/s"),
+        ([], {"KLEAK_SLACK_INTRUSIVE_GROUPS": "oncall"}, None, "'oncall' is not a Slack user group ID"),
+        ([], {"KLEAK_JIRA_INTRUSIVE_GROUPS": "ops=reboot"}, None, "group 'ops': expected a list of consents"),
+        ([], {"KLEAK_SLACK_BOT_TOKEN": ""}, SLACK_GROUP, "slack.intrusive_groups: needs KLEAK_SLACK_BOT_TOKEN"),
+        ([], {"KLEAK_JIRA_URL": ""}, JIRA_GROUP, "jira.intrusive_groups: needs KLEAK_JIRA_URL"),
     ],
 )
 def test_bad_settings_stop_the_server_with_one_line(tmp_path, args, env, config, message):

@@ -7,6 +7,14 @@
 - Add comment (https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-comments/#api-rest-api-2-issue-issueidorkey-comment-post):
   ``POST /rest/api/2/issue/{issueIdOrKey}/comment``, JSON ``{"body": "<wiki markup>"}``;
   answers 201 with the comment; an empty body is 400 ``{"errorMessages": [], "errors": {"comment": ...}}``.
+- Groups of a user, which the two deployments answer differently (``deployment``):
+  Cloud (https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-users/#api-rest-api-2-user-groups-get):
+  ``GET /rest/api/2/user/groups?accountId=…`` (required) answers a JSON array of ``{"name",
+  "groupId", "self"}``; ``username`` is no longer available on Cloud (privacy migration).
+  Data Center has no ``/user/groups``; ``GET /rest/api/2/user?username=…&expand=groups``
+  answers the user with ``"groups": {"size": n, "items": [{"name", "self"}]}`` (Atlassian KB
+  "How to retrieve application access of a user", the same ``expand`` with ``groups``). Both need
+  the "Browse users and groups" global permission; an unknown user is 404.
 - Authentication (https://developer.atlassian.com/cloud/jira/platform/basic-auth-for-rest-apis/):
   basic auth with the user's e-mail and an API token; Jira Data Center also takes a personal
   access token as ``Authorization: Bearer``. No or bad credentials: 401. An unknown issue: 404
@@ -26,6 +34,8 @@ from standins.base import Call, Reply, StandIn
 
 PATH = re.compile(r"/rest/api/2/issue/([A-Za-z0-9_-]+)/(attachments|comment)")
 NOT_FOUND = {"errorMessages": ["Issue does not exist or you do not have permission to see it."], "errors": {}}
+NO_USER = {"errorMessages": ["The user does not exist."], "errors": {}}
+USER_PATHS = {"cloud": "/rest/api/2/user/groups", "datacenter": "/rest/api/2/user"}
 
 
 @dataclass(frozen=True)
@@ -45,8 +55,27 @@ class Comment:
 class JiraAPI(StandIn):
     service = "Jira"
 
-    def __init__(self, user: str = "oncall@example.com", token: str | None = None, issues: set[str] | None = None):
+    def __init__(
+        self,
+        user: str = "oncall@example.com",
+        token: str | None = None,
+        issues: set[str] | None = None,
+        deployment: str = "cloud",
+        groups: dict[str, set[str]] | None = None,
+    ):
         super().__init__()
+        self.deployment = deployment  # "cloud" or "datacenter": which groups call it answers
+        # accountId (Cloud) or username (Data Center) -> the user's groups
+        self.groups = (
+            groups
+            if groups is not None
+            else {
+                "5b10ac8d82e05b22cc7d4ef5": {"jira-software-users"},
+                "5b10a2844c20165700ede21g": {"jira-software-users", "kernel-oncall"},
+                "jdoe": {"jira-software-users", "kernel-oncall"},
+                "mallory": {"jira-software-users"},
+            }
+        )
         self.user = user
         self.token = token or f"jira-standin-{secrets.token_hex(8)}"
         self.issues = issues or {"OPS-12", "KERN-7"}
@@ -68,6 +97,8 @@ class JiraAPI(StandIn):
         return auth == f"Bearer {self.token}"
 
     def handle(self, call: Call) -> Reply:
+        if call.path in USER_PATHS.values():
+            return self._user_groups(call)
         m = PATH.fullmatch(call.path)
         if m is None or call.method != "POST":
             self.violation(call, "not an endpoint this client should call")
@@ -124,3 +155,44 @@ class JiraAPI(StandIn):
         self.comments.append(Comment(key, text))
         cid = next(self._ids)
         return Reply(201, {"self": f"{self.url}/rest/api/2/issue/{key}/comment/{cid}", "id": str(cid), "body": text})
+
+    def _user_groups(self, call: Call) -> Reply:
+        if call.path != USER_PATHS[self.deployment]:
+            self.violation(
+                call, f"Jira {self.deployment} has no such resource (groups: GET {USER_PATHS[self.deployment]})"
+            )
+            return Reply(404, {"errorMessages": ["Not found"], "errors": {}})
+        if call.method != "GET":
+            self.violation(call, f"{call.path} takes a GET")
+            return Reply(405, {"errorMessages": ["Method not allowed"], "errors": {}})
+        if not self._authorised(call):
+            self.violation(call, "missing or wrong credentials")
+            return Reply(401, {"errorMessages": ["You are not authenticated. Authentication required to perform this operation."], "errors": {}})  # fmt: skip
+        query = {k: v[0] for k, v in call.query.items()}
+        if self.deployment == "cloud":
+            if "username" in query or "key" in query:
+                self.violation(call, "username/key are no longer available on Jira Cloud: accountId")
+            who = query.get("accountId", "")
+            if not who:
+                self.violation(call, "user/groups without accountId")
+                return Reply(400, {"errorMessages": ["accountId must be provided"], "errors": {}})
+            if who not in self.groups:
+                return Reply(404, NO_USER)
+            return Reply(200, [self._group(g) for g in sorted(self.groups[who])])
+        who = query.get("username", "")
+        if not who:
+            self.violation(call, "user without username")
+            return Reply(404, NO_USER)
+        if "groups" not in query.get("expand", "").split(","):
+            self.violation(call, "user without expand=groups: the answer would carry no groups")
+        if who not in self.groups:
+            return Reply(404, NO_USER)
+        items = [{"name": g, "self": f"{self.url}/rest/api/2/group?groupname={g}"} for g in sorted(self.groups[who])]
+        user = {"self": f"{self.url}/rest/api/2/user?username={who}", "key": f"JIRAUSER{len(who)}", "name": who,
+                "displayName": who.title(), "active": True, "groups": {"size": len(items), "items": items},
+                "expand": "groups,applicationRoles"}  # fmt: skip
+        return Reply(200, user)
+
+    def _group(self, name: str) -> dict[str, Any]:
+        gid = f"{sum(map(ord, name)):08d}-0000-4000-8000-000000000000"
+        return {"name": name, "groupId": gid, "self": f"{self.url}/rest/api/2/group?groupId={gid}"}

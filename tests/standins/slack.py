@@ -14,6 +14,11 @@
   that very URL (raw or multipart), ``length`` of them; completeUploadExternal with ``files``, a
   JSON array of ``{"id", "title"}``, and optionally ``channel_id`` (an ID, not a ``#name``) and
   ``thread_ts`` (a message in that channel).
+- usergroups.users.list (https://docs.slack.dev/reference/methods/usergroups.users.list): a
+  read method, so GET is taken as well as POST (slack-sdk's WebClient POSTs every method, this
+  one with its arguments in the query string), scope ``usergroups:read``; ``usergroup`` (an ID
+  such as ``S0604QSJC``) is required; answers ``{"ok": true, "users": ["U…", …]}``, or ``no_such_subteam`` for an unknown
+  group.
 - Slash command replies (https://docs.slack.dev/interactivity/handling-user-interaction#message_responses):
   a JSON POST to the command's ``response_url`` with ``text`` and ``response_type``
   (``in_channel`` or ``ephemeral``); no token.
@@ -30,6 +35,7 @@ from typing import Any
 from standins.base import Call, Reply, StandIn
 
 CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "application/json")
+READ_METHODS = ("usergroups.users.list",)  # may be called with GET
 
 
 @dataclass
@@ -56,8 +62,14 @@ class Message:
 class SlackAPI(StandIn):
     service = "Slack"
 
-    def __init__(self, token: str | None = None, channels: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        token: str | None = None,
+        channels: dict[str, str] | None = None,
+        usergroups: dict[str, list[str]] | None = None,
+    ) -> None:
         super().__init__()
+        self.usergroups = usergroups or {"S0614TZR7": ["U0KERNEL1", "U0KERNEL2"], "S0ONCALL1": ["U0ONCALL1"]}
         self.token = token or f"xoxb-standin-{secrets.token_hex(8)}"
         self.channels = channels or {"oncall": "C0KLEAK01", "kernel": "C0KLEAK02"}  # name → ID
         self.messages: list[Message] = []
@@ -88,7 +100,7 @@ class SlackAPI(StandIn):
             self.violation(call, "not a Web API path")
             return Reply(404, "Not Found")
         method = call.path[len("/api/") :]
-        if call.method != "POST":
+        if call.method != "POST" and not (call.method == "GET" and method in READ_METHODS):
             self.violation(call, f"{method} must be POSTed")
         args, error = self._args(call)
         if error:
@@ -97,6 +109,7 @@ class SlackAPI(StandIn):
             "chat.postMessage": self._post_message,
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
+            "usergroups.users.list": self._usergroup_users,
         }.get(method)
         if handler is None:
             self.violation(call, f"unknown method {method}")
@@ -124,6 +137,8 @@ class SlackAPI(StandIn):
         else:
             args = call.form()
             token = args.pop("token", None)
+        if "token" in call.query:
+            self.violation(call, "token in the query string (Slack refuses it there; send Authorization: Bearer)")
         auth = call.header("Authorization") or ""
         if auth.startswith("Bearer "):
             token = auth[len("Bearer ") :]
@@ -210,6 +225,15 @@ class SlackAPI(StandIn):
             )
             done.append({"id": upload.file_id, "title": upload.title or upload.filename, "name": upload.filename})
         return Reply(200, {"ok": True, "files": done})
+
+    def _usergroup_users(self, call: Call, args: dict[str, Any]) -> Reply:
+        group = str(args.get("usergroup") or "")
+        if not group:
+            self.violation(call, "usergroups.users.list without usergroup")
+            return Reply(200, {"ok": False, "error": "invalid_arguments"})
+        if group not in self.usergroups:
+            return Reply(200, {"ok": False, "error": "no_such_subteam"})
+        return Reply(200, {"ok": True, "users": list(self.usergroups[group])})
 
     def _respond(self, call: Call) -> Reply:
         if call.path not in self._response_paths:

@@ -11,9 +11,9 @@ from typing import Any
 
 # Integration runs are short: two samples one second apart; the verdict is not the point.
 QUICK = ("--samples", "2", "--interval", "1", "--format", "json")
-# DESIGN.md: exit code per verdict.
+# README, "Exit codes": exit code per verdict.
 EXIT_CODES = {"no-leak": 0, "leak": 1, "suspected-leak": 1, "inconclusive": 3}
-# DESIGN.md: the fields every result document has, for one host.
+# The fields every result document has, for one host (README).
 RESULT_FIELDS = (
     "host",
     "runbook",

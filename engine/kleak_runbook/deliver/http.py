@@ -87,12 +87,13 @@ def call(
     service: str,
     timeout: float,
     expect: tuple[int, ...] = (200, 201, 202, 204),
+    retries: int = MAX_RETRIES,
     **kwargs: Any,
 ) -> requests.Response:
-    """One API call; ``label`` names the target in errors. Files given in ``kwargs`` are re-read
-    on a retry, so pass bytes, not open files."""
+    """One API call; ``label`` names the target in errors; ``retries`` bounds the retries of a 429.
+    Files given in ``kwargs`` are re-read on a retry, so pass bytes, not open files."""
     headers = {"User-Agent": USER_AGENT, **kwargs.pop("headers", {})}
-    for attempt in range(MAX_RETRIES + 1):
+    for attempt in range(retries + 1):
         try:
             # redirects are not followed: requests drops Authorization on a host change, and a
             # POST turned into a GET would "succeed" without delivering anything
@@ -103,7 +104,7 @@ def call(
             raise DeliveryError(f"{label}: cannot connect to {service} at {site(url)}") from None
         except requests.RequestException as exc:
             raise DeliveryError(f"{label}: request to {service} failed ({type(exc).__name__})") from None
-        if resp.status_code == 429 and attempt < MAX_RETRIES:
+        if resp.status_code == 429 and attempt < retries:
             wait = retry_after_s(resp.headers.get("Retry-After"))
             wait = 1.0 if wait is None else wait
             if wait <= MAX_RETRY_AFTER_S:

@@ -7,6 +7,9 @@ module parses it, builds the sink from ``DeliverSettings`` and sends a saved rep
     jira:KEY-123                        comment, report.md and the evidence tar.gz attached
     github:owner/repo#12                the report as an issue or pull request comment
     webhook:https://…                   the result document and a summary as JSON
+    webhook:env:NAME                    the same, to the URL in $NAME (or the file $NAME_FILE names),
+                                        so a URL that carries its secret stays off the command line
+                                        (slack-response:env:NAME likewise)
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from urllib.parse import urlsplit
 
 from kleak_runbook.deliver import ReportSink
 from kleak_runbook.deliver.http import DeliveryError, site
+from kleak_runbook.deliver.jira import MAX_ATTACHMENT_BYTES
 from kleak_runbook.deliver.saved import SavedReport, bundle_tarball, summary_text
 from kleak_runbook.errors import UsageError
 from kleak_runbook.secrets import read_secret
@@ -36,6 +40,8 @@ __all__ = [
 ]
 
 SCHEMES = ("slack", "slack-response", "jira", "github", "webhook")
+URL_SCHEMES = ("webhook", "slack-response")  # their URL is a credential: also from the environment
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 SLACK_CHANNEL = re.compile(r"#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{2,30}")
 JIRA_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,49}-[1-9][0-9]{0,9}")
 GITHUB_ISSUE = re.compile(r"([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/([A-Za-z0-9._-]{1,100})#([1-9][0-9]{0,9})")
@@ -53,6 +59,7 @@ class DeliverSettings:
     github_api_url: str = "https://api.github.com"
     github_token: str | None = field(default=None, repr=False)
     webhook_token: str | None = field(default=None, repr=False)
+    jira_max_attachment_bytes: int = MAX_ATTACHMENT_BYTES
     timeout_s: float = 20.0
 
     @classmethod
@@ -67,6 +74,9 @@ class DeliverSettings:
             timeout_s = -1.0
         if not 0 < timeout_s <= 600:
             raise UsageError(f"KLEAK_DELIVER_TIMEOUT={timeout[:20]!r}: expected seconds, more than 0 and at most 600")
+        cap = env.get("KLEAK_JIRA_MAX_ATTACHMENT_BYTES") or str(MAX_ATTACHMENT_BYTES)
+        if not cap.isascii() or not cap.isdigit() or int(cap) < 1:
+            raise UsageError(f"KLEAK_JIRA_MAX_ATTACHMENT_BYTES={cap[:20]!r}: expected a number of bytes, e.g. 10485760")
         return cls(
             slack_bot_token=_secret(env, "KLEAK_SLACK_BOT_TOKEN"),
             slack_api_url=env.get("KLEAK_SLACK_API_URL") or cls.slack_api_url,
@@ -76,6 +86,7 @@ class DeliverSettings:
             github_api_url=env.get("KLEAK_GITHUB_API_URL") or cls.github_api_url,
             github_token=_secret(env, "KLEAK_GITHUB_TOKEN"),
             webhook_token=_secret(env, "KLEAK_WEBHOOK_TOKEN"),
+            jira_max_attachment_bytes=int(cap),
             timeout_s=timeout_s,
         )
 
@@ -114,12 +125,32 @@ def _url_ok(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in value)
 
 
-def parse_target(text: str) -> Target:
-    """``scheme:value`` checked for syntax; a bad one is a ``UsageError`` (exit 2)."""
+def _url_from_env(scheme: str, name: str, env: Mapping[str, str]) -> str:
+    """``webhook:env:NAME``: the URL in ``$NAME``, or in the file ``$NAME_FILE`` names; never shown."""
+    where = f"--to {scheme}:env:{name[:100]}"
+    if not ENV_NAME.fullmatch(name):
+        raise UsageError(f"{where}: expected an environment variable name")
+    value, path = env.get(name), env.get(f"{name}_FILE")
+    if value and path:
+        raise UsageError(f"{where}: {name} and {name}_FILE are both set: set one")
+    if path:
+        value = read_secret(path, f"{where}: {name}_FILE={path}")
+    if not value:
+        raise UsageError(f"{where}: {name} (or {name}_FILE) is not set")
+    if not _url_ok(value.strip()):
+        raise UsageError(f"{where}: the value of {name} is not an http(s) URL")
+    return value.strip()
+
+
+def parse_target(text: str, env: Mapping[str, str] | None = None) -> Target:
+    """``scheme:value`` checked for syntax; a bad one is a ``UsageError`` (exit 2). A URL target
+    may name an environment variable instead (``webhook:env:NAME``), read from ``env``."""
     scheme, sep, value = text.partition(":")
-    shown = f"{scheme}:…" if scheme in ("webhook", "slack-response") else text[:80]
+    shown = f"{scheme}:…" if scheme in URL_SCHEMES else text[:80]
     if not sep or scheme not in SCHEMES:
         raise UsageError(f"--to {text[:80]}: unknown target (use {', '.join(s + ':…' for s in SCHEMES)})")
+    if scheme in URL_SCHEMES and value.startswith("env:"):
+        value = _url_from_env(scheme, value[len("env:") :], os.environ if env is None else env)
     ok = {
         "slack": lambda v: SLACK_CHANNEL.fullmatch(v) is not None,
         "slack-response": _url_ok,
@@ -133,7 +164,7 @@ def parse_target(text: str) -> Target:
             "slack-response": "slack-response:https://hooks.slack.com/commands/…",
             "jira": "jira:KEY-123",
             "github": "github:owner/repo#12",
-            "webhook": "webhook:https://host/path",
+            "webhook": "webhook:https://host/path or webhook:env:NAME",
         }[scheme]
         raise UsageError(f"--to {shown}: bad target (expected {expected})")
     return Target(scheme, value)
@@ -162,7 +193,7 @@ def check(target: Target, settings: DeliverSettings) -> ReportSink:
 
         base = need(s.jira_url, "KLEAK_JIRA_URL")
         token = need(s.jira_token, "KLEAK_JIRA_TOKEN (or _FILE)")
-        return JiraIssue(v, t.label, base, s.jira_user, token, s.timeout_s)
+        return JiraIssue(v, t.label, base, s.jira_user, token, s.timeout_s, s.jira_max_attachment_bytes)
     if t.scheme == "github":
         from kleak_runbook.deliver.github import GitHubIssue
 

@@ -16,7 +16,7 @@ from starlette.background import BackgroundTask
 from kleak_runbook.deliver.targets import bundle_tarball
 from kleak_runbook.serve.files import result_doc, safe_file, valid_id
 from kleak_runbook.serve.hooks import source
-from kleak_runbook.serve.policy import Refused, parse_consents
+from kleak_runbook.serve.policy import Granted, Refused, parse_consents
 from kleak_runbook.serve.policy import Request as RunRequest
 from kleak_runbook.serve.service import Service
 from kleak_runbook.serve.settings import ApiToken
@@ -63,7 +63,7 @@ def router(service: Service) -> APIRouter:
                 raise Refused(400, f"samples takes 1 to {service.settings.runs.max_samples}")
         except Refused as refusal:
             raise service.refuse("api", who, src, {"host": body.host[:80]}, refusal) from None
-        run, joined = service.submit(req, "api", who, src, (), tok.consents)
+        run, joined = service.submit(req, "api", who, src, (), Granted(tok.consents, (f"api-token:{tok.name}",)))
         return {**run.public(), "joined": joined, "url": service.link(run.id)}
 
     @r.get("/runs", summary="Recent runs")

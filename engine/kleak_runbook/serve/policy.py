@@ -74,11 +74,25 @@ def parse_consents(names: list[str]) -> tuple[str, ...]:
     return wanted
 
 
-def check_consents(wanted: tuple[str, ...], granted: tuple[str, ...], who: str) -> None:
+@dataclass(frozen=True)
+class Granted:
+    """The consents a requester may give, ``via`` which grants (``slack-group:S0614TZR7``), and
+    ``unchecked``: why a membership that might have granted more could not be checked (denied)."""
+
+    consents: tuple[str, ...] = ()
+    via: tuple[str, ...] = ()
+    unchecked: str | None = None
+
+
+NO_GRANT = Granted()
+
+
+def check_consents(wanted: tuple[str, ...], granted: Granted, who: str) -> None:
     """Intrusive probes only for those configured to consent to them."""
-    denied = [c for c in wanted if c not in granted]
+    denied = [c for c in wanted if c not in granted.consents]
     if denied:
-        raise Refused(403, f"{who} may not consent to {', '.join(denied)}")
+        why = f" ({granted.unchecked})" if granted.unchecked else ""
+        raise Refused(403, f"{who} may not consent to {', '.join(denied)}{why}")
 
 
 def strip_port(instance: str) -> str:

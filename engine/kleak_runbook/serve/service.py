@@ -11,9 +11,10 @@ from typing import Any
 
 from kleak_runbook.decide import runbook as rbmod
 from kleak_runbook.serve.audit import AuditLog
+from kleak_runbook.serve.groups import Grants
 from kleak_runbook.serve.jobs import Jobs
 from kleak_runbook.serve.metrics import Metrics
-from kleak_runbook.serve.policy import Refused, Request, check_consents, check_host
+from kleak_runbook.serve.policy import NO_GRANT, Granted, Refused, Request, check_consents, check_host
 from kleak_runbook.serve.ratelimit import RateLimiter
 from kleak_runbook.serve.replies import Replies
 from kleak_runbook.serve.settings import Settings
@@ -30,6 +31,7 @@ class Service:
         self.replies = Replies(settings, self.store, self.metrics, base_url)
         self.jobs = Jobs(settings, self.store, self.metrics, self.audit, self.replies, node)
         self.runbooks = {p.stem for p in rbmod.bundled()} & set(settings.runs.runbooks)
+        self.grants = Grants(settings, self.replies.sinks)
 
     def link(self, run_id: str) -> str:
         return self.replies.link(run_id)
@@ -50,7 +52,7 @@ class Service:
         who: str,
         source: str,
         targets: tuple[str, ...] = (),
-        granted: tuple[str, ...] = (),
+        granted: Granted = NO_GRANT,
     ) -> tuple[Run, bool]:
         """The run for ``req`` (new, or the active one for its host joined); Refused is audited and raised."""
         what = {k: v for k, v in asdict(req).items() if v not in (None, ())}
@@ -66,5 +68,6 @@ class Service:
             self.jobs.enqueue(run.id)
         outcome = "joined" if joined else "queued"
         self.metrics.accepted.labels(trigger, outcome).inc()
-        self.audit.record(trigger, who, source, what, outcome, run=run.id)
+        via = {"consented_via": list(granted.via)} if req.consents and granted.via else {}
+        self.audit.record(trigger, who, source, what, outcome, run=run.id, **via)
         return run, joined

@@ -7,16 +7,19 @@ Secrets are ``SecretStr`` (they print as ``**********``) and may come from ``NAM
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from kleak_runbook.errors import UsageError
+from kleak_runbook.probes import CONSENTS
 from kleak_runbook.secrets import read_secret
 
 SLACK_API = "https://slack.com/api/"
+SLACK_GROUP = re.compile(r"S[A-Z0-9]{2,30}")
 
 
 class _Model(BaseModel):
@@ -48,12 +51,32 @@ class Limits(_Model):
     rate_burst: int = Field(default=20, ge=1)
 
 
+def _grants(groups: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Each group's consents are known consent names (an empty list would grant nothing: refused)."""
+    for group, consents in groups.items():
+        unknown = [c for c in consents if c not in CONSENTS]
+        if unknown or not consents:
+            raise ValueError(f"group {group[:60]!r}: expected a list of consents out of {', '.join(CONSENTS)}")
+    return groups
+
+
 class SlackSettings(_Model):
     signing_secret: SecretStr | None = None
     bot_token: SecretStr | None = None
     api_url: str = SLACK_API
     intrusive_users: tuple[str, ...] = ()
+    # Slack user group ID -> the consents its members may give (membership: usergroups.users.list)
+    intrusive_groups: dict[str, tuple[str, ...]] = {}
+    group_cache_s: float = Field(default=60, ge=0, le=3600)
     response_url_prefixes: tuple[str, ...] = ("https://hooks.slack.com/",)
+
+    @field_validator("intrusive_groups")
+    @classmethod
+    def _slack_groups(cls, groups: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        bad = [g for g in groups if not SLACK_GROUP.fullmatch(g)]
+        if bad:
+            raise ValueError(f"{bad[0][:60]!r} is not a Slack user group ID (S0614TZR7)")
+        return _grants(groups)
 
 
 class AlertmanagerSettings(_Model):
@@ -69,6 +92,18 @@ class JiraSettings(_Model):
     secret: SecretStr | None = None
     label: str = "kleak"
     host_field: str | None = None
+    # Jira group name -> the consents its members may give, by labelling the issue PREFIX<consent>
+    intrusive_groups: dict[str, tuple[str, ...]] = {}
+    consent_label_prefix: str = Field(default="kleak-allow-", pattern=r"^[^\s]{1,60}$")
+    group_cache_s: float = Field(default=60, ge=0, le=3600)
+
+    @field_validator("intrusive_groups")
+    @classmethod
+    def _jira_groups(cls, groups: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        bad = [g for g in groups if not g.strip() or len(g) > 255]
+        if bad:
+            raise ValueError(f"{bad[0][:60]!r} is not a Jira group name")
+        return _grants(groups)
 
 
 class GithubSettings(_Model):
@@ -111,10 +146,27 @@ ENV: dict[str, tuple[str | None, str]] = {
     "KLEAK_ALERTMANAGER_PASSWORD": ("alertmanager", "basic_password"),
     "KLEAK_JIRA_WEBHOOK_SECRET": ("jira", "secret"),
     "KLEAK_GITHUB_WEBHOOK_SECRET": ("github", "secret"),
+    "KLEAK_SLACK_INTRUSIVE_GROUPS": ("slack", "intrusive_groups"),
+    "KLEAK_JIRA_INTRUSIVE_GROUPS": ("jira", "intrusive_groups"),
 }
 SECRET_ENV: tuple[str, ...] = ("KLEAK_SLACK_SIGNING_SECRET", "KLEAK_SLACK_BOT_TOKEN", "KLEAK_ALERTMANAGER_TOKEN")
 SECRET_ENV += ("KLEAK_ALERTMANAGER_PASSWORD", "KLEAK_JIRA_WEBHOOK_SECRET", "KLEAK_GITHUB_WEBHOOK_SECRET")
 SECRET_ENV += ("KLEAK_API_TOKEN",)
+
+
+def groups_from_env(value: str) -> dict[str, list[str]]:
+    """``GROUP=consent+consent;GROUP2=consent`` (a bare ``GROUP``: every consent), the environment's
+    form of ``intrusive_groups`` (``;`` between groups, as a Jira group name may hold a comma).
+
+    >>> groups_from_env("S0614TZR7=drop_caches+trace; kernel-oncall")
+    {'S0614TZR7': ['drop_caches', 'trace'], 'kernel-oncall': ['drop_caches', 'kmemleak', 'trace']}
+    """
+    groups: dict[str, list[str]] = {}
+    for item in value.split(";"):
+        group, sep, consents = item.strip().rpartition("=") if "=" in item else (item.strip(), "", "")
+        if group:
+            groups[group.strip()] = [c.strip() for c in consents.split("+") if c.strip()] if sep else list(CONSENTS)
+    return groups
 
 
 def _env_value(name: str, env: dict[str, str]) -> str | None:
@@ -169,7 +221,10 @@ def load(path: Path | None, env: dict[str, str] | None = None, state_dir: Path |
         target = data if section is None else data.setdefault(section, {})
         if not isinstance(target, dict):
             raise UsageError(f"setting {section}: expected a mapping")
-        target[key] = [h.strip() for h in value.split(",") if h.strip()] if key == "hosts" else value
+        if key == "hosts":
+            target[key] = [h.strip() for h in value.split(",") if h.strip()]
+        else:
+            target[key] = groups_from_env(value) if key == "intrusive_groups" else value
     token = _env_value("KLEAK_API_TOKEN", env)
     if token:
         tokens = [t for t in data.get("api_tokens") or [] if isinstance(t, dict) and t.get("name") != "env"]

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from kleak_runbook.deliver.targets import GITHUB_ISSUE
 from kleak_runbook.probes import CONSENTS
 from kleak_runbook.serve.hooks import source
-from kleak_runbook.serve.policy import Refused, parse_command
+from kleak_runbook.serve.policy import Granted, Refused, parse_command
 from kleak_runbook.serve.service import Service
 
 DELIVERY_WINDOW_S = 7 * 24 * 3600
@@ -75,7 +75,7 @@ def router(service: Service) -> APIRouter:
             req = parse_command(text, service.settings.runs.max_samples)
         except Refused as refusal:
             raise service.refuse("github", who, src, {"text": text[:200], "repo": repo[:140]}, refusal) from None
-        granted = CONSENTS if login in cfg.intrusive_users else ()
+        granted = Granted(CONSENTS, ("github-user",)) if login in cfg.intrusive_users else Granted()
         run, joined = service.submit(req, "github", who, src, (target,), granted)
         return {"run": run.id, "url": service.link(run.id), "joined": joined}
 

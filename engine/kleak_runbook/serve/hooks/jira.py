@@ -4,6 +4,10 @@ Authenticated by the shared secret: Jira's admin-webhook signature (``X-Hub-Sign
 sha256=<HMAC of the body>``) or, for senders that cannot sign (Jira Automation's "send web
 request", Data Center), ``Authorization: Bearer <secret>``. Only the change that adds the
 label starts a run, so the result's own comment (another ``issue_updated``) cannot loop.
+
+Intrusive consents come from labels the issue carries when the run starts, ``<prefix><consent>``
+(``kleak-allow-drop_caches``), and are given by the webhook's ``user`` (who created the issue or
+added the label) only if that user is in a Jira group of ``jira.intrusive_groups`` that grants them.
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from kleak_runbook.deliver.targets import JIRA_KEY
 from kleak_runbook.serve.hooks import source
-from kleak_runbook.serve.policy import HOST_RE, Refused, check_host
+from kleak_runbook.serve.policy import HOST_RE, Granted, Refused, check_host, parse_consents
 from kleak_runbook.serve.policy import Request as RunRequest
 from kleak_runbook.serve.service import Service
 
@@ -45,6 +50,12 @@ def labelled(payload: dict[str, Any], label: str) -> bool:
             after = str(item.get("toString") or "").split()
             return label in after and label not in before
     return False
+
+
+def consents_of(fields: dict[str, Any], prefix: str) -> tuple[str, ...]:
+    """The consents the issue's labels ask for (``kleak-allow-drop_caches``); Refused(400) for an unknown one."""
+    labels = [str(x) for x in fields.get("labels") or []]
+    return parse_consents([x[len(prefix) :] for x in labels if x.startswith(prefix) and len(x) > len(prefix)])
 
 
 def host_of(fields: dict[str, Any], field: str | None, service: Service) -> str | None:
@@ -86,7 +97,8 @@ def router(service: Service) -> APIRouter:
             raise service.refuse("jira", "-", src, {}, Refused(400, "expected a Jira issue webhook"))
         if not labelled(payload, cfg.label):
             return {"ignored": f"not an issue that just got the label {cfg.label}"}
-        user = payload.get("user") or {}
+        sender = payload.get("user")
+        user: dict[str, Any] = sender if isinstance(sender, dict) else {}
         who = f"jira:{str(user.get('accountId') or user.get('name') or '-')[:80]}"
         key = str(payload["issue"].get("key", ""))
         service.limit("jira", who, src)
@@ -95,7 +107,15 @@ def router(service: Service) -> APIRouter:
             raise service.refuse("jira", who, src, {"issue": key[:40]}, Refused(422, "no allowed host in the issue"))
         if not JIRA_KEY.fullmatch(key):
             raise service.refuse("jira", who, src, {"issue": key[:40]}, Refused(400, "not a Jira issue key"))
-        run, joined = service.submit(RunRequest(host), "jira", who, src, (f"jira:{key}",))
+        try:
+            consents = consents_of(payload["issue"].get("fields") or {}, cfg.consent_label_prefix)
+        except Refused as refusal:
+            raise service.refuse("jira", who, src, {"issue": key, "host": host}, refusal) from None
+        granted = Granted()
+        if consents:  # a group's membership is a Jira API call: off the event loop
+            granted = await run_in_threadpool(service.grants.jira, user, consents)
+        req = RunRequest(host, consents=consents)
+        run, joined = service.submit(req, "jira", who, src, (f"jira:{key}",), granted)
         return {"run": run.id, "url": service.link(run.id), "joined": joined}
 
     return r

@@ -2,7 +2,8 @@
 
 The signature is checked on the raw body (slack-sdk's ``SignatureVerifier``: v0 HMAC-SHA256,
 timestamp within 5 minutes, constant-time) before any field is read; a signature seen before
-is a replay. The answer within Slack's 3 s is the acknowledgement; the result follows through
+is a replay. ``allow=…`` needs a user in ``slack.intrusive_users`` or in one of
+``slack.intrusive_groups`` (``groups.py``). The answer within Slack's 3 s is the acknowledgement; the result follows through
 the sinks (bot token: chat.postMessage + files_upload_v2; else the command's response_url).
 """
 
@@ -13,11 +14,11 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from slack_sdk.signature import SignatureVerifier
+from starlette.concurrency import run_in_threadpool
 
 from kleak_runbook.deliver.targets import SLACK_CHANNEL
-from kleak_runbook.probes import CONSENTS
 from kleak_runbook.serve.hooks import source
-from kleak_runbook.serve.policy import Refused, parse_command
+from kleak_runbook.serve.policy import Granted, Refused, parse_command
 from kleak_runbook.serve.service import Service
 
 REPLAY_WINDOW_S = 600  # longer than the verifier's 5 minutes: a replay is always caught by one of them
@@ -49,7 +50,10 @@ def router(service: Service) -> APIRouter:
                 targets = _targets(service, form)
             except Refused as refusal:
                 raise service.refuse("slack", who, src, {"text": form.get("text", "")[:200]}, refusal) from None
-            run, joined = service.submit(req, "slack", who, src, targets, _granted(service, form))
+            granted = Granted()
+            if req.consents:  # a group's membership is a Slack API call: off the event loop
+                granted = await run_in_threadpool(service.grants.slack, form.get("user_id", ""), req.consents)
+            run, joined = service.submit(req, "slack", who, src, targets, granted)
         except Refused as refusal:  # audited; Slack shows the user a reply only with status 200
             return {"response_type": "ephemeral", "text": f"kleak: refused: {refusal.reason}"}
         verb = "already running on" if joined else "running on"
@@ -57,10 +61,6 @@ def router(service: Service) -> APIRouter:
         return {"response_type": "in_channel", "text": f"kleak: {verb} {run.host}… <{link}|run {run.id}>"}
 
     return r
-
-
-def _granted(service: Service, form: dict[str, str]) -> tuple[str, ...]:
-    return CONSENTS if form.get("user_id") in service.settings.slack.intrusive_users else ()
 
 
 def _targets(service: Service, form: dict[str, str]) -> tuple[str, ...]:
