@@ -254,3 +254,13 @@ def test_in_range_own_stream_wins_over_any() -> None:
 def test_in_range_open_ended_and_unknown_distro_version() -> None:
     assert check(identify("6.8.12"), [Range("upstream", "6.1")]).affected is True
     assert check(identify("6.1.0-50-amd64", os_release_id="debian"), [Range("debian", "6.1.0-1")]).affected is None
+
+
+def test_uname_a_alone_names_the_ubuntu_stream() -> None:
+    """A ticket with `uname -a` and no /proc/version: uname -v's "#101-Ubuntu" still names the stream."""
+    from kleak_runbook.derive.kernel import Kernel
+
+    uname = "Linux db7 5.15.0-91-generic #101-Ubuntu SMP Tue Nov 14 13:30:08 UTC 2023 x86_64 x86_64 x86_64 GNU/Linux"
+    kernel = Kernel.of_texts({"uname": uname}, [])
+    assert kernel.identity is not None
+    assert (kernel.identity.stream, kernel.identity.distro_version) == ("ubuntu", "5.15.0-91.101")

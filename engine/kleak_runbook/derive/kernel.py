@@ -101,7 +101,10 @@ class Kernel:
             os_id = osr.id if osr else None
             if not _named_like(kv.release, os_id):
                 os_id = None  # the userland's name says nothing about where this kernel comes from
-            identity = identify(kv.release, proc_version=proc_version, os_release_id=os_id, version_signature=sig)
+            # uname -a carries uname -v (Ubuntu's "#101-Ubuntu", Debian's package version) when
+            # /proc/version is not there, as in a ticket that pasted uname -a alone
+            build_text = proc_version or uname
+            identity = identify(kv.release, proc_version=build_text, os_release_id=os_id, version_signature=sig)
         return cls(
             release=kv.release if kv else None,
             upstream=upstream,
