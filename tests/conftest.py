@@ -3,11 +3,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 SAMPLES = Path(__file__).parent / "samples"
+
+# the memo of validation parses and compiled templates (kleak_runbook.memo): the suite's own,
+# shared by every command it runs, never the user's ~/.cache
+os.environ.setdefault("KLEAK_CACHE_DIR", tempfile.mkdtemp(prefix="kleak-test-cache-"))
 REPO = Path(__file__).parent.parent
 
 # Stand-in Slack, Jira, GitHub and webhook servers: fixtures slack_api, jira_api, github_api,

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import NoReturn
 
 from kleak_runbook import __version__, history_cmd, long_window, post, session
-from kleak_runbook.decide import lint
 from kleak_runbook.decide import runbook as rbmod
 from kleak_runbook.errors import KleakError
 from kleak_runbook.probes import CONSENTS
@@ -239,6 +238,8 @@ def _validate(names: list[str]) -> int:
         if problems:
             bad += 1
             continue
+        from kleak_runbook.decide import lint
+
         for warning in lint.warnings(rbmod.load(path)):
             sys.stderr.write(f"{warning}\n")
         print(f"{path}: ok")

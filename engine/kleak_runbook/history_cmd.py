@@ -12,12 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kleak_runbook.decide.units import human_bytes
-from kleak_runbook.derive.baseline import summarize
-from kleak_runbook.derive.history import LEAK_KINDS
-from kleak_runbook.derive.trend import fit
 from kleak_runbook.errors import UsageError
-from kleak_runbook.evidence import baseline
 
 
 def add_parser(sub: Any) -> None:
@@ -35,6 +30,9 @@ def add_parser(sub: Any) -> None:
 
 
 def _runs(host: str, dirs: list[Path]) -> list[dict[str, Any]]:
+    from kleak_runbook.derive.baseline import summarize
+    from kleak_runbook.evidence import baseline
+
     out = []
     for path in baseline.find_runs(host, dirs):
         loaded = baseline.load_run(path)
@@ -51,6 +49,9 @@ def _runs(host: str, dirs: list[Path]) -> list[dict[str, Any]]:
 
 
 def _rates(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    from kleak_runbook.derive.history import LEAK_KINDS
+    from kleak_runbook.derive.trend import fit
+
     """Per boot: rate per day of each leak component across its runs."""
     boots: dict[str, list[dict[str, Any]]] = {}
     for r in runs:
@@ -74,6 +75,10 @@ def _rates(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # the judging modules are imported here, not by every command that builds the parser
+    from kleak_runbook.decide.units import human_bytes
+    from kleak_runbook.derive.history import LEAK_KINDS
+
     dirs = args.reports or [Path("kleak-reports")]
     for d in dirs:
         if not d.is_dir():

@@ -13,16 +13,13 @@ import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from kleak_runbook import __version__
 from kleak_runbook.decide import runbook as rbmod
-from kleak_runbook.decide.finish import finish
-from kleak_runbook.decide.knowledge import load_all
 from kleak_runbook.decide.walker import Walker
-from kleak_runbook.deliver.directory import ReportDirectory
 from kleak_runbook.errors import UsageError
 from kleak_runbook.evidence.collector import Collector
 from kleak_runbook.evidence.store import EvidenceStore
@@ -30,9 +27,57 @@ from kleak_runbook.long_window import LongWindow, chart_for, judge, partial_writ
 from kleak_runbook.post import Posting
 from kleak_runbook.probes import CONSENTS
 from kleak_runbook.progress import Progress
-from kleak_runbook.report.fleet import Fleet
+
+if TYPE_CHECKING:
+    from kleak_runbook.decide.knowledge import Entry
 
 LOCAL = ("localhost", "127.0.0.1-local")
+
+# What judging needs and collecting does not: imported, loaded and compiled while Ansible starts up
+# (the collector's while_waiting), on the core Ansible's start-up leaves idle, so the first SSH exec
+# does not wait for them; imported where used all the same, which makes the warm-up an optimisation.
+_JUDGING = (
+    "kleak_runbook.decide.finish",
+    "kleak_runbook.decide.context",
+    "kleak_runbook.deliver.directory",
+    "kleak_runbook.report.markdown",
+)
+
+
+def _warm_imports() -> None:
+    import importlib
+
+    from kleak_runbook.evidence.specs import SAMPLED, SPECS, STATIC
+
+    for name in _JUDGING:
+        importlib.import_module(name)
+    for spec in (*SAMPLED, *STATIC):
+        getattr(SPECS[spec].parse, "resolve", lambda: None)()
+
+
+def _warm_template() -> None:
+    from kleak_runbook.report.markdown import environment
+
+    environment().get_template("report.md.j2")
+
+
+class _Knowledge:
+    """The knowledge base, loaded once: while Ansible starts up for a live run, when first needed
+    otherwise. Directories the user names (``--knowledge``, ``KLEAK_KNOWLEDGE``) are loaded before
+    anything runs, so a broken entry of theirs stops the run there, not at the end."""
+
+    def __init__(self, dirs: list[str]) -> None:
+        self.dirs = [Path(d) for d in dirs]
+        self._entries: tuple[Entry, ...] | None = None
+        if self.dirs or os.environ.get("KLEAK_KNOWLEDGE", "").strip(os.pathsep + " "):  # knowledge.KNOWLEDGE_ENV
+            self.load()
+
+    def load(self) -> tuple[Entry, ...]:
+        if self._entries is None:
+            from kleak_runbook.decide.knowledge import load_all
+
+            self._entries = load_all(self.dirs)
+        return self._entries
 
 
 def _vars_file(path: str) -> dict[str, Any]:
@@ -154,7 +199,7 @@ def walk(args: argparse.Namespace) -> int:
         args.path = args.path[0]
     rb = rbmod.load(rbmod.resolve(args.runbook))
     params, ansible_vars = params_of(args.extra_vars, rb)
-    knowledge = load_all([Path(d) for d in args.knowledge])  # a broken entry stops the run here, not at the end
+    knowledge = _Knowledge(args.knowledge)
     posting = Posting.prepare(args.post)  # a bad --post target or missing token stops the run here too
     live = args.command == "run"
     progress = Progress(enabled=not args.quiet and (args.progress or sys.stderr.isatty()))
@@ -174,10 +219,8 @@ def walk(args: argparse.Namespace) -> int:
         from kleak_runbook.evidence.ansible import AnsibleCollector
 
         collector = AnsibleCollector(target, progress)
-        from kleak_runbook.report.markdown import environment
-
-        # compiled while ansible-playbook starts up, not after the collection (runner._while_waiting)
-        collector.while_waiting.append(lambda: environment().get_template("report.md.j2"))
+        # done while ansible-playbook starts up, not before it or after the collection (runner._while_waiting)
+        collector.while_waiting += [_warm_imports, knowledge.load, _warm_template]
         if args.inventory:  # a fleet: no --limit that lists every host, execution nodes
             from kleak_runbook.evidence.hostgroup import fleet_collector
 
@@ -213,11 +256,28 @@ def walk(args: argparse.Namespace) -> int:
             if root is not None and root.exists() and any(root.iterdir()):
                 raise UsageError(f"{root}: already holds evidence; choose another --out")
             stores[host] = EvidenceStore(host, root)
-            if lw is not None:  # Prometheus history and earlier runs, before the first rule reads the store
-                lw.attach(host, stores[host], report_dir(host))
         return stores[host]
 
-    walker = Walker(rb, collector, store_for, params, consent, samples=samples, interval=interval, say=progress.say)
+    attached: set[str] = set()
+
+    def attach_history(host: str) -> None:
+        """Prometheus history and earlier runs, once the host answered and before the first rule
+        reads its store: waiting for them is not on the way to the first SSH exec."""
+        if lw is not None and host not in attached:
+            attached.add(host)
+            lw.attach(host, store_for(host), report_dir(host))
+
+    walker = Walker(
+        rb,
+        collector,
+        store_for,
+        params,
+        consent,
+        samples=samples,
+        interval=interval,
+        say=progress.say,
+        prepare=attach_history,
+    )
     header = {
         "runbook": rb.name,
         "runbook_file": rb.file,
@@ -229,11 +289,18 @@ def walk(args: argparse.Namespace) -> int:
     walker_args = {"runbook": rb, "params": params, "consent": consent, "samples": samples, "interval": interval}
 
     def finish_host(host_walk: Any, store: EvidenceStore, extra: dict[str, Any], chart: str | None = None) -> Any:
-        return finish(host_walk, rb.name, sorted(consent), store.root, extra, knowledge=knowledge, chart=chart)
+        from kleak_runbook.decide.finish import finish
+
+        return finish(host_walk, rb.name, sorted(consent), store.root, extra, knowledge=knowledge.load(), chart=chart)
 
     if lw is not None:
-        if single is not None:
-            lw.start(single, report_dir(single))  # fetched while Ansible starts
+        if single is not None:  # fetched while Ansible starts (attach starts it if that never came)
+            host, host_dir, window = single, report_dir(single), lw
+            waiting = getattr(collector, "while_waiting", None)
+            if waiting is not None:
+                waiting.insert(0, lambda: window.start(host, host_dir))
+            else:
+                window.start(host, host_dir)
         lw.watch_reports(partial_writer(walker_args, stores, report_dir, finish_host), progress.say)
     try:
         walker.run([single] if single is not None else None)
@@ -247,6 +314,10 @@ def walk(args: argparse.Namespace) -> int:
     watch_cut = interrupted if lw is not None and lw.watch_s and interrupted else None
     interrupted = None if watch_cut else interrupted  # a watch ended by Ctrl-C is judged on what it sampled
     docs: list[dict[str, Any]] = []
+    from kleak_runbook.decide.finish import finish
+    from kleak_runbook.deliver.directory import ReportDirectory
+    from kleak_runbook.report.fleet import Fleet
+
     sink = ReportDirectory()
     fleet = None if single is not None else Fleet(base or Path("kleak-reports") / stamp)
     for host, store in stores.items() if live else ((h, w.store) for h, w in walker.walks.items()):
@@ -264,7 +335,7 @@ def walk(args: argparse.Namespace) -> int:
             evidence_dir,
             extra,
             interrupted=interrupted,
-            knowledge=knowledge,
+            knowledge=knowledge.load(),
             chart=lw.chart(host_walk.context, rdir) if lw is not None else chart_for(host_walk.context, rdir),
         )
         sink.deliver(result, rdir)

@@ -30,9 +30,10 @@ def _run_and_watch(args: list[str], env: dict[str, str], cwd: Path, skip_self: b
     seen: set[str] = set()
     deadline = time.monotonic() + 120
     polls = 0
+    own = " ".join(args)  # a child between fork and exec shows its parent's argv, no more than the parent does
     while proc.poll() is None and time.monotonic() < deadline:
         for pid, line in _cmdlines(proc.pid if skip_self else -1).items():
-            if SECRET in line and pid != os.getpid():
+            if SECRET in line and pid != os.getpid() and not (skip_self and line.strip() == own):
                 seen.add(line[:200])
         polls += 1
         time.sleep(0.02)

@@ -24,11 +24,14 @@ kleak_runbook.decide.expressions.ExpressionError: refused: power too large (9 **
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from functools import cached_property
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError
 from jinja2.parser import Parser
 
@@ -42,8 +45,12 @@ class ExpressionError(Exception):
 
 class Evaluator:
     def __init__(self) -> None:
-        self.env = _env()
         self._cache: dict[str, Any] = {}
+
+    @cached_property
+    def env(self) -> Any:
+        """Made when first needed: walkers and checkers are made before there is anything to parse."""
+        return _env()
 
     def template_error(self, text: str) -> str | None:
         try:
@@ -86,7 +93,7 @@ class Evaluator:
     def compile(self, expr: str) -> Any:
         fn = self._cache.get(expr)
         if fn is None:
-            fn = self._cache[expr] = self.env.compile_expression(expr, undefined_to_none=False)
+            fn = self._cache[expr] = _compile_expression(self.env, expr)
         return fn
 
     def evaluate(self, expr: str, context: Mapping[str, Any]) -> Any:
@@ -109,6 +116,35 @@ class Evaluator:
                     raise _Refused(f"text longer than {MAX_TEXT:,} characters")
                 out.append(chunk)
             return str("".join(out)).strip()
+
+
+def _compile_expression(env: Any, expr: str) -> Any:
+    """``env.compile_expression(expr, undefined_to_none=False)``, the same nodes compiled the same
+    way, with the compiled code kept in Jinja2's bytecode cache under the memo's directory
+    (``kleak_runbook.memo``; Jinja2 checks the expression's text, its own version and Python's,
+    the directory's name our sandbox's code). Compiling is most of what a rule's first evaluation
+    costs; the sandbox's refusals and hardening run when the code is made, as they would."""
+    from kleak_runbook.memo import expression_cache
+
+    cache = expression_cache()
+    bucket = (
+        cache.get_bucket(env, hashlib.sha256(expr.encode("utf-8", "surrogatepass")).hexdigest(), None, expr)
+        if cache
+        else None
+    )
+    code = bucket.code if bucket is not None else None
+    if code is None:
+        parser = Parser(env, expr, state="variable")
+        node = parser.parse_expression()
+        if not parser.stream.eos:
+            raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno, None, None)
+        node.set_environment(env)
+        code = env.compile(nodes.Template([nodes.Assign(nodes.Name("result", "store"), node, lineno=1)], lineno=1))
+        if cache is not None and bucket is not None:
+            bucket.code = code
+            with suppress(OSError):
+                cache.set_bucket(bucket)
+    return TemplateExpression(env.template_class.from_code(env, code, env.make_globals(None)), False)
 
 
 def _one_line(text: Any, limit: int = 300) -> str:

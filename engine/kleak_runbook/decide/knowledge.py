@@ -27,6 +27,7 @@ from kleak_runbook.decide.knowledge_entry import (
 )
 from kleak_runbook.decide.yamlpos import load_text
 from kleak_runbook.errors import RunbookError
+from kleak_runbook.memo import memo
 
 KNOWLEDGE_ENV = "KLEAK_KNOWLEDGE"  # site-local knowledge directories, os.pathsep-separated
 
@@ -98,6 +99,7 @@ def _gather(sources: Sequence[tuple[Path, str, str]]) -> tuple[tuple[Entry, ...]
                     continue
                 seen[entry.id] = entry
                 entries.append(entry)
+    memo().save()  # the parses the checks did, for the next run (kleak_runbook.memo)
     return tuple(entries), problems
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from kleak_runbook.decide.expressions import Evaluator
+from kleak_runbook.decide import checks
 from kleak_runbook.decide.schema import KNOWLEDGE_NAMES
 from kleak_runbook.decide.yamlpos import Located
 from kleak_runbook.derive.kversion import RANGE_STREAMS, Range, compare, valid_version
@@ -110,7 +110,6 @@ class _Checker:
     def __init__(self, file: str, source: str) -> None:
         self.file = file
         self.source = source
-        self.ev = Evaluator()
         self.problems: list[RunbookError] = []
 
     def fail(self, line: int | None, path: str, reason: str) -> RunbookError:
@@ -177,7 +176,7 @@ class _Checker:
 
     def expression(self, expr: str, line: int, path: str) -> tuple[str, ...]:
         """The context names ``expr`` reads, after checking its syntax and that each name exists."""
-        err, names = self.ev.check(expr)
+        err, names = checks.check(expr)
         if err:
             raise self.fail(line, path, f"bad expression {expr!r}: {err}")
         unknown = sorted(names - KNOWLEDGE_NAMES)

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kleak_runbook.decide.expressions import Evaluator
+from kleak_runbook.decide import checks
 from kleak_runbook.decide.schema import RULE_NAMES
 from kleak_runbook.decide.yamlpos import Located, load_text, read_text
 from kleak_runbook.errors import RunbookError
 from kleak_runbook.evidence.specs import SPECS
+from kleak_runbook.memo import memo
 from kleak_runbook.paths import runbook_dir
 from kleak_runbook.probes import CONSENTS, PROBES
 
@@ -129,6 +130,7 @@ def _load(path: Path) -> tuple[Runbook | None, list[RunbookError]]:
         return None, [exc]
     checker = _Checker(doc)
     runbook = checker.check()
+    memo().save()  # the parses this check did, for the next run (kleak_runbook.memo)
     return (runbook if not checker.problems else None), checker.problems
 
 
@@ -136,7 +138,6 @@ class _Checker:
     def __init__(self, doc: Located) -> None:
         self.doc = doc
         self.problems: list[RunbookError] = []
-        self.ev = Evaluator()
 
     def bad(self, path: str, reason: str) -> None:
         self.problems.append(self.doc.error(path, reason))
@@ -302,7 +303,7 @@ class _Checker:
         if not isinstance(when, str) or not when.strip():
             self.bad(f"{path}.when", "when is required: an expression")
             return None
-        err, read = self.ev.check(when)
+        err, read = checks.check(when)
         if err:
             self.bad(f"{path}.when", err)
             return None
@@ -325,11 +326,11 @@ class _Checker:
         return Rule(str(raw.get("name", when)), when, finding, nxt, path)
 
     def template(self, text: str, path: str, names: frozenset[str]) -> None:
-        err = self.ev.template_error(text)
+        err = checks.template_error(text)
         if err:
             self.bad(path, err)
             return
-        unknown = self.ev.template_names(text) - names
+        unknown = checks.template_names(text) - names
         if unknown:
             self.bad(path, f"unknown evidence name(s): {', '.join(sorted(unknown))}")
 

@@ -9,22 +9,23 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import nodes
-
-from kleak_runbook.decide import context as ctxmod
-from kleak_runbook.decide.expressions import Evaluator, ExpressionError
 from kleak_runbook.decide.runbook import Runbook, Step
-from kleak_runbook.derive.kernel import Kernel
-from kleak_runbook.derive.metrics import Metrics, compute
 from kleak_runbook.errors import KleakError
 from kleak_runbook.evidence.collector import Collector, ProbeCall, Request
 from kleak_runbook.evidence.specs import SAMPLED, STATIC
 from kleak_runbook.evidence.store import EvidenceStore, utcnow
-from kleak_runbook.parsers.host import HostEvidence, HostParser
 from kleak_runbook.probes import PROBES
-from kleak_runbook.probes.base import ProbeInputs
+
+if TYPE_CHECKING:  # the judging modules are imported when there is something to judge (see _derive)
+    from jinja2 import nodes
+
+    from kleak_runbook.decide.expressions import Evaluator
+    from kleak_runbook.derive.kernel import Kernel
+    from kleak_runbook.derive.metrics import Metrics
+    from kleak_runbook.parsers.host import HostEvidence, HostParser
 
 MAX_VISITS = 100
 
@@ -97,6 +98,7 @@ class Walker:
         samples: int | None = None,
         interval: float | None = None,
         say: Callable[[str], None] = lambda _m: None,
+        prepare: Callable[[str], None] = lambda _h: None,
     ) -> None:
         self.rb = runbook
         self.collector = collector
@@ -106,12 +108,20 @@ class Walker:
         self.samples = samples
         self.interval = interval
         self.say = say
-        self.ev = Evaluator()
+        self.prepare = prepare  # called once per host, after its first evidence came, before rules read it
         self.walks: dict[str, HostWalk] = {}
         self.in_progress: tuple[str, int] | None = None  # (step, samples asked for) while collecting
 
+    @cached_property
+    def ev(self) -> Evaluator:
+        from kleak_runbook.decide.expressions import Evaluator
+
+        return Evaluator()
+
     def run(self, hosts: list[str] | None) -> dict[str, HostWalk]:
         """Walk every host to a terminal step; ``hosts=None`` takes every host of the target."""
+        from kleak_runbook.parsers.host import HostParser
+
         pending: dict[str, list[str] | None] = {self.rb.start: hosts}
         while pending:
             step_id, group = next(iter(pending.items()))
@@ -123,6 +133,7 @@ class Walker:
                 walk = self.walks.get(host)
                 if walk is None:
                     store = self.store_for(host)
+                    self.prepare(host)
                     walk = self.walks[host] = HostWalk(host, store, before, HostParser(store))
                 nxt = self._advance(walk, step)
                 if nxt is not None:
@@ -136,8 +147,11 @@ class Walker:
 
     def walk_for(self, host: str, store: EvidenceStore) -> HostWalk:
         """The host's walk; one made now (with what was derived so far) for a host cut off early."""
+        from kleak_runbook.parsers.host import HostParser
+
         walk = self.walks.get(host)
         if walk is None:
+            self.prepare(host)
             walk = self.walks[host] = HostWalk(host, store, utcnow(), HostParser(store))
         if walk.derived is None or walk.derived.revision != store.revision:
             self._derive(walk)
@@ -215,6 +229,10 @@ class Walker:
 
     def _derive(self, walk: HostWalk) -> Derived:
         """Parse, combine and derive what is new since the last step; the rule context over it."""
+        from kleak_runbook.decide import context as ctxmod
+        from kleak_runbook.derive.metrics import compute
+        from kleak_runbook.probes.base import ProbeInputs
+
         d = walk.derived
         if d is not None and d.revision == walk.store.revision:
             d.context["findings"] = list(walk.findings)
@@ -230,6 +248,8 @@ class Walker:
 
     @staticmethod
     def _kernel(store: EvidenceStore) -> Kernel:
+        from kleak_runbook.derive.kernel import Kernel
+
         errors: list[str] = []
         kernel = Kernel.of_texts(store.static, errors)
         for error in errors:
@@ -238,6 +258,8 @@ class Walker:
         return kernel
 
     def _advance(self, walk: HostWalk, step: Step) -> str | None:
+        from kleak_runbook.decide.expressions import ExpressionError
+
         store = walk.store
         if store.unreachable is not None:
             walk.visits.append(Visit(step.id, step.title, note=f"host unreachable: {store.unreachable}"))
@@ -283,6 +305,10 @@ class Walker:
 
     def _inputs(self, expr: str, context: dict[str, Any]) -> dict[str, Any]:
         """The values an expression read: each maximal dotted name in it, evaluated."""
+        from jinja2 import nodes
+
+        from kleak_runbook.decide.expressions import ExpressionError
+
         out: dict[str, Any] = {}
         try:
             ast = self.ev.env.parse("{{ " + expr + " }}")
@@ -303,6 +329,8 @@ class Walker:
 
 
 def _dotted(node: nodes.Node) -> str | None:
+    from jinja2 import nodes
+
     if isinstance(node, nodes.Name):
         return node.name
     if isinstance(node, nodes.Getattr):

@@ -46,12 +46,16 @@ class Series(int):
         obj.values = tuple(values)
         obj.times = tuple(times) if times is not None and len(times) == len(values) else None
         obj.first, obj.last = values[0], values[-1]
+        obj.grows = False
+        if values.count(obj.first) == len(values):  # unchanged, as most caches and callers are
+            obj.delta, obj.min, obj.max = 0, obj.first, obj.first
+            obj.growth_bytes_per_s, obj.steady = 0.0, False
+            return obj
         obj.delta = obj.last - obj.first
         obj.min, obj.max = min(values), max(values)
         obj.growth_bytes_per_s = round(slope(obj.times, values), 1) if obj.times else 0.0
         steps = [b - a for a, b in zip(values, values[1:])]
         obj.steady = bool(steps) and all(d >= 0 for d in steps) and obj.delta > 0
-        obj.grows = False
         return obj
 
     def grows_at(self, rate_bytes_per_s: float, total_bytes: float) -> bool:

@@ -12,29 +12,44 @@ Adding a /proc file: a ``Spec`` here and its parser in ``parsers/`` (README, "Wh
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from kleak_runbook.errors import ParseError
-from kleak_runbook.parsers.arcstats import parse_arcstats
-from kleak_runbook.parsers.cgroups import parse_cgroup_stat, parse_cgroups
-from kleak_runbook.parsers.cmdline import parse_cmdline
-from kleak_runbook.parsers.dentry_state import parse_dentry_state
-from kleak_runbook.parsers.free import parse_free
-from kleak_runbook.parsers.history import parse_baseline_runs, parse_boot_id, parse_prometheus_history
-from kleak_runbook.parsers.inode_state import parse_inode_state
-from kleak_runbook.parsers.meminfo import parse_meminfo, parse_meminfo_lines
-from kleak_runbook.parsers.modules import parse_modules
-from kleak_runbook.parsers.oom import parse_oom_meminfo, parse_slub_failure, parse_unreclaimable_slab
-from kleak_runbook.parsers.slabinfo import parse_slabinfo, parse_slabtop
-from kleak_runbook.parsers.smem import parse_smem_areas
-from kleak_runbook.parsers.tainted import parse_tainted
-from kleak_runbook.parsers.version import parse_os_release, parse_proc_version, parse_uname
-from kleak_runbook.parsers.vmallocinfo import parse_vmallocinfo
-from kleak_runbook.parsers.zoneinfo import parse_zoneinfo
 
 Parser = Callable[[str], Any]
+
+
+class _Lazy:
+    """A parser imported when first called: a run imports the parsers of what it reads, not all of
+    them (each parser module compiles its patterns and classes when imported)."""
+
+    __slots__ = ("_fn", "target")
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self._fn: Callable[[str], Any] | None = None
+
+    def resolve(self) -> Callable[[str], Any]:
+        fn = self._fn
+        if fn is None:
+            module, _, name = self.target.partition(":")
+            fn = self._fn = getattr(importlib.import_module(f"kleak_runbook.parsers.{module}"), name)
+        return fn
+
+    def __call__(self, text: str) -> Any:
+        return (self._fn or self.resolve())(text)
+
+    def __repr__(self) -> str:
+        return f"<parser {self.target}>"
+
+
+def _lazy(target: str) -> Callable[[str], Any]:
+    return _Lazy(target)
+
+
 MiB = 1024 * 1024
 
 
@@ -97,13 +112,13 @@ _SPECS = (
         "proc/meminfo",
         True,
         "memory counters",
-        parse_meminfo,
+        _lazy("meminfo:parse_meminfo"),
         context="meminfo",
         forms={
-            "partial": parse_meminfo_lines,
-            "oom": parse_oom_meminfo,
-            "free": parse_free,
-            "smem": parse_smem_areas,
+            "partial": _lazy("meminfo:parse_meminfo_lines"),
+            "oom": _lazy("oom:parse_oom_meminfo"),
+            "free": _lazy("free:parse_free"),
+            "smem": _lazy("smem:parse_smem_areas"),
         },
     ),
     Spec(
@@ -111,16 +126,20 @@ _SPECS = (
         "proc/zoneinfo",
         True,
         "per-zone free pages; free pages on per-CPU lists, not in MemFree",
-        parse_zoneinfo,
+        _lazy("zoneinfo:parse_zoneinfo"),
     ),
     Spec(
         "slabinfo",
         "proc/slabinfo",
         True,
         "slab caches (root only on most kernels)",
-        parse_slabinfo,
+        _lazy("slabinfo:parse_slabinfo"),
         context="slab",
-        forms={"slabtop": parse_slabtop, "oom": parse_unreclaimable_slab, "slub": parse_slub_failure},
+        forms={
+            "slabtop": _lazy("slabinfo:parse_slabtop"),
+            "oom": _lazy("oom:parse_unreclaimable_slab"),
+            "slub": _lazy("oom:parse_slub_failure"),
+        },
         sources=(("sos_commands/memory/slabtop_-o", "slabtop"),),
     ),
     Spec(
@@ -128,7 +147,7 @@ _SPECS = (
         "proc/vmallocinfo",
         True,
         "vmalloc areas and their callers (root only)",
-        parse_vmallocinfo,
+        _lazy("vmallocinfo:parse_vmallocinfo"),
         max_bytes=256 * MiB,
         context="vmalloc",
     ),
@@ -137,33 +156,47 @@ _SPECS = (
         "proc/sys/fs/dentry-state",
         True,
         "dentry cache counters",
-        parse_dentry_state,
+        _lazy("dentry_state:parse_dentry_state"),
         context="dentry",
     ),
-    Spec("inode_state", "proc/sys/fs/inode-state", True, "inode cache counters", parse_inode_state, context="inodes"),
+    Spec(
+        "inode_state",
+        "proc/sys/fs/inode-state",
+        True,
+        "inode cache counters",
+        _lazy("inode_state:parse_inode_state"),
+        context="inodes",
+    ),
     Spec(
         "arcstats",
         "proc/spl/kstat/zfs/arcstats",
         True,
         "ZFS ARC size: memory no meminfo field shows (ZFS hosts only)",
-        parse_arcstats,
+        _lazy("arcstats:parse_arcstats"),
         optional=True,
         context="zfs_arc",
     ),
     Spec("uptime", "proc/uptime", True, "monotonic clock for growth rates", _uptime),
-    Spec("version", "proc/version", False, "kernel build string", parse_proc_version),
+    Spec("version", "proc/version", False, "kernel build string", _lazy("version:parse_proc_version")),
     Spec("version_signature", "proc/version_signature", False, "Ubuntu upstream version", optional=True),
-    Spec("os_release", "etc/os-release", False, "distribution", parse_os_release),
-    Spec("cmdline", "proc/cmdline", False, "kernel boot parameters", parse_cmdline, context="cmdline"),
-    Spec("tainted", "proc/sys/kernel/tainted", False, "taint flags", parse_tainted, context="tainted"),
-    Spec("modules", "proc/modules", False, "loaded modules", parse_modules, context="modules"),
-    Spec("cgroups", "proc/cgroups", False, "cgroup controllers and counts", parse_cgroups, context="cgroups"),
+    Spec("os_release", "etc/os-release", False, "distribution", _lazy("version:parse_os_release")),
+    Spec("cmdline", "proc/cmdline", False, "kernel boot parameters", _lazy("cmdline:parse_cmdline"), context="cmdline"),
+    Spec("tainted", "proc/sys/kernel/tainted", False, "taint flags", _lazy("tainted:parse_tainted"), context="tainted"),
+    Spec("modules", "proc/modules", False, "loaded modules", _lazy("modules:parse_modules"), context="modules"),
+    Spec(
+        "cgroups",
+        "proc/cgroups",
+        False,
+        "cgroup controllers and counts",
+        _lazy("cgroups:parse_cgroups"),
+        context="cgroups",
+    ),
     Spec(
         "cgroup_stat",
         "sys/fs/cgroup/cgroup.stat",
         False,
         "cgroup v2 live and dying descendants",
-        parse_cgroup_stat,
+        _lazy("cgroups:parse_cgroup_stat"),
         optional=True,
         context="cgroup_stat",
     ),
@@ -172,7 +205,7 @@ _SPECS = (
         "commands/uname",
         False,
         "uname -a",
-        parse_uname,
+        _lazy("version:parse_uname"),
         command="uname -a",
         sources=(("sos_commands/kernel/uname_-a", ""), ("uname", "")),
     ),
@@ -184,14 +217,16 @@ _SPECS = (
         optional=True,
         context="oom_report",
     ),
-    Spec("boot_id", "proc/sys/kernel/random/boot_id", False, "this boot's id (baselines)", parse_boot_id),
+    Spec(
+        "boot_id", "proc/sys/kernel/random/boot_id", False, "this boot's id (baselines)", _lazy("history:parse_boot_id")
+    ),
     # history is evidence too, but the engine fetches it; it sits in the bundle as history/<name>
     Spec(
         "prometheus_history",
         "history/prometheus.json",
         False,
         "node_exporter history from Prometheus",
-        parse_prometheus_history,
+        _lazy("history:parse_prometheus_history"),
         max_bytes=256 * MiB,
         origin="history",
     ),
@@ -200,7 +235,7 @@ _SPECS = (
         "history/runs.json",
         False,
         "earlier runs of the host",
-        parse_baseline_runs,
+        _lazy("history:parse_baseline_runs"),
         max_bytes=64 * MiB,
         origin="history",
     ),

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kleak_runbook.derive.kernel import Kernel
-from kleak_runbook.derive.metrics import Metrics
 from kleak_runbook.errors import ParseError
 from kleak_runbook.evidence.store import Probe
 from kleak_runbook.evidence.wire import ScriptBuilder
-from kleak_runbook.parsers.cmdline import KernelCmdline
-from kleak_runbook.parsers.kconfig import KernelConfig, parse_kconfig
+
+if TYPE_CHECKING:  # the judging modules are imported by whoever judges, not by every import of a probe
+    from kleak_runbook.derive.kernel import Kernel
+    from kleak_runbook.derive.metrics import Metrics
+    from kleak_runbook.parsers.cmdline import KernelCmdline
+    from kleak_runbook.parsers.kconfig import KernelConfig
 
 Args = tuple[str, ...]
 KCONFIG = "cat /boot/config-$(uname -r) 2>/dev/null || zcat /proc/config.gz 2>/dev/null"
@@ -125,6 +127,8 @@ def data(probe: Probe) -> dict[str, str]:
 
 
 def kconfig(texts: dict[str, str]) -> KernelConfig | None:
+    from kleak_runbook.parsers.kconfig import parse_kconfig
+
     text = texts.get("commands/kconfig")
     if not text:
         return None

@@ -9,7 +9,6 @@ from __future__ import annotations
 from kleak_runbook.errors import ParseError
 from kleak_runbook.evidence.store import Probe
 from kleak_runbook.evidence.wire import ScriptBuilder
-from kleak_runbook.parsers.kmemleak import group_by_backtrace, parse_kmemleak
 from kleak_runbook.probes.base import (
     DEBUGFS_MOUNTED,
     KCONFIG,
@@ -36,6 +35,8 @@ def build(b: ScriptBuilder, _args: Args, consented: bool) -> None:
 
 
 def interpret(probe: Probe | None, _inputs: ProbeInputs) -> Attribution:
+    from kleak_runbook.parsers.kmemleak import group_by_backtrace, parse_kmemleak  # when there is a report
+
     a = start(NAME, probe)
     if probe is None or not probe.ran:
         return a

@@ -12,7 +12,6 @@ import shlex
 from kleak_runbook.errors import ParseError
 from kleak_runbook.evidence.store import Probe
 from kleak_runbook.evidence.wire import ScriptBuilder
-from kleak_runbook.parsers.page_owner import parse_page_owner_by_stack
 from kleak_runbook.probes.base import (
     KCONFIG,
     Args,
@@ -54,6 +53,8 @@ def build(b: ScriptBuilder, _args: Args, _consented: bool) -> None:
 
 
 def interpret(probe: Probe | None, _inputs: ProbeInputs) -> Attribution:
+    from kleak_runbook.parsers.page_owner import parse_page_owner_by_stack  # when there is a report
+
     a = start(NAME, probe)
     if probe is None or not probe.ran:
         return a

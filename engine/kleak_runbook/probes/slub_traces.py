@@ -12,7 +12,6 @@ from typing import Any
 from kleak_runbook.errors import ParseError
 from kleak_runbook.evidence.store import Probe
 from kleak_runbook.evidence.wire import ScriptBuilder
-from kleak_runbook.parsers.slub_traces import parse_alloc_traces
 from kleak_runbook.probes.base import (
     DEBUGFS_MOUNTED,
     KCONFIG,
@@ -48,6 +47,8 @@ def args(ctx: dict[str, Any]) -> Args:
 
 
 def interpret(probe: Probe | None, inputs: ProbeInputs) -> Attribution:
+    from kleak_runbook.parsers.slub_traces import parse_alloc_traces  # when there are traces
+
     a = start(NAME, probe)
     if probe is None or not probe.ran:
         return a

@@ -14,7 +14,6 @@ from typing import Any
 from kleak_runbook.errors import ParseError
 from kleak_runbook.evidence.store import Probe
 from kleak_runbook.evidence.wire import ScriptBuilder
-from kleak_runbook.parsers.trace_hist import parse_trace_hist, site_of
 from kleak_runbook.probes.base import NOT_PROOF, Args, Attribution, ProbeDef, ProbeInputs, Site, data, module_of, start
 
 TRIGGER_NAME = "kleak_runbook"
@@ -91,6 +90,8 @@ def _elapsed(probe: Probe) -> float | None:
 
 
 def _interpret(name: str, probe: Probe | None, growth: float | None) -> Attribution:
+    from kleak_runbook.parsers.trace_hist import parse_trace_hist, site_of  # when there is a histogram
+
     a = start(name, probe)
     if probe is None or not probe.ran:
         return a
