@@ -113,3 +113,12 @@ def test_wrong_field_count_names_the_line() -> None:
         parse_slabinfo("\n".join(lines))
     assert err.value.line == 5
     assert "expected 16 fields, got 18" in str(err.value)
+
+
+def test_slabtop_summary_gives_live_and_total_size() -> None:
+    # gh-moby-37722's summary: live objects fill 51.6% of slab
+    info = parse_slabtop(
+        " Active / Total Size (% used)       : 1681083.55K / 3255397.62K (51.6%)\n"
+        "  OBJS ACTIVE  USE OBJ SIZE  SLABS OBJ/SLAB CACHE SIZE NAME\n"
+    )
+    assert info.total_bytes == round(3255397.62 * 1024) and info.active_total_bytes == round(1681083.55 * 1024)

@@ -100,7 +100,16 @@ def build(
         side_effects=grew.side_effects,
         kinds=[g.kind for g in grew.growers if g.side_effect_of is None and not g.cache],
     )
-    snap = snapshot.judge(metrics, params, ctx.get("dentry"), probes.get("kmemleak"))
+    # "words" (a ticket's own words, parsers.prose) and "alloc_failure" (a warn_alloc warning,
+    # parsers.alloc_failure): evidence once the spec registry has them
+    snap = snapshot.judge(
+        metrics,
+        params,
+        ctx.get("dentry"),
+        probes.get("kmemleak"),
+        evidence.static.get("words"),
+        evidence.static.get("alloc_failure"),
+    )
     ctx["snapshot"] = SimpleNamespace(
         top=snap.top, candidates=list(snap.candidates), kinds=snap.kinds, slab_total=snap.slab_total
     )

@@ -84,6 +84,13 @@ def from_metrics(source: str, metrics: Metrics, out_of_tree: frozenset[str]) -> 
     return []
 
 
+def biggest_shown(metrics: Metrics) -> tuple[Culprit, ...]:
+    """The biggest caches and vmalloc callers of the evidence, whatever their kind: what a report
+    names as the largest when no MemTotal breakdown says where memory is."""
+    found = [_cache(c) for c in metrics.caches.values()] + [_caller(c) for c in metrics.callers]
+    return tuple(sorted(found, key=lambda c: -c.bytes)[:TOP])
+
+
 def from_attributions(attrs: Iterable[Attribution]) -> list[Culprit]:
     out: list[Culprit] = []
     for a in attrs:

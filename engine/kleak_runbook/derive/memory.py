@@ -8,7 +8,7 @@ lists, so anonymous user memory is ``Active(anon) + Inactive(anon) - Shmem``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,8 +89,10 @@ def breakdown(meminfo: Mapping[str, Series], kmem: Mapping[str, Series]) -> Brea
     total, free = get("MemTotal"), get("MemFree")
     anon = [get("Active(anon)"), get("Inactive(anon)")]
     file = [get("Active(file)"), get("Inactive(file)")]
-    if total is None or free is None or None in anon or None in file or "unaccounted" not in kmem:
+    if total is None:
         return None
+    if free is None or None in anon or None in file or "unaccounted" not in kmem:
+        return _coarse(total, get, kmem)
     shmem = get("Shmem") or 0
     hugetlb = get("Hugetlb")
     if hugetlb is None:
@@ -119,4 +121,28 @@ def breakdown(meminfo: Mapping[str, Series], kmem: Mapping[str, Series]) -> Brea
     )
     kept = [p for p in parts if p.bytes != 0]
     kept.sort(key=lambda p: -p.bytes)
+    return Breakdown(total, tuple(kept))
+
+
+def _coarse(total: int, get: Callable[[str], int | None], kmem: Mapping[str, Series]) -> Breakdown | None:
+    """A meminfo that is not whole (free's totals, a few grep'd lines, figures a ticket states):
+    the parts it gives, and the rest of MemTotal as one part it does not split. None when the
+    parts given exceed MemTotal (figures that do not belong together)."""
+    cache = (get("Cached") or 0) + (get("Buffers") or 0)
+    parts = [
+        Part("free", "Free (MemFree)", _FREE, get("MemFree") or 0),
+        Part("page_cache", "Page cache (Cached, Buffers)", _CACHE, cache),
+        Part("shmem", "Shared memory and tmpfs (Shmem)", _USER, get("Shmem") or 0),
+    ]
+    parts += [Part(key, label, _KERNEL, int(kmem[key])) for key, label in _KERNEL_PARTS if key in kmem]
+    rest = total - sum(p.bytes for p in parts)
+    if rest < 0:
+        return None
+    label = (
+        "Used, as free counts it (programs' and the kernel's memory together: free does not split it)"
+        if get("Used") is not None
+        else "Not split by the evidence given (programs' and the kernel's memory)"
+    )
+    parts.append(Part("not_split", label, _OTHER, rest))
+    kept = sorted((p for p in parts if p.bytes != 0), key=lambda p: -p.bytes)
     return Breakdown(total, tuple(kept))

@@ -85,6 +85,7 @@ class Metrics:
     notes: list[str] = field(default_factory=list)
     page_size: int = 4096
     slab_total: int | None = None  # all slab in the last slab sample (slabtop's own total when it gives one)
+    slab_active: int | None = None  # what live objects fill of slab_total, when the source says (slabtop)
     arc_size: int | None = None  # ZFS's ARC (arcstats size) in the last sample that has it
 
 
@@ -150,6 +151,7 @@ def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
         infos: list[SlabInfo] = [s.values["slabinfo"] for s in with_slab]
         m.caches = _cache_stats(infos, sample_times(with_slab), reclaim, page_size)
         m.slab_total = infos[-1].size_bytes
+        m.slab_active = infos[-1].active_total_bytes
 
     with_vm = evidence.with_spec("vmallocinfo")
     if with_vm:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kleak_runbook.derive.memory import anonymous
-from kleak_runbook.derive.metrics import CacheStat, Metrics
+from kleak_runbook.derive.metrics import CacheStat, Metrics, is_reclaimable_name
 
 # ZFS keeps its ARC (and its metadata) in caches of its own: memory the ARC gives back under pressure
 _ZFS_CACHES = ("zio_buf_", "zio_data_buf_", "dnode_t", "arc_buf_hdr_t", "dmu_buf_impl_t", "sa_cache", "abd_t", "zfs_")
@@ -111,9 +111,89 @@ def _user_memory(meminfo: Mapping[str, Any], total: int, p: Mapping[str, Any]) -
     return Candidate("user", held, held / total, None, f"{what} hold {_gib(held)} of {_gib(total)}")
 
 
-def judge(metrics: Metrics, params: Mapping[str, Any], dentry: Any = None, kmemleak: Any = None) -> Snapshot:
+_KIND_WORDS = {
+    "slab-unreclaimable": "unreclaimable slab",
+    "percpu": "per-CPU memory",
+    "vmalloc": "vmalloc memory",
+    "page-allocator": "memory taken from the page allocator",
+}
+
+
+def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
+    """What the ticket's words say (``parsers.prose.ProseFacts``) names what the figures could not.
+
+    A slab cache they say grows ("kmalloc-32 use rise", "Unreclaimable slab (cred_jar) grows") names
+    slab of no known cache (slabtop's summary, SUnreclaim alone) or kernel memory of no known kind (a
+    meminfo cut before Slab); a kind they say grows ("fills up percpu") gives such memory its kind.
+    With no figure at all, the reporter's observation alone is a suspected leak of that cache or
+    kind, and words that put the memory in huge pages or tmpfs are programs' memory. Cache rows in
+    the evidence always decide over words; a name that is a module in vmallocinfo is not a cache."""
+    if words is None:
+        return
+    modules = {c.module for c in metrics.callers if c.module}
+    named = next((n for n in getattr(words, "caches", ()) if n not in modules), None)
+    kinds = tuple(getattr(words, "kinds", ()))
+    if named is not None:
+        kind = "slab-reclaimable" if is_reclaimable_name(named) else "slab-unreclaimable"
+        said = f"the ticket names {named} as what grows"
+    elif kinds:
+        kind, named = kinds[0], None
+        said = f"the ticket says {_KIND_WORDS[kind]} grows"
+    else:
+        kind, named, said = "", None, ""
+    for i, c in enumerate(out):
+        if c.name is None and c.kind in ("kernel", "slab-unreclaimable", "slab-reclaimable") and kind:
+            if c.kind == "kernel" or (named is not None and c.kind == kind):
+                out[i] = Candidate(kind if c.kind == "kernel" else c.kind, c.bytes, c.share, named, f"{c.why}; {said}")
+            return
+    if out or metrics.meminfo or metrics.caches or metrics.callers:
+        return
+    if kind:
+        out.append(
+            Candidate(kind, 0, None, named, f"{said} (the reporter's observation: the evidence has no figure of it)")
+        )
+    elif getattr(words, "user", False) and not any("leak" in t for t in getattr(words, "terms", ())):
+        # no leak claimed, and the memory in question is huge pages or tmpfs
+        out.append(
+            Candidate(
+                "user", 0, None, None, "the ticket's words put the memory in huge pages or shared memory (Shmem, tmpfs)"
+            )
+        )
+
+
+def _alloc_failure(metrics: Metrics, failure: Any) -> Candidate | None:
+    """A vmalloc of a few pages that failed (warn_alloc's "vmalloc: allocation failure") while RAM is
+    not what ran out: the vmalloc or module area is exhausted (bpf_jit_limit, MODULES_VADDR), by
+    the code in the trace above the allocator. A failed page allocation names no kind: skipped."""
+    if getattr(failure, "kind", None) != "vmalloc":
+        return None
+    avail, total = metrics.meminfo.get("MemAvailable"), metrics.mem_total
+    if avail is not None and total and int(avail) < 0.05 * total:
+        return None  # memory itself ran out: any allocation could have failed
+    caller = failure.caller
+    return Candidate(
+        "vmalloc",
+        int(failure.bytes),
+        None,
+        caller,
+        f"a vmalloc of {int(failure.bytes)} bytes failed for {failure.comm}"
+        + (f" in {caller}" if caller else "")
+        + ": the vmalloc or module area it draws from is exhausted",
+    )
+
+
+def judge(
+    metrics: Metrics,
+    params: Mapping[str, Any],
+    dentry: Any = None,
+    kmemleak: Any = None,
+    words: Any = None,
+    failure: Any = None,
+) -> Snapshot:
     """``dentry``: the rule context's dentry view (nr_dentry, nr_unused), when dentry-state was given;
-    ``kmemleak``: that probe's attribution, when its report is in the evidence."""
+    ``kmemleak``: that probe's attribution, when its report is in the evidence; ``words``: what the
+    ticket's own words state (``parsers.prose.ProseFacts``); ``failure``: a warn_alloc allocation
+    failure (``parsers.alloc_failure.AllocFailure``), when the evidence holds one."""
     p = dict(params)
     total = metrics.mem_total
     kmem = metrics.kmem
@@ -151,17 +231,22 @@ def judge(metrics: Metrics, params: Mapping[str, Any], dentry: Any = None, kmeml
             p.get("many_objects", 10**6)
         )
         unrec_total = sum(int(c.bytes) for c in unreclaimable)
+        # one cache's row pasted alone (no other row, no slabtop total): the poster singled it out,
+        # so the comparison _outlier makes is already made; it needs only to be above the noise floor
+        lone = len(caches) == 1 and metrics.slab_active is None and slab_total == size
         if (
             (dominant and big)
             or _outlier(biggest, unreclaimable, slab_total, p)
+            or (lone and size >= float(p.get("min_outlier_cache_bytes", 16 * 1024**2)))
             or (total and over(unrec_total, "max_unreclaimable_slab_fraction", "large_slab_bytes"))
         ):
-            add(
-                "slab-unreclaimable",
-                unrec_total,
-                biggest.name,
-                f"{biggest.name} holds {_gib(size)} of {_gib(slab_total)} slab",
+            why = (
+                f"{biggest.name}, its row pasted alone, holds {size / 1024**2:.0f} MiB in {int(biggest.objects)}"
+                " objects (the rest of slab and MemTotal are not in the evidence)"
+                if lone
+                else f"{biggest.name} holds {_gib(size)} of {_gib(slab_total)} slab"
             )
+            add("slab-unreclaimable", unrec_total, biggest.name, why)
     if (
         not caches
         and slab_total
@@ -176,6 +261,22 @@ def judge(metrics: Metrics, params: Mapping[str, Any], dentry: Any = None, kmeml
             None,
             f"slabtop counts {_gib(slab_total)} of slab (its cache rows are not in the evidence)",
         )
+    active = metrics.slab_active
+    if active is not None and slab_total and not any(c.kind == "slab-unreclaimable" for c in out):
+        # slabtop's "Active / Total Size": healthy slab is 80-100% filled by live objects. Slab pages a
+        # few live objects each pin (per-memcg cache copies of removed cgroups before 5.9, a cache
+        # whose objects are freed one by one but never all of a page) are memory no shrinker frees.
+        empty = slab_total - int(active)
+        if active < float(p.get("min_slab_use", 2 / 3)) * slab_total and empty >= float(
+            p.get("large_cache_bytes", GiB)
+        ):
+            add(
+                "slab-unreclaimable",
+                empty,
+                None,
+                f"{_gib(empty)} of {_gib(slab_total)} slab holds no live object"
+                f" (slabtop: {100 * int(active) / slab_total:.1f}% used): slab pages pinned by a few objects each",
+            )
     copies = metrics.caches.get("kmem_cache")
     if copies is not None and int(copies.objects) > int(p.get("many_kmem_caches", 20000)):
         # one kmem_cache object per slab cache per memory cgroup (kernels before 5.9): tens of
@@ -213,7 +314,7 @@ def judge(metrics: Metrics, params: Mapping[str, Any], dentry: Any = None, kmeml
         sr is None
         and slab_total
         and reclaimable >= 0.5 * slab_total
-        and slab_total >= float(p.get("large_cache_bytes", GiB))
+        and over(slab_total, "large_reclaimable_fraction", "large_cache_bytes")
     ):
         add(
             "slab-reclaimable",
@@ -241,6 +342,20 @@ def judge(metrics: Metrics, params: Mapping[str, Any], dentry: Any = None, kmeml
     un = kmem.get("unaccounted")
     if un is not None and total and int(un) > float(p.get("max_unaccounted_fraction", 0.25)) * total:
         add("page-allocator", int(un), None, f"{_gib(int(un))} is in no meminfo field")
+    mi = metrics.meminfo
+    lru = [int(mi[k]) for k in ("MemFree", "Active", "Inactive") if k in mi]
+    if total and len(lru) == 3 and not any(k in mi for k in ("Slab", "SUnreclaim", "SReclaimable")):
+        # a meminfo cut before its kernel fields: what is neither free nor on the LRU lists (programs'
+        # memory and the page cache) is all the kernel's memory together, of kinds the paste does not show
+        outside = total - sum(lru) - int(mi.get("Unevictable") or 0)
+        if outside > float(p.get("max_unaccounted_fraction", 0.25)) * total:
+            add(
+                "kernel",
+                outside,
+                None,
+                f"{_gib(outside)} is neither free nor programs' memory nor page cache (MemTotal - MemFree - the LRU"
+                " lists): kernel memory, or huge pages, of a kind not shown, as the meminfo given stops before Slab",
+            )
     kdyn = metrics.meminfo.get("KernelDynamicNoncache")  # smem -w: all kinds of kernel memory at once
     user = metrics.meminfo.get("UserspaceUsed")
     # far above its usual share of memory, or many GiB and more than all programs together hold
@@ -261,6 +376,10 @@ def judge(metrics: Metrics, params: Mapping[str, Any], dentry: Any = None, kmeml
         programs = _user_memory(metrics.meminfo, total, p)
         if programs is not None:
             out.append(programs)  # only when nothing kernel-side is abnormal: it explains, it never hides
+    failed = _alloc_failure(metrics, failure)
+    if failed is not None and not any(c.kind == "vmalloc" for c in out):
+        out.append(failed)
+    _from_words(out, metrics, words)
     leaked = _kmemleak(metrics, kmemleak)
     if leaked is not None and not any(c.kind == leaked.kind for c in out):
         out.append(leaked)

@@ -18,6 +18,7 @@ import tempfile
 import zlib
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from kleak_runbook.errors import InputError
 from kleak_runbook.evidence.collector import Request, StoreFor
@@ -26,7 +27,9 @@ from kleak_runbook.evidence.replay_fs import Tree, kind_of, read_file_bytes
 from kleak_runbook.evidence.replay_manifest import Manifest
 from kleak_runbook.evidence.specs import SPECS
 from kleak_runbook.evidence.store import EvidenceStore
-from kleak_runbook.parsers.pasted import SLABTOP_NOTE, PastedBlocks, split_pasted
+
+if TYPE_CHECKING:  # pasted text is read by parsers.pasted, imported when there is some
+    from kleak_runbook.parsers.pasted import PastedBlocks
 
 _SOS_SYSCTL = "sos_commands/kernel/sysctl_-a"
 _HOSTNAME_FILES = ("hostname", "etc/hostname", "sos_commands/host/hostname", "sos_commands/general/hostname")
@@ -166,7 +169,7 @@ class ReplayCollector:
                     store.add_gap(
                         spec.name,
                         "approximate",
-                        f"{spec.host_path} is not in the sosreport; read {rel}, {SLABTOP_NOTE}",
+                        f"{spec.host_path} is not in the sosreport; read {rel}, {_slabtop_note()}",
                     )
             if text is None and spec.relpath.startswith("proc/sys/"):  # sos keeps sysctls in `sysctl -a`
                 key = spec.relpath[len("proc/sys/") :].replace("/", ".")
@@ -197,7 +200,7 @@ class ReplayCollector:
             where = "sys/kernel/debug/kmemleak"
             store.start_probe("kmemleak", ())
             store.add_probe_text("kmemleak", "data", where, where, blocks.kmemleak)
-        for spec in ("version", "uname", "os_release", "cgroups", "oom_report"):
+        for spec in ("version", "uname", "os_release", "cgroups", "oom_report", "words", "alloc_failure"):
             text = getattr(blocks, spec)
             if text:
                 store.add_static(spec, SPECS[spec].relpath, text)
@@ -288,7 +291,15 @@ def _extract(tarball: Path, dest: Path) -> Path:
     return dest
 
 
+def _slabtop_note() -> str:
+    from kleak_runbook.parsers.pasted import SLABTOP_NOTE
+
+    return SLABTOP_NOTE
+
+
 def _read_pasted(path: Path) -> PastedBlocks:
+    from kleak_runbook.parsers.pasted import split_pasted
+
     data = read_file_bytes(path, _MAX_TEXT)
     if not data.strip():
         raise InputError(f"{path}: empty file; {_ACCEPTS}")

@@ -96,7 +96,9 @@ class Spec:
     context: str | None = None  # the rule-context name of the parsed value (None: not read by rules directly)
     forms: Mapping[str, Parser] = field(default_factory=dict)  # other text forms and their parsers
     sources: tuple[tuple[str, str], ...] = ()  # (relpath in a snapshot/sosreport, form)
-    origin: str = "host"  # "history": fetched by the engine (Prometheus, earlier runs), never from the host
+    # "history": fetched by the engine (Prometheus, earlier runs); "ticket": found in pasted text
+    # only (an OOM report's header, the ticket's own words); neither is ever asked of a host
+    origin: str = "host"
 
     @property
     def host_path(self) -> str:
@@ -216,6 +218,27 @@ _SPECS = (
         "the OOM killer's first line, from a ticket or log that holds its report",
         optional=True,
         context="oom_report",
+        origin="ticket",
+    ),
+    Spec(
+        "words",
+        "commands/ticket-words",
+        False,
+        "what a ticket's own words state about memory (pasted text only)",
+        _lazy("prose:parse_words"),
+        optional=True,
+        context="words",
+        origin="ticket",
+    ),
+    Spec(
+        "alloc_failure",
+        "commands/alloc-failure",
+        False,
+        "a warn_alloc allocation-failure warning and its trace",
+        _lazy("alloc_failure:parse_alloc_failure"),
+        optional=True,
+        context="alloc_failure",
+        origin="ticket",
     ),
     Spec(
         "boot_id", "proc/sys/kernel/random/boot_id", False, "this boot's id (baselines)", _lazy("history:parse_boot_id")

@@ -4,6 +4,9 @@ The ``Mem:`` row becomes the ``/proc/meminfo`` fields it comes from: ``total`` i
 ``free`` MemFree, ``shared`` Shmem, ``available`` MemAvailable (procps 3.3.10 and later),
 ``buff/cache`` (or ``buffers`` + ``cached``) Buffers + Cached. Plain numbers are KiB unless the
 command shown with them says ``-m``, ``-g`` or ``-b``; ``-h`` values carry their unit.
+
+A paste that lost the header row is read when its layout is certain: six values and a
+``-/+ buffers/cache:`` line (only the old layout has it) whose used + free is the total.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ _FLAG_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 _VALUE = re.compile(r"^([0-9]+(?:[.,][0-9]+)?)([BKMGTP]?)i?$")
 _COMMAND = re.compile(r"\bfree\s+(?:-\w*\s+)*-(?:-)?(?P<flag>[bkmgt])\w*\b")
 _COLUMNS = ("total", "used", "free", "shared", "buff/cache", "buffers", "cached", "available")
+_OLD_LAYOUT = ["total", "used", "free", "shared", "buffers", "cached"]
 
 
 def _bytes(token: str, scale: int, human: bool) -> int:
@@ -31,6 +35,16 @@ def _bytes(token: str, scale: int, human: bool) -> int:
     if unit or human:
         return round(number * _UNITS[unit])
     return round(number * scale)
+
+
+def _old_layout(lines: list[str], row: list[str]) -> bool:
+    """Whether a header-less ``Mem:`` row is procps' old layout: it alone prints ``-/+ buffers/cache:``
+    (used and free without buffers and cache), and its used and free add up to its total."""
+    minus = next((line.split()[2:] for line in lines if line.startswith("-/+ buffers/cache:")), None)
+    if minus is None or len(row) != len(_OLD_LAYOUT) or not all(_VALUE.match(v) for v in row):
+        return False
+    total, used, free = (_bytes(v, 1, True) for v in row[:3])
+    return abs(used + free - total) <= max(total // 100, 1)
 
 
 def parse_free(text: str) -> MemInfo:
@@ -48,6 +62,8 @@ def parse_free(text: str) -> MemInfo:
     scale = _FLAG_UNITS[flag.group("flag")] if flag else 1024
     header = next((line.split() for line in lines if line.split()[:3] == ["total", "used", "free"]), None)
     row = next((line.split()[1:] for line in lines if line.startswith("Mem:")), None)
+    if header is None and row is not None and _old_layout(lines, row):
+        header = _OLD_LAYOUT
     if header is None or row is None:
         raise ParseError(SPEC, "expected free's 'total used free ...' header and its 'Mem:' row")
     human = any(_VALUE.match(v) and _VALUE.match(v).group(2) for v in row)  # type: ignore[union-attr]

@@ -35,7 +35,9 @@ _CGROUPS_HEADER = re.compile(r"^#subsys_name\s+hierarchy\s+num_cgroups\s+enabled
 _CGROUPS_ROW = re.compile(r"^[a-z_]+\s+[0-9]+\s+[0-9]+\s+[01]$")
 _CGROUPS_MEMORY = re.compile(r"^memory\s+[0-9]+\s+[0-9]+\s+[01]$")  # `grep memory /proc/cgroups`
 _CGROUPS_COLUMNS = "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
-_MEMINFO = re.compile(r"^(?P<key>[A-Za-z][A-Za-z0-9_()]*):\s+[0-9]+(?:\s+kB)?$")
+# every /proc/meminfo field starts with a capital; "scsi_cmd_cache: 18525696" (a slab diff script's
+# output) is not one
+_MEMINFO = re.compile(r"^(?P<key>[A-Z][A-Za-z0-9_()]*):\s+[0-9]+(?:\s+kB)?$")
 _SLABINFO_ROW = re.compile(
     r"^(?P<name>\S+)(?:\s+[0-9]+){5}\s+:\s+tunables(?:\s+[0-9]+){3}\s+:\s+slabdata(?:\s+[0-9]+){3}(?:\s+:.*)?$"
 )
@@ -45,7 +47,7 @@ _SLABINFO_OLD_ROW = re.compile(r"^(?P<name>[A-Za-z]\S*)(?:\s+[0-9]+){6}\s+:\s+[0
 _OLD_HEADER = "slabinfo - version: 1.1\n"
 _SLABTOP_SUMMARY = re.compile(r"^(Active / Total|Minimum / Average / Maximum)\b.*:")
 _SLABTOP_ROW = re.compile(
-    r"^[0-9]+\s+[0-9]+\s+[0-9]+%\s+[0-9.]+[KMG]?\s+[0-9]+\s+[0-9]+\s+[0-9.]+[KMG]?\s+(?P<name>\S+)$"
+    r"^[0-9]+\s+(?:[0-9]+\s+)?[0-9]+%\s+[0-9.]+[KMG]?\s+[0-9]+\s+[0-9]+\s+[0-9.]+[KMG]?\s+(?P<name>\S+)$"
 )
 _VMALLOC_ROW = re.compile(r"^0x[0-9a-fA-F]+-0x[0-9a-fA-F]+\s+[0-9]+(?:\s|$)")
 # ZFS's arcstats: its column header, and kstat rows (name, type 4 = uint64, value); a grep'd

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kleak_runbook.errors import ParseError
+from kleak_runbook.parsers.alloc_failure import alloc_failure_report
 from kleak_runbook.parsers.arcstats import parse_arcstats
 from kleak_runbook.parsers.free import parse_free
 from kleak_runbook.parsers.meminfo import parse_meminfo
@@ -47,6 +48,7 @@ from kleak_runbook.parsers.paste_lines import (
     key_of,
     kind_of,
 )
+from kleak_runbook.parsers.prose import read_prose
 from kleak_runbook.parsers.slabinfo import parse_slabinfo, parse_slabtop
 from kleak_runbook.parsers.smem import parse_smem_areas
 from kleak_runbook.parsers.vmallocinfo import parse_vmallocinfo
@@ -80,6 +82,12 @@ class PastedBlocks:
     oom_report: str | None = None  # the OOM killer's first line, when the text holds its report
     kmemleak: str | None = None  # kmemleak's unreferenced objects, as /sys/kernel/debug/kmemleak prints them
     ignored_lines: int = 0  # non-blank lines that belong to no block: prose, prompts, fences
+    # the kernel-memory terms the words name when the text holds no output at all ("Percpu", "leak")
+    described: tuple[str, ...] = ()
+    # the lines that hold no output, when they speak of kernel memory (``parsers.prose.parse_words``)
+    words: str | None = None
+    # a warn_alloc warning and its trace ("vmalloc: allocation failure: ...", ``parsers.alloc_failure``)
+    alloc_failure: str | None = None
     # "<spec>: <what was lost>" for evidence that was approximated or left out
     notes: tuple[str, ...] = ()
     # the sampled blocks in the order they were pasted: (spec, index into its tuple)
@@ -107,6 +115,8 @@ class PastedBlocks:
             or self.cgroups
             or self.oom_report
             or self.kmemleak
+            or self.described
+            or self.alloc_failure
         )
 
 
@@ -117,6 +127,7 @@ class _Splitter:
         self.lines: list[str] = []
         self.keys: set[str] = set()
         self.ignored = 0
+        self.prose: list[str] = []  # the lines that belong to no block, for what the words state
         self.prompt: str | None = None  # the last shell prompt line: "$ free -m" says free's unit
 
     def close(self) -> None:
@@ -165,6 +176,7 @@ class _Splitter:
                 continue
             self.close()
             self.ignored += 1
+            self.prose.append(line)
             prompt = _PROMPT.match(line)
             self.prompt = line if prompt and prompt["cmd"] else None
             if prompt and prompt["cmd"]:
@@ -338,6 +350,25 @@ def split_pasted(text: str) -> PastedBlocks:
             continue
         spec = "slabinfo" if kind == "slabtop" else kind
         add(spec, normalised, "slabtop" if kind == "slabtop" else "")
+    facts = read_prose("\n".join(splitter.prose))
+    described: tuple[str, ...] = ()
+    if not sampled["meminfo"] and facts.fields and (facts.kernel_figures or order):
+        # no memory counters pasted, but the reporter stated them: "SUnreclaim is 2.3 GB", "4 gb system"
+        add("meminfo", facts.meminfo(), "partial")
+        said = "; ".join(repr(x) for x in facts.said)
+        notes.append(f"meminfo: figures stated in the ticket's words (rounded as written), not /proc/meminfo: {said}")
+    if "cgroups" not in static and facts.memory_cgroups is not None:
+        # "65535 as num_cgroups for memory": /proc/cgroups' one figure that matters, as a grep'd row
+        count, words = facts.memory_cgroups
+        static["cgroups"] = f"{_CGROUPS_COLUMNS}memory\t0\t{count}\t1\n"
+        notes.append(f"cgroups: the memory cgroup count stated in the ticket's words, not /proc/cgroups: {words!r}")
+    elif not order and facts.terms:
+        described = facts.terms
+        notes.append(
+            f"meminfo: the text tells of the problem in words only (it names {', '.join(facts.terms[:6])}) and"
+            " holds no output to judge; /proc/meminfo (with MemTotal), /proc/slabinfo and /proc/vmallocinfo,"
+            " pasted or read by kleak-runbook run, would tell which kind of kernel memory holds it and who"
+        )
     return PastedBlocks(
         meminfo=tuple(sampled["meminfo"]),
         slabinfo=tuple(sampled["slabinfo"]),
@@ -351,6 +382,9 @@ def split_pasted(text: str) -> PastedBlocks:
         oom_report=static.get("oom_report"),
         kmemleak=kmemleak_report(text),
         ignored_lines=ignored,
+        described=described,
+        alloc_failure=alloc_failure_report(text),
+        words="\n".join(splitter.prose) + "\n" if facts.fields or facts.terms or facts.caches else None,
         notes=tuple(dict.fromkeys(notes)),
         order=tuple(order),
         slabinfo_forms=tuple(forms),

@@ -43,6 +43,7 @@ class SlabInfo:
     version: str
     caches: tuple[SlabCache, ...]
     total_bytes: int | None = None  # all slab, when the source says (slabtop's summary): rows may be cut
+    active_total_bytes: int | None = None  # what live objects fill of it (slabtop's summary)
 
     @property
     def size_bytes(self) -> int:
@@ -159,6 +160,13 @@ def parse_slabtop(text: str) -> SlabInfo:
         fields = line.split(None, 7)
         if not fields:
             continue
+        if len(fields) == 7 and fields[1].endswith("%"):
+            # a row that lost its ACTIVE column (hand-edited pastes): USE% of OBJS is active
+            use = fields[1].rstrip("%")
+            if not use.isdigit():
+                raise ParseError(SLABTOP_SPEC, f"expected a percentage, got {fields[1][:40]!r}", line=lineno)
+            active_objs = _int(fields[0], SLABTOP_SPEC, lineno) * int(use) // 100
+            fields = [fields[0], str(active_objs), *fields[1:]]
         if len(fields) != 8:
             raise ParseError(SLABTOP_SPEC, f"expected 8 columns, got {len(fields)}", line=lineno)
         objs, active, _use, objsize, slabs, perslab, cache_size, name = fields
@@ -183,18 +191,24 @@ def parse_slabtop(text: str) -> SlabInfo:
                 num_slabs=num_slabs,
             )
         )
-    return SlabInfo(version="slabtop", caches=tuple(caches), total_bytes=_slabtop_total(lines[:start]))
+    live, total = _slabtop_total(lines[:start])
+    return SlabInfo(version="slabtop", caches=tuple(caches), total_bytes=total, active_total_bytes=live)
 
 
-def _slabtop_total(summary: list[str]) -> int | None:
-    """``Active / Total Size (% used) : 10704372.77K / 11666603.83K (91.8%)`` -> the total, in bytes."""
+def _slabtop_total(summary: list[str]) -> tuple[int | None, int | None]:
+    """``Active / Total Size (% used) : 10704372.77K / 11666603.83K (91.8%)`` -> (active, total), in bytes."""
     for lineno, line in enumerate(summary, start=1):
         head, sep, rest = line.partition(":")
         if sep and head.strip().startswith("Active / Total Size"):
             parts = rest.split("/")
             if len(parts) >= 2 and parts[1].split():
                 try:
-                    return round(_size(parts[1].split()[0], lineno))
+                    total = round(_size(parts[1].split()[0], lineno))
                 except ParseError:
-                    return None
-    return None
+                    return None, None
+                try:
+                    active = round(_size(parts[0].split()[0], lineno)) if parts[0].split() else None
+                except ParseError:
+                    active = None
+                return (active if active is not None and active <= total else None), total
+    return None, None

@@ -1,0 +1,154 @@
+"""What a ticket's own words say about memory, for pastes that hold no output to read.
+
+Reporters often state the figure that worried them instead of pasting the file: "Kernel SUnreclaim
+is 2.3 GB" in a title, "I use a 4 gb system", "NFS server with 1Gb RAM". ``read_prose`` finds
+those figures (kernel-memory fields of /proc/meminfo, and the memory size of the machine) and the
+kernel-memory terms the text names, so a paste of words alone is judged or answered with what to
+collect, never refused as empty. Figures are never read from lines that hold /proc output.
+
+>>> facts = read_prose('''[BUG] Kernel SUnreclaim is 2.3 GB, dentry is using around 3K slabs
+... I use a 4 gb system. And my 3 gb and more is used.''')
+>>> facts.fields["SUnreclaim"] // 1024**2, facts.fields["MemTotal"] // 1024**3
+(2355, 4)
+>>> facts.said
+('SUnreclaim is 2.3 GB', '4 gb system')
+>>> print(facts.meminfo(), end="")
+MemTotal: 4194304 kB
+SUnreclaim: 2411724 kB
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+_UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+_SIZE = r"([0-9]+(?:[.,][0-9]+)?)\s*(kB|KB|KiB|[kKmMgGtT](?:i?[bB])?)\b"
+# the kernel-memory fields a reporter quotes, joined to their figure by a short connective
+_FIELD = re.compile(
+    r"\b(MemTotal|Slab|SUnreclaim|SReclaimable|Percpu|VmallocUsed)\b[`*\"']*:?"
+    r"(?:\s*(?:is|was|has|had|now|=|:|of|at|reaches|reached|around|about|~|grows|grew|goes|went|rose|climbed"
+    r"|increased|up|to|from))*\s*"
+    + _SIZE
+    + r"(?:\s+to\s+(?:~\s*)?"  # "SUnreclaim went from 100 MB to 2.3 GB": the figure it reached
+    + _SIZE
+    + ")?"
+)
+# the machine's memory: "1Gb RAM", "4 gb system", "16G ram", "256 GB of memory"
+_MACHINE = re.compile(
+    _SIZE + r"\s+(?:of\s+)?(?:RAM|ram|memory|system|machine|box|server|host|VM)\b"
+    # ... but not a part of it: "1.4 GB of ram was used by slab", "2.5 GB of ram for userspace"
+    r"(?!\s+(?:was\s+|is\s+|were\s+|are\s+)?(?:used|left|free|available|for|by|in)\b)",
+)
+# words that show the text is about kernel memory (so it is a memory ticket told in words)
+_TERMS = re.compile(
+    r"\b(SUnreclaim|SReclaimable|Slab|slabtop|slabinfo|Percpu|per-cpu|vmalloc\w*|kmalloc-\w+|kmem\w*"
+    r"|memleak|memory leak|leak(?:s|ing|ed)?|OOM|oom-killer|out of memory|MemAvailable|meminfo)\b",
+    re.IGNORECASE,
+)
+
+
+# a slab cache as reporters write its name: the generic kmalloc caches, 2.4-era size-N, and named
+# caches (``cred_jar``, ``kernfs_node_cache``, ``Acpi-State``) when quoted or followed by "cache"/"slab"
+_GENERIC_CACHE = re.compile(r"\b((?:dma-)?kmalloc-(?:rcl-|cg-)?[0-9]+k?|size-[0-9]+)\b")
+_QUOTED_CACHE = re.compile(
+    r"[`'(]([A-Za-z][\w-]*(?:_cache|_cachep|_jar|_node|_struct|-State|_head))[`')]"
+    r"|\b([A-Za-z][\w-]*_(?:cache|cachep|jar))\b"
+)
+# "_cache" words that name no slab cache
+_NOT_CACHES = frozenset({"drop_cache", "page_cache", "swap_cache", "buffer_cache", "buff_cache", "inode_cache_size"})
+# what a reporter says a leaking cache does
+_GROWS = re.compile(
+    r"\b(?:leak\w*|grow\w*|grew|increas\w*|rise|rising|rises|climb\w*|creep\w*|keeps? going up|fill\w* up)\b", re.I
+)
+# the kind of kernel memory a sentence that says something grows names (first match wins)
+_KINDS = (
+    ("slab-unreclaimable", re.compile(r"\bSUnreclaim\b|\bunreclaimable slab\b|\bslab\b", re.I)),
+    ("percpu", re.compile(r"\bper-?cpu\b", re.I)),
+    ("vmalloc", re.compile(r"\bvmalloc\w*|\bVmallocUsed\b", re.I)),
+    ("page-allocator", re.compile(r"\bpage_frag\w*|\balloc_pages\b|\bpage pool\b|\bpage_owner\b|\bGPUActive\b", re.I)),
+)
+# programs' memory, told in words: huge pages set aside, shared memory and tmpfs
+_USER_WORDS = re.compile(r"\bhuge ?pages?\b|\bHugePages_\w+|\bShmem\b|\btmpfs\b|/dev/shm\b", re.I)
+# /proc/cgroups' count for the memory controller, told in words: "65535 as num_cgroups for memory"
+_MEMCGS = re.compile(
+    r"\b([0-9][0-9,]{2,})\s+(?:as\s+)?(?:the\s+)?num_cgroups\s+(?:for|of)\s+(?:the\s+)?memory\b"
+    r"|\bnum_cgroups\s+(?:for|of)\s+(?:the\s+)?memory(?:\s+controller)?\s*(?:is|was|=|:|of|at|reached)?\s*([0-9][0-9,]{2,})\b"
+    r"|\b([0-9][0-9,]{2,})\s+memory\s+cgroups\b"
+)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n\s*\n")  # hard-wrapped lines stay in their sentence
+
+
+@dataclass(frozen=True)
+class ProseFacts:
+    fields: MappingProxyType[str, int] = field(default_factory=lambda: MappingProxyType({}))  # bytes
+    said: tuple[str, ...] = ()  # the words each figure was read from
+    terms: tuple[str, ...] = ()  # the kernel-memory terms the text names, lower case, first seen first
+    # slab caches the words say grow or leak ("kmalloc-32 use rise", "Unreclaimable slab (cred_jar) grows")
+    caches: tuple[str, ...] = ()
+    memory_cgroups: tuple[int, str] | None = None  # /proc/cgroups' num_cgroups for memory, and the words
+    kinds: tuple[str, ...] = ()  # kinds of kernel memory the words say grow, first named first
+    user: bool = False  # the words speak of huge pages, Shmem or tmpfs (programs' memory)
+
+    def meminfo(self) -> str:
+        """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
+        return "".join(f"{k}: {v // 1024} kB\n" for k, v in sorted(self.fields.items()))
+
+    @property
+    def kernel_figures(self) -> bool:
+        return any(k != "MemTotal" for k in self.fields)
+
+
+def _bytes(number: str, unit: str) -> int:
+    scale = 1024 if unit in ("kB", "KB", "KiB") else _UNITS[unit[0].lower()]
+    return round(float(number.replace(",", ".")) * scale)
+
+
+def read_prose(text: str) -> ProseFacts:
+    """The first figure stated for each field, the first stated size of the machine, and the terms."""
+    fields: dict[str, int] = {}
+    said: list[str] = []
+    terms: dict[str, None] = {}
+    for line in text.splitlines():
+        for m in _FIELD.finditer(line):
+            if m.group(1) not in fields:
+                number, unit = (m.group(4), m.group(5)) if m.group(4) else (m.group(2), m.group(3))
+                fields[m.group(1)] = _bytes(number, unit)
+                said.append(m.group(0).strip())
+        machine = _MACHINE.search(line)
+        if machine is not None and "MemTotal" not in fields and machine.group(2)[0].lower() in "gmt":
+            fields["MemTotal"] = _bytes(machine.group(1), machine.group(2))
+            said.append(machine.group(0).strip())
+        for t in _TERMS.finditer(line):
+            terms.setdefault(t.group(1).lower(), None)
+    count = _MEMCGS.search(text)
+    memcgs = (int(next(g for g in count.groups() if g).replace(",", "")), count.group(0).strip()) if count else None
+    caches, kinds = _growing(text)
+    return ProseFacts(
+        MappingProxyType(fields), tuple(said), tuple(terms), caches, memcgs, kinds, bool(_USER_WORDS.search(text))
+    )
+
+
+def _growing(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The caches, and the kinds of kernel memory, named in sentences that say something grows or
+    leaks, first named first."""
+    caches: dict[str, None] = {}
+    kinds: dict[str, None] = {}
+    for sentence in _SENTENCE.split(text):
+        if not _GROWS.search(sentence):
+            continue
+        for m in _GENERIC_CACHE.finditer(sentence):
+            caches.setdefault(m.group(1), None)
+        for m in _QUOTED_CACHE.finditer(sentence):
+            if (m.group(1) or m.group(2)) not in _NOT_CACHES:
+                caches.setdefault(m.group(1) or m.group(2), None)
+        named = [(m.start(), kind) for kind, pattern in _KINDS for m in [pattern.search(sentence)] if m]
+        for _at, kind in sorted(named):
+            kinds.setdefault(kind, None)
+    return tuple(caches), tuple(kinds)
+
+
+def parse_words(text: str) -> ProseFacts:
+    """The parser of a ticket's words kept as evidence (the lines that hold no output)."""
+    return read_prose(text)
