@@ -81,11 +81,15 @@ def bench_env(work: Path) -> dict[str, str]:
     PYTHONDONTWRITEBYTECODE=1, so an editable install here would compile our modules from source
     on every run (~0.07 s) while Ansible's came precompiled. Every series gets the same private
     cache instead (PYTHONPYCACHEPREFIX): filled by the warm-up round, nothing written to the tree.
+    Our own memo of validation parses and compiled expressions and templates (``KLEAK_CACHE_DIR``,
+    ``~/.cache/kleak-runbook`` for a user) starts empty in the work dir and is filled by the
+    warm-up round too, as a user's is by their first run.
     """
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update(
         {
             "PYTHONPYCACHEPREFIX": str(work / "pycache"),
+            "KLEAK_CACHE_DIR": str(work / "kleak-cache"),
             "ANSIBLE_HOST_KEY_CHECKING": "False",
             "ANSIBLE_SSH_COMMON_ARGS": "-o UserKnownHostsFile=/dev/null",
             "ANSIBLE_NOCOLOR": "True",

@@ -69,7 +69,10 @@ def test_memo_is_used(cache: Path, tmp_path: Path) -> None:
     book.save()
     memomod._MEMO = None
     path = tmp_path / "rb.yaml"
-    path.write_text("name: x\nsteps:\n  - id: a\n    verdict: no-leak\n    rules:\n      - when: 1 + 1\n        finding: f\n", encoding="utf-8")
+    path.write_text(
+        "name: x\nsteps:\n  - id: a\n    verdict: no-leak\n    rules:\n      - when: 1 + 1\n        finding: f\n",
+        encoding="utf-8",
+    )
     assert any("planted error" in p for p in _problems(path))
 
 

@@ -67,7 +67,9 @@ def test_failed_post_keeps_the_report_and_the_runs_exit_code(
     out = tmp_path / "kept"
     run = kleak("replay", str(BUNDLE), "--out", str(out), "--format", "json", "-q",
                 "--post", "jira:OPS-12", "--post", f"webhook:{webhook_receiver.hook_url}")  # fmt: skip
-    assert run.returncode == 1, run.explain()  # the leak's exit code stands (README, "Exit codes"): delivery is not the verdict
+    assert run.returncode == 1, (
+        run.explain()
+    )  # the leak's exit code stands (README, "Exit codes"): delivery is not the verdict
     assert run.json()["verdict"] == "leak"  # the verdict still reached stdout
     errors = [line for line in run.stderr.splitlines() if not line.startswith("posted ")]
     assert len(errors) == 1 and "jira:OPS-12: Jira answered HTTP 500" in errors[0], run.explain()

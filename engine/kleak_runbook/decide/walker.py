@@ -59,6 +59,7 @@ class Derived:
     """One host's evidence as the rules see it, rebuilt only when new evidence arrived."""
 
     revision: int
+    data_revision: int
     evidence: HostEvidence
     kernel: Kernel
     metrics: Metrics
@@ -237,13 +238,17 @@ class Walker:
         if d is not None and d.revision == walk.store.revision:
             d.context["findings"] = list(walk.findings)
             return d
+        data_revision = walk.store.data_revision  # before parsing: a parse error is a gap, not data
         evidence = walk.parser.parse()
-        kernel = d.kernel if d is not None and d.kernel.release else self._kernel(walk.store)
-        metrics = compute(evidence, kernel)
+        if d is not None and d.data_revision == data_revision:  # only probes or gaps are new
+            kernel, metrics = d.kernel, d.metrics
+        else:
+            kernel = d.kernel if d is not None and d.kernel.release else self._kernel(walk.store)
+            metrics = compute(evidence, kernel)
         inputs = ProbeInputs(kernel, metrics, evidence.static.get("cmdline"))
         probes = {name: p.interpret(evidence.probes.get(name), inputs) for name, p in PROBES.items()}
         context = ctxmod.build(evidence, metrics, kernel, probes, self.params, self.consent, walk.findings)
-        walk.derived = Derived(walk.store.revision, evidence, kernel, metrics, probes, context)
+        walk.derived = Derived(walk.store.revision, data_revision, evidence, kernel, metrics, probes, context)
         return walk.derived
 
     @staticmethod

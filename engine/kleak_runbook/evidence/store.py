@@ -64,6 +64,7 @@ class EvidenceStore:
         self.unreachable: str | None = None
         self.interrupted: str | None = None  # a replayed bundle whose run was cut short: what was under way
         self.revision = 0  # counts what was recorded: derived views are rebuilt only when it moves
+        self.data_revision = 0  # counts samples, static and history texts: what metrics are computed from
         self.items: list[dict[str, Any]] = []
         if root is not None:
             root.mkdir(parents=True, exist_ok=True)
@@ -73,6 +74,7 @@ class EvidenceStore:
     # --- recording -------------------------------------------------------------------------
     def new_sample(self, wall: str | None, uptime: float | None) -> Sample:
         self.revision += 1
+        self.data_revision += 1
         sample = Sample(len(self.samples), wall, uptime)
         self.samples.append(sample)
         if wall:
@@ -81,15 +83,17 @@ class EvidenceStore:
 
     def add_sample_text(self, sample: Sample, spec: str, relpath: str, text: str, form: str = "") -> None:
         self.revision += 1
+        self.data_revision += 1
         sample.texts[spec] = text
         if form:
             sample.forms[spec] = form
         self._write(f"samples/{sample.index:03d}/{relpath}", text)
 
     def add_static(self, spec: str, relpath: str, text: str, form: str = "") -> None:
-        self.revision += 1
         if spec in self.static:
-            return
+            return  # nothing new: what was derived from the store still holds
+        self.revision += 1
+        self.data_revision += 1
         self.static[spec] = text
         if form:
             self.static_forms[spec] = form
@@ -97,8 +101,9 @@ class EvidenceStore:
 
     def add_history(self, spec: str, relpath: str, text: str) -> None:
         """History the engine fetched (Prometheus, earlier runs): parsed like static evidence, kept in history/."""
-        self.revision += 1
         if spec not in self.history:
+            self.revision += 1
+            self.data_revision += 1
             self.history[spec] = text
             self._write(relpath, text)
 
@@ -124,9 +129,9 @@ class EvidenceStore:
         self.probes[name] = Probe(name, ran=True, args=args)
 
     def add_gap(self, item: str, status: str, reason: str) -> None:
-        self.revision += 1
         gap = Gap(item, status, reason)
         if gap not in self.gaps:
+            self.revision += 1
             self.gaps.append(gap)
             self._journal_line({"item": item, "status": status, "reason": reason, "at": utcnow()})
 

@@ -35,11 +35,11 @@ def build(b: ScriptBuilder, _args: Args, consented: bool) -> None:
 
 
 def interpret(probe: Probe | None, _inputs: ProbeInputs) -> Attribution:
-    from kleak_runbook.parsers.kmemleak import group_by_backtrace, parse_kmemleak  # when there is a report
-
     a = start(NAME, probe)
     if probe is None or not probe.ran:
         return a
+    from kleak_runbook.parsers.kmemleak import group_by_backtrace, parse_kmemleak  # when there is a report
+
     consented = "kmemleak_scan" in probe.actions
     texts = data(probe)
     cfg = kconfig(texts)

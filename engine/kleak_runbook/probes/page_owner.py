@@ -53,11 +53,11 @@ def build(b: ScriptBuilder, _args: Args, _consented: bool) -> None:
 
 
 def interpret(probe: Probe | None, _inputs: ProbeInputs) -> Attribution:
-    from kleak_runbook.parsers.page_owner import parse_page_owner_by_stack  # when there is a report
-
     a = start(NAME, probe)
     if probe is None or not probe.ran:
         return a
+    from kleak_runbook.parsers.page_owner import parse_page_owner_by_stack  # when there is a report
+
     texts = data(probe)
     cfg = kconfig(texts)
     text = texts.get("commands/page_owner_by_stack")

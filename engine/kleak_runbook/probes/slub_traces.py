@@ -47,11 +47,11 @@ def args(ctx: dict[str, Any]) -> Args:
 
 
 def interpret(probe: Probe | None, inputs: ProbeInputs) -> Attribution:
-    from kleak_runbook.parsers.slub_traces import parse_alloc_traces  # when there are traces
-
     a = start(NAME, probe)
     if probe is None or not probe.ran:
         return a
+    from kleak_runbook.parsers.slub_traces import parse_alloc_traces  # when there are traces
+
     kernel, caches = inputs.kernel, probe.args
     objsize = {n: c.objsize for n, c in inputs.metrics.caches.items()}
     texts = data(probe)

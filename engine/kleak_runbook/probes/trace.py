@@ -90,11 +90,11 @@ def _elapsed(probe: Probe) -> float | None:
 
 
 def _interpret(name: str, probe: Probe | None, growth: float | None) -> Attribution:
-    from kleak_runbook.parsers.trace_hist import parse_trace_hist, site_of  # when there is a histogram
-
     a = start(name, probe)
     if probe is None or not probe.ran:
         return a
+    from kleak_runbook.parsers.trace_hist import parse_trace_hist, site_of  # when there is a histogram
+
     args = probe.args
     texts = data(probe)
     arm = probe.actions.get("trace_arm", {})
