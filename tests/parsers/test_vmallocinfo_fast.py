@@ -111,6 +111,9 @@ LINES = (TESTS / "samples/lab-debian-6.1/healthy/samples/000/proc/vmallocinfo").
         "0x0000000000001000-0x0000000000002000    4096 caf\u00e9+0x1/0x2 vmap\n",  # not ASCII: line parser
         "0x0000000000001000-0x0000000000002000    4096 cr+0x1/0x2 vmap\r\n",  # a break splitlines() knows
         "0x0000000000001000-0x0000000000002000    4096 ff+0x1/0x2\x0cvmap\n",
+        "0x00001000-0x00002000    4096 narrow+0x1/0x2 pages=1 vmalloc\n",  # a 32-bit kernel's addresses
+        "0x0000000000001000-0x0000000000002000\t4096\ttabs+0x1/0x2 pages=1 vmalloc\n",
+        "0x0000000000001000-0x0000000000002000 \n",  # no size after the addresses
     ],
 )
 def test_odd_lines_anywhere(odd: str) -> None:

@@ -36,6 +36,12 @@ _AREAS = re.compile(
     r"^(?:0x([0-9a-fA-F]{1,16})-0x([0-9a-fA-F]{1,16})[ \t]+([0-9]{1,20})(?:[ \t]+([^\n]*))?|[ \t]*|([^\n]*))$",
     re.M,
 )
+# Every line of a chunk in the shape a 64-bit kernel prints, the addresses 16 digits wide: the
+# common case, counted by what follows them (_Totals._add_wide); anything else goes through _TOTALS.
+_WIDE = re.compile(
+    r"(?:0x[0-9a-fA-F]{16}-0x[0-9a-fA-F]{16}[ \t][^\n]*\n)*(?:0x[0-9a-fA-F]{16}-0x[0-9a-fA-F]{16}[ \t][^\n]*)?"
+)
+_SIZE_REST = re.compile(r"[ \t]+([0-9]{1,20})(?:[ \t]+([^\n]*))?")
 _BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e")  # what splitlines() also breaks at
 _CHUNK = 1 << 20  # bytes of text per regex pass: bounds the transient list of matches
 
@@ -232,6 +238,8 @@ class _Totals:
 
     def add_chunk(self, chunk: str, tails: dict[str, _Tail | None]) -> None:
         """A chunk through the regex: each distinct (size, rest) is parsed once, times its count."""
+        if _WIDE.fullmatch(chunk) and self._add_wide(chunk, tails):
+            return
         counted = Counter(_TOTALS.findall(chunk))
         if any(other for _s, _r, other in counted):
             self.add_lines(chunk.split("\n"))  # a line of another shape: exact, line by line
@@ -243,6 +251,26 @@ class _Totals:
             tail = tails[rest] if rest in tails else tails.setdefault(rest, _tail_or_none(rest))
             if tail is not None and size < LIMIT:
                 self.add(tail, size, n)
+
+    def _add_wide(self, chunk: str, tails: dict[str, _Tail | None]) -> bool:
+        """What a 64-bit kernel prints (``%px``: both addresses 16 hex digits, so every line's
+        size starts at column 37): lines are counted by what follows the addresses, and each
+        distinct rest is read once. False, having added nothing, if one of them is not a size
+        and a rest (the chunk then goes the general way)."""
+        counted = Counter([line[37:] for line in chunk.split("\n")])
+        counted.pop("", None)  # the empty string after the last newline
+        rows = []
+        for after, n in counted.items():
+            m = _SIZE_REST.fullmatch(after)
+            if m is None:
+                return False
+            rows.append((m.group(1), m.group(2) or "", n))
+        for size_s, rest, n in rows:
+            size = int(size_s)
+            tail = tails[rest] if rest in tails else tails.setdefault(rest, _tail_or_none(rest))
+            if tail is not None and size < LIMIT:
+                self.add(tail, size, n)
+        return True
 
     def info(self, text: str) -> VmallocInfo:
         callers = {k: CallerTotal(*v) for k, v in self.callers.items()}
