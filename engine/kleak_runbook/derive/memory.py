@@ -109,6 +109,8 @@ def breakdown(meminfo: Mapping[str, Series], kmem: Mapping[str, Series]) -> Brea
     parts += [Part(key, label, _KERNEL, int(kmem[key])) for key, label in _KERNEL_PARTS if key in kmem]
     if "zfs_arc" in kmem:
         parts.append(Part("zfs_arc", "ZFS ARC (arcstats; cache ZFS gives back)", _CACHE, int(kmem["zfs_arc"])))
+    if "zfs_spl" in kmem:
+        parts.append(_spl_part(kmem))
     if "pcp_free" in kmem:
         parts.append(Part("pcp_free", "Free pages on per-CPU lists", _FREE, int(kmem["pcp_free"])))
     parts.append(
@@ -124,25 +126,45 @@ def breakdown(meminfo: Mapping[str, Series], kmem: Mapping[str, Series]) -> Brea
     return Breakdown(total, tuple(kept))
 
 
+def _spl_part(kmem: Mapping[str, Series]) -> Part:
+    return Part(
+        "zfs_spl",
+        "ZFS's SPL slab caches (/proc/spl/kmem/slab; ZFS's own, outside Slab)",
+        _CACHE,
+        int(kmem["zfs_spl"]),
+    )
+
+
 def _coarse(total: int, get: Callable[[str], int | None], kmem: Mapping[str, Series]) -> Breakdown | None:
-    """A meminfo that is not whole (free's totals, a few grep'd lines, figures a ticket states):
-    the parts it gives, and the rest of MemTotal as one part it does not split. None when the
-    parts given exceed MemTotal (figures that do not belong together)."""
+    """A meminfo that is not whole (free's totals, vmstat -s, a few grep'd lines, figures a ticket
+    states): the parts it gives, and the rest of MemTotal as one part it does not split. None when
+    the parts given exceed MemTotal (figures that do not belong together)."""
     cache = (get("Cached") or 0) + (get("Buffers") or 0)
+    vmstat = get("VmstatUsed") is not None  # vmstat -s (parsers.vmstat): its cache holds SReclaimable
     parts = [
         Part("free", "Free (MemFree)", _FREE, get("MemFree") or 0),
-        Part("page_cache", "Page cache (Cached, Buffers)", _CACHE, cache),
+        Part(
+            "page_cache",
+            "Page cache and reclaimable slab (vmstat -s: buffer memory and 'swap cache', Cached + SReclaimable)"
+            if vmstat
+            else "Page cache (Cached, Buffers)",
+            _CACHE,
+            cache,
+        ),
         Part("shmem", "Shared memory and tmpfs (Shmem)", _USER, get("Shmem") or 0),
     ]
     parts += [Part(key, label, _KERNEL, int(kmem[key])) for key, label in _KERNEL_PARTS if key in kmem]
+    if "zfs_spl" in kmem:
+        parts.append(_spl_part(kmem))
     rest = total - sum(p.bytes for p in parts)
     if rest < 0:
         return None
-    label = (
-        "Used, as free counts it (programs' and the kernel's memory together: free does not split it)"
-        if get("Used") is not None
-        else "Not split by the evidence given (programs' and the kernel's memory)"
-    )
+    if get("Used") is not None:
+        label = "Used, as free counts it (programs' and the kernel's memory together: free does not split it)"
+    elif vmstat:
+        label = "Not split by vmstat -s (programs' memory, and the kernel's other than reclaimable slab)"
+    else:
+        label = "Not split by the evidence given (programs' and the kernel's memory)"
     parts.append(Part("not_split", label, _OTHER, rest))
     kept = sorted((p for p in parts if p.bytes != 0), key=lambda p: -p.bytes)
     return Breakdown(total, tuple(kept))

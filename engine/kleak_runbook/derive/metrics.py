@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from kleak_runbook.derive.kernel import Kernel
 from kleak_runbook.derive.series import Series
@@ -39,6 +40,7 @@ COMPONENTS = (
     ("other_reclaimable", "Other reclaimable kernel (KReclaimable - SReclaimable)"),
     ("pcp_free", "Free pages on per-CPU lists (zoneinfo; free, but not in MemFree)"),
     ("zfs_arc", "ZFS ARC outside slab (arcstats size; cache ZFS gives back)"),
+    ("zfs_spl", "ZFS's SPL slab caches, outside Slab (/proc/spl/kmem/slab)"),
     ("unaccounted", "Not in any field: page allocator, drivers (MemTotal - all counted)"),
 )
 COMPONENT_LABELS = dict(COMPONENTS)
@@ -87,6 +89,7 @@ class Metrics:
     slab_total: int | None = None  # all slab in the last slab sample (slabtop's own total when it gives one)
     slab_active: int | None = None  # what live objects fill of slab_total, when the source says (slabtop)
     arc_size: int | None = None  # ZFS's ARC (arcstats size) in the last sample that has it
+    spl_slab: Any = None  # ZFS's SPL slab caches (parsers.spl_slab.SplSlab) in the last sample that has them
 
 
 def sample_times(samples: Sequence[ParsedSample]) -> tuple[float, ...] | None:
@@ -172,9 +175,14 @@ def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
         arc: list[int] | None = None
         if all("arcstats" in s.values for s in with_mem):
             arc = [s.values["arcstats"].size for s in with_mem]
-        m.kmem = kmem_breakdown(meminfos, mtimes, kernel, vm_from_info, pcp, m, arc)
+        spl: list[int] | None = None
+        if all("spl_slab" in s.values for s in with_mem):
+            spl = [s.values["spl_slab"].size_bytes for s in with_mem]
+        m.kmem = kmem_breakdown(meminfos, mtimes, kernel, vm_from_info, pcp, m, arc, spl)
     arcs = evidence.with_spec("arcstats")
     m.arc_size = arcs[-1].values["arcstats"].size if arcs else None
+    spls = evidence.with_spec("spl_slab")
+    m.spl_slab = spls[-1].values["spl_slab"] if spls else None
     return m
 
 
@@ -186,6 +194,7 @@ def kmem_breakdown(
     pcp: list[int] | None,
     m: Metrics,
     arc: list[int] | None = None,
+    spl: list[int] | None = None,
 ) -> dict[str, Series]:
     def col(name: str) -> list[int] | None:
         vals = [mi.get(name) for mi in meminfos]
@@ -259,7 +268,15 @@ def kmem_breakdown(
             outside = [min(a, max(u, 0)) for a, u in zip(arc, unacc)]
             out["zfs_arc"] = outside
             unacc = [u - z for u, z in zip(unacc, outside)]
+        if spl is not None:
+            # the SPL's own slabs come from vmalloc or the page allocator, never the kernel's slab: like
+            # the ARC, at most what is left (arcstats' size already counts the ARC buffers among them)
+            held = [min(a, max(u, 0)) for a, u in zip(spl, unacc)]
+            out["zfs_spl"] = held
+            unacc = [u - z for u, z in zip(unacc, held)]
         out["unaccounted"] = unacc
+    if spl is not None and "zfs_spl" not in out and total is not None:
+        out["zfs_spl"] = spl  # a meminfo not whole (free, vmstat -s): part of what it leaves unsplit
     return {k: Series.of(v, times) for k, v in out.items()}
 
 

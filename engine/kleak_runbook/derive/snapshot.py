@@ -80,6 +80,23 @@ def _kmalloc_cache(size: int, caches: Mapping[str, CacheStat]) -> str | None:
     return next((n for n in names if n and n in caches), None)
 
 
+def _spl(slab: Any) -> tuple[int, str | None, str] | None:
+    """ZFS's SPL slab caches (``parsers.spl_slab.SplSlab``): (bytes, the cache holding most of them
+    when one does, why). Their slabs come from vmalloc or the page allocator, so no meminfo field
+    and no /proc/slabinfo row shows them; the zio_buf caches in them hold the ARC's buffers."""
+    held = int(getattr(slab, "size_bytes", 0) or 0)
+    if not held:
+        return None
+    largest = slab.largest
+    share = int(largest.size) / held if largest is not None else 0.0
+    used = int(slab.alloc_bytes) / held
+    why = f"ZFS's own slab caches (SPL, /proc/spl/kmem/slab) hold {_gib(held)} outside Slab (vmalloc, or pages no meminfo field counts)"
+    if largest is not None and share >= 0.5:
+        why += f"; the largest, {largest.name}, holds {_gib(int(largest.size))} ({100 * share:.0f}%)"
+    why += f"; live objects fill {100 * used:.0f}% of it"
+    return held, largest.name if largest is not None and share >= 0.5 else None, why
+
+
 def _kmemleak(metrics: Metrics, kmemleak: Any) -> Candidate | None:
     """kmemleak's unreferenced objects: allocated memory nothing points to any more, a leak by its
     definition (false positives exist, so it stays suspected), named by where it was allocated."""
@@ -322,19 +339,45 @@ def judge(
             None,
             f"reclaimable caches hold {_gib(reclaimable)} of {_gib(slab_total)} slab",
         )
+    # memory in no field before ZFS's SPL slabs were taken out of it (derive.metrics)
+    un_now, spl_now = kmem.get("unaccounted"), kmem.get("zfs_spl")
+    un_before = int(un_now) + int(spl_now or 0) if un_now is not None else None
     arc = metrics.arc_size
     if arc is not None and over(arc, "large_reclaimable_fraction", "large_cache_bytes"):
         # arcstats' size counts the ARC wherever it sits (slab for metadata, pages for data)
         add("zfs-arc", arc, None, f"ZFS's ARC holds {_gib(arc)} (arcstats size)")
     elif slab_total and zfs >= 0.5 * slab_total and zfs >= float(p.get("large_cache_bytes", GiB)):
         add("zfs-arc", zfs, None, f"ZFS's caches (ARC) hold {_gib(zfs)} of {_gib(slab_total)} slab")
+    spl = _spl(metrics.spl_slab)
+    if spl is not None and not any(c.kind == "zfs-arc" for c in out):
+        held, largest, why = spl
+        # large, or what makes memory in no field look abnormal (then it is most of that memory)
+        explains = (
+            un_before is not None
+            and total
+            and un_before > float(p.get("max_unaccounted_fraction", 0.25)) * total
+            and held >= 0.5 * un_before
+        )
+        if over(held, "large_reclaimable_fraction", "large_cache_bytes") or explains:
+            add("zfs-arc", held, largest, why)
 
     vm = kmem.get("vmalloc")
     percpu_chunks = sum(int(c.bytes) for c in metrics.callers if c.percpu)
     vm_bytes = int(vm) if vm is not None else sum(int(c.bytes) for c in metrics.callers if not c.percpu)
     top_caller = next((c for c in sorted(metrics.callers, key=lambda c: -int(c.bytes)) if not c.percpu), None)
+    besides = ""
+    if vm is not None and spl is not None:
+        # SPL slabs not found in memory of no field are vmalloc'ed (spl_vmalloc): ZFS's, not a vmalloc leak
+        on_vmalloc = min(vm_bytes, max(spl[0] - int(kmem.get("zfs_spl") or 0), 0))
+        vm_bytes -= on_vmalloc
+        besides = f" besides {_gib(on_vmalloc)} of ZFS's SPL slabs" if on_vmalloc else ""
     if vm_bytes and over(vm_bytes, "max_vmalloc_fraction", "large_vmalloc_bytes"):
-        add("vmalloc", vm_bytes, top_caller.caller if top_caller else None, f"vmalloc holds {_gib(vm_bytes)}")
+        add(
+            "vmalloc",
+            vm_bytes,
+            top_caller.caller if top_caller else None,
+            f"vmalloc holds {_gib(vm_bytes)}{besides}",
+        )
     pc = kmem.get("percpu")
     pc_bytes = int(pc) if pc is not None else percpu_chunks
     if pc_bytes and over(pc_bytes, "max_percpu_fraction", "large_percpu_bytes"):
@@ -348,13 +391,20 @@ def judge(
         # a meminfo cut before its kernel fields: what is neither free nor on the LRU lists (programs'
         # memory and the page cache) is all the kernel's memory together, of kinds the paste does not show
         outside = total - sum(lru) - int(mi.get("Unevictable") or 0)
+        if spl is not None:
+            outside -= min(outside, spl[0])  # ZFS's SPL slabs are off the LRU lists too, and explained
         if outside > float(p.get("max_unaccounted_fraction", 0.25)) * total:
+            source = (
+                "vmstat -s does not split kernel memory"
+                if "VmstatUsed" in mi  # parsers.vmstat
+                else "the meminfo given stops before Slab"
+            )
             add(
                 "kernel",
                 outside,
                 None,
                 f"{_gib(outside)} is neither free nor programs' memory nor page cache (MemTotal - MemFree - the LRU"
-                " lists): kernel memory, or huge pages, of a kind not shown, as the meminfo given stops before Slab",
+                f" lists): kernel memory, or huge pages, of a kind not shown, as {source}",
             )
     kdyn = metrics.meminfo.get("KernelDynamicNoncache")  # smem -w: all kinds of kernel memory at once
     user = metrics.meminfo.get("UserspaceUsed")

@@ -121,6 +121,7 @@ _SPECS = (
             "oom": _lazy("oom:parse_oom_meminfo"),
             "free": _lazy("free:parse_free"),
             "smem": _lazy("smem:parse_smem_areas"),
+            "vmstat": _lazy("vmstat:parse_vmstat_s"),
         },
     ),
     Spec(
@@ -177,6 +178,15 @@ _SPECS = (
         _lazy("arcstats:parse_arcstats"),
         optional=True,
         context="zfs_arc",
+    ),
+    Spec(
+        "spl_slab",
+        "proc/spl/kmem/slab",
+        True,
+        "ZFS's SPL slab caches: memory outside Slab and every meminfo field (ZFS hosts only)",
+        _lazy("spl_slab:parse_spl_slab"),
+        optional=True,
+        context="zfs_spl",
     ),
     Spec("uptime", "proc/uptime", True, "monotonic clock for growth rates", _uptime),
     Spec("version", "proc/version", False, "kernel build string", _lazy("version:parse_proc_version")),

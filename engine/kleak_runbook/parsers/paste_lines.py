@@ -11,6 +11,8 @@ import re
 
 from kleak_runbook.parsers.oom import _PREFIX as _OOM_PREFIX
 from kleak_runbook.parsers.smem import AREAS as _SMEM_AREAS
+from kleak_runbook.parsers.spl_slab import PARTIAL_ROW as _SPL_PARTIAL
+from kleak_runbook.parsers.spl_slab import ROW as _SPL_ROW
 
 _SMEM_HEADER = re.compile(r"^Area\s+Used\s+Cache\s+Noncache$")
 _SMEM_ROW = re.compile(r"^[a-z/ ]+?\s+[0-9.]+[KMGT]?\s+[0-9.]+[KMGT]?\s+[0-9.]+[KMGT]?$")
@@ -57,6 +59,17 @@ _ARC_ROW = re.compile(r"^[a-z][a-z0-9_]*\s+[34]\s+[0-9]+$")
 _ARC_SIZE = re.compile(
     r"^(?:size|c|c_min|c_max|p|arc_meta_used|data_size|metadata_size|hits|misses|demand_data_hits)\s+4\s+[0-9]+$"
 )
+# vmstat -s: its memory lines, then (in the same block) its event counters
+_VMSTAT_MEMORY = re.compile(
+    r"^[0-9]+\s+[KkMmBb]\s+(?P<key>(?:total|used|active|inactive|free|buffer) memory|swap cache|(?:total|used|free) swap)$"
+)
+_VMSTAT_COUNTER = re.compile(
+    r"^[0-9]+\s+(?:K\s+)?(?P<key>(?:non-nice |nice )?(?:user|guest) cpu ticks|(?:system|idle|IO-wait|IRQ|softirq|stolen)"
+    r" cpu ticks|paged (?:in|out)|pages swapped (?:in|out)|pages alloc in \w+|pages free|interrupts"
+    r"|CPU context switches|boot time|forks)$"
+)
+# ZFS's /proc/spl/kmem/slab: its two header lines and its rows (a row cut short goes with them)
+_SPL_HEADER = re.compile(r"^-{5,} cache -{5,}|^name\s+flags\s+size\s+alloc\s+slabsize\s+objsize\b")
 _DENTRY_STATE = re.compile(r"^[0-9]+(?:\s+[0-9]+){5}$")
 _UNAME = re.compile(r"^Linux\s+\S+\s+[0-9]+\.[0-9]+\S*\s+#")
 _RELEASE = re.compile(r"^[0-9]+\.[0-9]+\S*$")
@@ -116,6 +129,10 @@ def kind_of(line: str, current: str | None = None) -> str | None:
         return "slabtop"
     if _ARC_HEADER.match(line) or _ARC_SIZE.match(line) or (current == "arcstats" and _ARC_ROW.match(line)):
         return "arcstats"
+    if _VMSTAT_MEMORY.match(line) or (current == "vmstat" and _VMSTAT_COUNTER.match(line)):
+        return "vmstat"
+    if _SPL_HEADER.match(line) or _SPL_ROW.match(line) or (current == "spl_slab" and _SPL_PARTIAL.match(line)):
+        return "spl_slab"
     if _MEMINFO.match(line):
         return "meminfo"
     if _VMALLOC_ROW.match(line):
@@ -148,4 +165,11 @@ def key_of(kind: str, line: str) -> str | None:
         return "header"
     if kind == "arcstats":
         return line.split()[0]
+    if kind == "vmstat":
+        m = _VMSTAT_MEMORY.match(line) or _VMSTAT_COUNTER.match(line)
+        return m["key"] if m else None
+    if kind == "spl_slab":
+        m = _SPL_ROW.match(line)
+        # the column header is printed once per output; a second one starts the next output
+        return m["name"] if m else ("columns" if line.startswith("name") else None)
     return None

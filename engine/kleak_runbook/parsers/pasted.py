@@ -51,9 +51,12 @@ from kleak_runbook.parsers.paste_lines import (
 from kleak_runbook.parsers.prose import read_prose
 from kleak_runbook.parsers.slabinfo import parse_slabinfo, parse_slabtop
 from kleak_runbook.parsers.smem import parse_smem_areas
+from kleak_runbook.parsers.spl_slab import ROW as _SPL_ROW
+from kleak_runbook.parsers.spl_slab import parse_spl_slab
 from kleak_runbook.parsers.vmallocinfo import parse_vmallocinfo
+from kleak_runbook.parsers.vmstat import parse_vmstat_s
 
-SAMPLED = ("meminfo", "slabinfo", "vmallocinfo", "dentry_state", "arcstats")
+SAMPLED = ("meminfo", "slabinfo", "vmallocinfo", "dentry_state", "arcstats", "spl_slab")
 _SLABINFO_HEADER = (
     "slabinfo - version: 2.1\n"
     "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>"
@@ -75,6 +78,7 @@ class PastedBlocks:
     vmallocinfo: tuple[str, ...] = ()
     dentry_state: tuple[str, ...] = ()
     arcstats: tuple[str, ...] = ()
+    spl_slab: tuple[str, ...] = ()  # ZFS's /proc/spl/kmem/slab
     version: str | None = None  # /proc/version
     uname: str | None = None  # uname -a (or uname -r)
     os_release: str | None = None
@@ -96,7 +100,8 @@ class PastedBlocks:
     # "oom" for an OOM report's unreclaimable slab list
     slabinfo_forms: tuple[str, ...] = ()
     # the form of each meminfo block: "" for /proc/meminfo, "partial" for some of its lines,
-    # "oom" for an OOM report's (or SysRq-m's) Mem-Info, "free" for free's output
+    # "oom" for an OOM report's (or SysRq-m's) Mem-Info, "free" for free's output, "vmstat" for
+    # vmstat -s
     meminfo_forms: tuple[str, ...] = ()
     # when each block of ``order`` was taken, as the paste says (uptime or date lines): (uptime s, ISO time)
     times: tuple[tuple[float | None, str | None], ...] = ()
@@ -212,6 +217,12 @@ def _normalise(kind: str, lines: list[str]) -> tuple[str | None, str | None]:
             parse_vmallocinfo(text)
         elif kind == "arcstats":
             parse_arcstats(text)
+        elif kind == "spl_slab":
+            if not any(_SPL_ROW.match(x) for x in lines):
+                return None, "spl_slab: a pasted /proc/spl/kmem/slab header with no whole cache row was left out"
+            cut = parse_spl_slab(text).cut_rows
+            if cut:
+                return text, f"spl_slab: {cut} pasted row(s) of /proc/spl/kmem/slab cut short were left out"
     except ParseError as exc:
         spec = "slabinfo" if kind == "slabtop" else kind
         return None, f"{spec}: a pasted block of {len(lines)} lines was left out ({exc})"
@@ -232,6 +243,13 @@ _WHOLE_FORMS: dict[str, tuple[str, Callable[[str], object], str, str]] = {
         parse_free,
         "free output",
         "only totals (used, free, cache, available), no kernel memory fields",
+    ),
+    "vmstat": (
+        "meminfo",
+        parse_vmstat_s,
+        "vmstat -s output",
+        "only totals (free, buffers, cache counted with reclaimable slab, active and inactive lists),"
+        " no kernel memory fields",
     ),
 }
 
@@ -375,6 +393,7 @@ def split_pasted(text: str) -> PastedBlocks:
         vmallocinfo=tuple(sampled["vmallocinfo"]),
         dentry_state=tuple(sampled["dentry_state"]),
         arcstats=tuple(sampled["arcstats"]),
+        spl_slab=tuple(sampled["spl_slab"]),
         version=static.get("version"),
         uname=static.get("uname"),
         os_release=static.get("os_release"),
