@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 _UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-_SIZE = r"([0-9]+(?:[.,][0-9]+)?)\s*(kB|KB|KiB|[kKmMgGtT](?:i?[bB])?)\b"
+_SIZE = r"([0-9]+(?:,[0-9]{3})*(?:[.,][0-9]+)?)\s*(kB|KB|KiB|[kKmMgGtT](?:i?[bB])?)\b"
+_THOUSANDS = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+")
 # the kernel-memory fields a reporter quotes, joined to their figure by a short connective
 _FIELD = re.compile(
     r"\b(MemTotal|Slab|SUnreclaim|SReclaimable|Percpu|VmallocUsed)\b[`*\"']*:?"
@@ -37,10 +38,13 @@ _FIELD = re.compile(
 )
 # the machine's memory: "1Gb RAM", "4 gb system", "16G ram", "256 GB of memory"
 _MACHINE = re.compile(
-    _SIZE + r"\s+(?:of\s+)?(?:RAM|ram|memory|system|machine|box|server|host|VM)\b"
+    _SIZE + r"\s+(?:of\s+)?(?:RAM|ram|memory|system|machine|box|server|host|VM|node|instance|laptop|desktop"
+    r"|computer|device|board)\b"
     # ... but not a part of it: "1.4 GB of ram was used by slab", "2.5 GB of ram for userspace"
     r"(?!\s+(?:was\s+|is\s+|were\s+|are\s+)?(?:used|left|free|available|for|by|in)\b)",
 )
+# the same, named first: "Total RAM: 4,096 MB", "installed memory is 8 GB"
+_MACHINE_NAMED = re.compile(r"\b(?:[Tt]otal|[Ii]nstalled|[Pp]hysical)\s+(?:RAM|[Mm]emory)\s*(?::|=|is|of)\s*" + _SIZE)
 # words that show the text is about kernel memory (so it is a memory ticket told in words)
 _TERMS = re.compile(
     r"\b(SUnreclaim|SReclaimable|Slab|slabtop|slabinfo|Percpu|per-cpu|vmalloc\w*|kmalloc-\w+|kmem\w*"
@@ -54,13 +58,20 @@ _TERMS = re.compile(
 _GENERIC_CACHE = re.compile(r"\b((?:dma-)?kmalloc-(?:rcl-|cg-)?[0-9]+k?|size-[0-9]+)\b")
 _QUOTED_CACHE = re.compile(
     r"[`'(]([A-Za-z][\w-]*(?:_cache|_cachep|_jar|_node|_struct|-State|_head))[`')]"
-    r"|\b([A-Za-z][\w-]*_(?:cache|cachep|jar))\b"
+    r"|\b([A-Za-z][\w-]*_(?:cache|cachep|jar)|skbuff_\w+|buffer_head|radix_tree_node|task_struct"
+    r"|vm_area_struct|anon_vma(?:_chain)?|mm_struct|names_cache|filp)\b"
 )
+# a size a sentence gives for a cache it names: a cache holding this much is what the ticket is about
+# ("/proc/slabinfo lists kmalloc-512 as 30GB"), grown or not
+_SIZED = re.compile(_SIZE)
+MIN_NAMED_CACHE = 1024**3
 # "_cache" words that name no slab cache
 _NOT_CACHES = frozenset({"drop_cache", "page_cache", "swap_cache", "buffer_cache", "buff_cache", "inode_cache_size"})
 # what a reporter says a leaking cache does
 _GROWS = re.compile(
-    r"\b(?:leak\w*|grow\w*|grew|increas\w*|rise|rising|rises|climb\w*|creep\w*|keeps? going up|fill\w* up)\b", re.I
+    r"\b(?:leak\w*|grow\w*|grew|increas\w*|rise|rising|rises|climb\w*|creep\w*|keeps? going up|fill\w* up"
+    r"|consum\w*|dominat\w*|eat\w*|hog\w*|balloon\w*|explod\w*|never (?:freed|released|reclaimed)|not (?:freed|released|reclaimed))\b",
+    re.I,
 )
 # the kind of kernel memory a sentence that says something grows names (first match wins)
 _KINDS = (
@@ -77,7 +88,8 @@ _MEMCGS = re.compile(
     r"|\bnum_cgroups\s+(?:for|of)\s+(?:the\s+)?memory(?:\s+controller)?\s*(?:is|was|=|:|of|at|reached)?\s*([0-9][0-9,]{2,})\b"
     r"|\b([0-9][0-9,]{2,})\s+memory\s+cgroups\b"
 )
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n\s*\n")  # hard-wrapped lines stay in their sentence
+# hard-wrapped lines stay in their sentence, and so does a list that a line ending in ":" introduces
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<!:)\n\s*\n")
 
 
 @dataclass(frozen=True)
@@ -101,8 +113,11 @@ class ProseFacts:
 
 
 def _bytes(number: str, unit: str) -> int:
+    """A stated size in bytes: "2,143 MB" has a thousands separator (three digits after the comma),
+    "1,5 GB" a decimal comma."""
     scale = 1024 if unit in ("kB", "KB", "KiB") else _UNITS[unit[0].lower()]
-    return round(float(number.replace(",", ".")) * scale)
+    digits = number.replace(",", "") if _THOUSANDS.fullmatch(number) else number.replace(",", ".")
+    return round(float(digits) * scale)
 
 
 def read_prose(text: str) -> ProseFacts:
@@ -116,7 +131,7 @@ def read_prose(text: str) -> ProseFacts:
                 number, unit = (m.group(4), m.group(5)) if m.group(4) else (m.group(2), m.group(3))
                 fields[m.group(1)] = _bytes(number, unit)
                 said.append(m.group(0).strip())
-        machine = _MACHINE.search(line)
+        machine = _MACHINE.search(line) or _MACHINE_NAMED.search(line)
         if machine is not None and "MemTotal" not in fields and machine.group(2)[0].lower() in "gmt":
             fields["MemTotal"] = _bytes(machine.group(1), machine.group(2))
             said.append(machine.group(0).strip())
@@ -136,13 +151,16 @@ def _growing(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     caches: dict[str, None] = {}
     kinds: dict[str, None] = {}
     for sentence in _SENTENCE.split(text):
-        if not _GROWS.search(sentence):
-            continue
+        grows = bool(_GROWS.search(sentence))
+        if not grows and not any(_bytes(m.group(1), m.group(2)) >= MIN_NAMED_CACHE for m in _SIZED.finditer(sentence)):
+            continue  # a cache named with a size of a GiB or more is what the ticket is about, grown or not
         for m in _GENERIC_CACHE.finditer(sentence):
             caches.setdefault(m.group(1), None)
         for m in _QUOTED_CACHE.finditer(sentence):
             if (m.group(1) or m.group(2)) not in _NOT_CACHES:
                 caches.setdefault(m.group(1) or m.group(2), None)
+        if not grows:
+            continue
         named = [(m.start(), kind) for kind, pattern in _KINDS for m in [pattern.search(sentence)] if m]
         for _at, kind in sorted(named):
             kinds.setdefault(kind, None)

@@ -1,0 +1,38 @@
+"""Figures and caches a ticket states in words (parsers.prose): the forms reporters write them in.
+
+Sentences are modelled on the development set's tickets (tests/cases), shortened; each assertion
+fails without the rule it names."""
+
+from __future__ import annotations
+
+from kleak_runbook.parsers.prose import read_prose
+
+GiB = 1024**3
+MiB = 1024**2
+
+
+def test_thousands_separator_is_not_a_decimal_comma() -> None:
+    facts = read_prose("│   └── SUnreclaim:     2,143 MB (cannot be freed!)\n")
+    assert facts.fields["SUnreclaim"] == 2143 * MiB
+    assert read_prose("Slab is 1,5 GB\n").fields["Slab"] == round(1.5 * GiB)
+
+
+def test_machine_size_named_first_and_other_nouns() -> None:
+    assert read_prose("Total RAM: 4,096 MB\n").fields["MemTotal"] == 4096 * MiB
+    assert read_prose("the kernel was eating 2.1 GB on a 4 GB node\n").fields["MemTotal"] == 4 * GiB
+
+
+def test_a_cache_stated_at_a_gib_or_more_is_what_the_ticket_is_about() -> None:
+    assert read_prose("cat /proc/slabinfo lists kmalloc-512 as 30GB on a 32 GB machine.\n").caches == ("kmalloc-512",)
+    assert read_prose("ext4_inode_cache was using ~170 MB.\n").caches == ()  # small and not said to grow
+
+
+def test_consuming_and_dominating_are_what_a_leaking_cache_does() -> None:
+    assert read_prose("kmalloc-32 consumes more than 6GB, other caches less than 2GB.\n").caches == ("kmalloc-32",)
+    text = "The OOMs are dominated by unreclaimable kernel networking slab caches:\n\n- `skbuff_small_head`\n"
+    facts = read_prose(text)
+    assert facts.caches == ("skbuff_small_head",) and facts.kinds == ("slab-unreclaimable",)
+
+
+def test_a_big_figure_alone_names_no_kind() -> None:
+    assert read_prose("Slab is 1,5 GB on this box.\n").kinds == ()
