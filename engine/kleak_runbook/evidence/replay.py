@@ -200,7 +200,7 @@ class ReplayCollector:
             where = "sys/kernel/debug/kmemleak"
             store.start_probe("kmemleak", ())
             store.add_probe_text("kmemleak", "data", where, where, blocks.kmemleak)
-        for spec in ("version", "uname", "os_release", "cgroups", "oom_report", "words", "alloc_failure"):
+        for spec in ("version", "uname", "os_release", "cgroups", "oom_report", "oom_memcg", "words", "alloc_failure"):
             text = getattr(blocks, spec)
             if text:
                 store.add_static(spec, SPECS[spec].relpath, text)

@@ -231,6 +231,16 @@ _SPECS = (
         origin="ticket",
     ),
     Spec(
+        "oom_memcg",
+        "commands/oom-memcg",
+        False,
+        "an OOM report's lines that show a memory cgroup reached its own limit",
+        _lazy("oom_memcg:parse_oom_memcg"),
+        optional=True,
+        context="oom_memcg",
+        origin="ticket",
+    ),
+    Spec(
         "words",
         "commands/ticket-words",
         False,

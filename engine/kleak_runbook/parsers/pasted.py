@@ -32,6 +32,7 @@ from kleak_runbook.parsers.free import parse_free
 from kleak_runbook.parsers.meminfo import parse_meminfo
 from kleak_runbook.parsers.oom import _PREFIX as _OOM_PREFIX
 from kleak_runbook.parsers.oom import parse_oom_meminfo, parse_slub_failure, parse_unreclaimable_slab
+from kleak_runbook.parsers.oom_memcg import MEMCG_OOM
 from kleak_runbook.parsers.paste_clock import Clock, is_clock_line
 from kleak_runbook.parsers.paste_lines import (
     _BARE_LINE_NUMBER,
@@ -84,6 +85,7 @@ class PastedBlocks:
     os_release: str | None = None
     cgroups: str | None = None  # /proc/cgroups
     oom_report: str | None = None  # the OOM killer's first line, when the text holds its report
+    oom_memcg: str | None = None  # the lines that show the OOM was a memory cgroup's own (parsers.oom_memcg)
     kmemleak: str | None = None  # kmemleak's unreferenced objects, as /sys/kernel/debug/kmemleak prints them
     ignored_lines: int = 0  # non-blank lines that belong to no block: prose, prompts, fences
     # the kernel-memory terms the words name when the text holds no output at all ("Percpu", "leak")
@@ -119,10 +121,25 @@ class PastedBlocks:
             or self.os_release
             or self.cgroups
             or self.oom_report
+            or self.oom_memcg
             or self.kmemleak
             or self.described
             or self.alloc_failure
         )
+
+
+# a line standing for lines the poster left out: "...", "…", "[...]", "<snip>", "(snipped)"
+_ELISION = re.compile(r"^(?:\.{3,}|…|[\[(<]\s*(?:\.{3,}|…|snip\w*|cut|truncated)\s*[\])>])$", re.IGNORECASE)
+# a meminfo line a web page glued to the sentence after it: "SUnreclaim: 736144 kBRunning slabtop ..."
+_GLUED = re.compile(r"^(\s*[A-Z][A-Za-z0-9_()]*:\s+[0-9]+ kB)([A-Z][a-z].*)$")
+
+
+def _unglued(lines: list[str]) -> list[str]:
+    out: list[str] = []
+    for line in lines:
+        m = _GLUED.match(line)
+        out.extend((m.group(1), m.group(2)) if m else (line,))
+    return out
 
 
 class _Splitter:
@@ -158,7 +175,7 @@ class _Splitter:
 
     def feed(self, text: str) -> None:
         expect_release = False
-        for raw in text.splitlines():
+        for raw in _unglued(text.splitlines()):
             line = clean(raw)
             if not line:
                 # slabtop prints a blank line between its summary and its table
@@ -167,6 +184,9 @@ class _Splitter:
                 continue
             if self.kind == "meminfo" and _BARE_LINE_NUMBER.match(line):
                 self.ignored += 1  # a web page's line number between two meminfo lines
+                continue
+            if self.kind is not None and _ELISION.match(line):
+                self.ignored += 1  # "..." for lines the poster left out: the block goes on after it
                 continue
             kind = kind_of(line, self.kind)
             if kind is None and is_clock_line(line):
@@ -266,10 +286,20 @@ def _oom(block: str, static: dict[str, str]) -> list[tuple[str, str]]:
     killed = next((x for x in block.splitlines() if _OOM_RAN.search(x)), None)
     if killed and "oom_report" not in static:  # the OOM killer ran: memory ran out, whatever counters say
         static["oom_report"] = _OOM_PREFIX.sub("", killed).strip() + "\n"
+    memcg = [_OOM_PREFIX.sub("", x).strip() for x in block.splitlines() if MEMCG_OOM.search(x)]
+    if memcg and "oom_memcg" not in static:  # a cgroup's limit ran out, not the machine's memory
+        static["oom_memcg"] = "\n".join(memcg) + "\n"
     kernel = _OOM_KERNEL.search(block)
     if kernel and "uname" not in static:
         static["uname"] = f"Linux unknown {kernel.group(1)} {kernel.group(2)} (from the OOM report)\n"
     return found
+
+
+def _memcg_lines(text: str) -> str | None:
+    """The lines of a text holding an OOM report that show the OOM was a memory cgroup's own
+    (wherever the report's lines were cut into blocks: dmesg and journal prefixes differ)."""
+    lines = [_OOM_PREFIX.sub("", x).strip() for x in text.splitlines() if MEMCG_OOM.search(x)]
+    return "\n".join(lines) + "\n" if lines else None
 
 
 _KMEMLEAK_HEADER = re.compile(r"unreferenced object (?:\(\w+\) )?0x[0-9a-fA-F]+ \(size [0-9]+\):")
@@ -399,6 +429,7 @@ def split_pasted(text: str) -> PastedBlocks:
         os_release=static.get("os_release"),
         cgroups=static.get("cgroups"),
         oom_report=static.get("oom_report"),
+        oom_memcg=static.get("oom_memcg") or (_memcg_lines(text) if static.get("oom_report") else None),
         kmemleak=kmemleak_report(text),
         ignored_lines=ignored,
         described=described,
