@@ -36,3 +36,21 @@ def test_consuming_and_dominating_are_what_a_leaking_cache_does() -> None:
 
 def test_a_big_figure_alone_names_no_kind() -> None:
     assert read_prose("Slab is 1,5 GB on this box.\n").kinds == ()
+
+
+def test_a_leak_of_huge_pages_or_tmpfs_is_programs_memory() -> None:
+    facts = read_prose("HugePages_Free is 1022, which indicates that 2 pages are leaked by helloworld.\n")
+    assert facts.user and facts.user_leak and not facts.kernel_leak
+    assert not read_prose("I disabled huge pages. The box still leaks memory.\n").user_leak  # not the same sentence
+
+
+def test_a_claim_that_the_kernel_leaks() -> None:
+    facts = read_prose("After 4.18 the kernel has a huge memory leak. Here is the output of kmemleak.\n")
+    assert facts.kernel_leak and facts.kmemleak
+    facts = read_prose("Each blkid run would leak ~30MB inside the kernel.\n")
+    assert facts.kernel_leak and not facts.kmemleak
+    assert not read_prose("My Java app leaks memory; RSS grows all day.\n").kernel_leak
+
+
+def test_a_question_claims_nothing() -> None:
+    assert not read_prose("The server runs out of memory: is it a kernel memory leak?\n").kernel_leak

@@ -5,6 +5,9 @@ and sentences of real cases in tests/cases (named in each test)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -88,4 +91,26 @@ def test_a_failed_vmalloc_names_its_caller() -> None:
 def test_tmpfs_named_beside_a_claimed_leak_is_not_programs_memory() -> None:
     # a reporter who claims a kernel leak and mentions tmpfs in passing is not told it is tmpfs
     words = read_prose("The kernel has a memory leak. We keep /tmp on tmpfs.")
-    assert judge(_metrics(), PARAMS, words=words).top is None
+    top = judge(_metrics(), PARAMS, words=words).top
+    assert top is not None and top.kind == "kernel"  # the claim stands, kind unknown; not programs' memory
+
+
+def _replay_text(text: str, tmp_path: Path) -> dict[str, object]:
+    path = tmp_path / "ticket.txt"
+    path.write_text(text, encoding="utf-8")
+    out = tmp_path / f"out-{len(list(tmp_path.iterdir()))}"
+    run = subprocess.run(
+        [sys.executable, "-m", "kleak_runbook.cli", "replay", str(path), "--out", str(out), "--format", "json"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    doc: dict[str, object] = json.loads(run.stdout)
+    return doc
+
+
+def test_words_alone_claiming_a_kernel_leak_are_a_suspected_leak(tmp_path: Path) -> None:
+    doc = _replay_text("Each blkid run would leak ~30MB inside the kernel, until it runs out of memory.\n", tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "unknown")
+    doc = _replay_text("The kernel has a huge memory leak since 4.18. Here is the output of kmemleak.\n", tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "slab-unreclaimable")
+    doc = _replay_text("HugePages_Free is 1022, which indicates that 2 pages are leaked by helloworld.\n", tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")

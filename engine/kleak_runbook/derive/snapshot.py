@@ -169,11 +169,27 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
         out.append(
             Candidate(kind, 0, None, named, f"{said} (the reporter's observation: the evidence has no figure of it)")
         )
-    elif getattr(words, "user", False) and not any("leak" in t for t in getattr(words, "terms", ())):
-        # no leak claimed, and the memory in question is huge pages or tmpfs
+    elif getattr(words, "user", False) and (
+        getattr(words, "user_leak", False) or not any("leak" in t for t in getattr(words, "terms", ()))
+    ):
+        # the memory in question is huge pages or tmpfs (what "leaks" there is files or programs')
         out.append(
             Candidate(
                 "user", 0, None, None, "the ticket's words put the memory in huge pages or shared memory (Shmem, tmpfs)"
+            )
+        )
+    elif getattr(words, "kernel_leak", False):
+        # the reporter says the kernel leaks, naming no kind: kmemleak's objects are slab allocations
+        kmemleak = bool(getattr(words, "kmemleak", False))
+        out.append(
+            Candidate(
+                "slab-unreclaimable" if kmemleak else "kernel",
+                0,
+                None,
+                None,
+                "the ticket says the kernel leaks memory"
+                + (", as kmemleak reported" if kmemleak else "")
+                + " (the reporter's claim: the evidence has no figure of it)",
             )
         )
 

@@ -89,6 +89,9 @@ _MEMCGS = re.compile(
     r"|\b([0-9][0-9,]{2,})\s+memory\s+cgroups\b"
 )
 # hard-wrapped lines stay in their sentence, and so does a list that a line ending in ":" introduces
+# what a claim of a leak says, and that the kernel is what leaks
+_LEAKS = re.compile(r"\b(?:leak\w*|memleak)\b", re.I)
+_KERNEL = re.compile(r"\bkernel\b|\bkmemleak\b|\bdrivers?\b|\bmodules?\b|\bfirmware\b", re.I)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<!:)\n\s*\n")
 
 
@@ -102,6 +105,11 @@ class ProseFacts:
     memory_cgroups: tuple[int, str] | None = None  # /proc/cgroups' num_cgroups for memory, and the words
     kinds: tuple[str, ...] = ()  # kinds of kernel memory the words say grow, first named first
     user: bool = False  # the words speak of huge pages, Shmem or tmpfs (programs' memory)
+    # a sentence says huge pages, Shmem or tmpfs leak or grow: the memory in question is programs'
+    user_leak: bool = False
+    # a sentence says the kernel (a driver, a module) leaks memory, and whether kmemleak is named
+    kernel_leak: bool = False
+    kmemleak: bool = False
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -141,8 +149,22 @@ def read_prose(text: str) -> ProseFacts:
     memcgs = (int(next(g for g in count.groups() if g).replace(",", "")), count.group(0).strip()) if count else None
     caches, kinds = _growing(text)
     return ProseFacts(
-        MappingProxyType(fields), tuple(said), tuple(terms), caches, memcgs, kinds, bool(_USER_WORDS.search(text))
+        MappingProxyType(fields),
+        tuple(said),
+        tuple(terms),
+        caches,
+        memcgs,
+        kinds,
+        bool(_USER_WORDS.search(text)),
+        any(_USER_WORDS.search(x) and _LEAKS.search(x) for x in _claims(text)),
+        any(_KERNEL.search(x) and _LEAKS.search(x) for x in _claims(text)),
+        bool(re.search(r"\bkmemleak\b", text, re.I)),
     )
+
+
+def _claims(text: str) -> list[str]:
+    """The sentences that state something: "Is it a kernel memory leak?" asks, it does not claim."""
+    return [x for x in _SENTENCE.split(text) if not x.rstrip().endswith("?")]
 
 
 def _growing(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
