@@ -54,3 +54,7 @@ def test_a_claim_that_the_kernel_leaks() -> None:
 
 def test_a_question_claims_nothing() -> None:
     assert not read_prose("The server runs out of memory: is it a kernel memory leak?\n").kernel_leak
+
+
+def test_a_module_of_some_language_is_not_the_kernel() -> None:
+    assert not read_prose("The requests module leaks memory in our Python service.\n").kernel_leak

@@ -91,7 +91,7 @@ _MEMCGS = re.compile(
 # hard-wrapped lines stay in their sentence, and so does a list that a line ending in ":" introduces
 # what a claim of a leak says, and that the kernel is what leaks
 _LEAKS = re.compile(r"\b(?:leak\w*|memleak)\b", re.I)
-_KERNEL = re.compile(r"\bkernel\b|\bkmemleak\b|\bdrivers?\b|\bmodules?\b|\bfirmware\b", re.I)
+_KERNEL = re.compile(r"\bkernel\b|\bkmemleak\b|\bdrivers?\b", re.I)  # not "module": Python and Node have them
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<!:)\n\s*\n")
 
 
