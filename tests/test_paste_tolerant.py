@@ -30,3 +30,9 @@ def test_an_elision_does_not_end_the_block(elision: str) -> None:
 def test_a_line_of_prose_still_ends_the_block() -> None:
     blocks = split_pasted(ELIDED.format(elision="and then, later on:"))
     assert len(blocks.meminfo) == 2  # two pastes of meminfo, not one with a gap
+
+
+def test_a_ticket_that_only_names_a_cache_is_a_memory_ticket() -> None:
+    # words alone, no output and no term like "slab" or "leak": still judged, not refused
+    blocks = split_pasted("On our 64 GB server the ext4_inode_cache keeps growing and is now 20 GB.\n")
+    assert blocks and "ext4_inode_cache" in blocks.described

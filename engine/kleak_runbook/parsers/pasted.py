@@ -410,10 +410,10 @@ def split_pasted(text: str) -> PastedBlocks:
         count, words = facts.memory_cgroups
         static["cgroups"] = f"{_CGROUPS_COLUMNS}memory\t0\t{count}\t1\n"
         notes.append(f"cgroups: the memory cgroup count stated in the ticket's words, not /proc/cgroups: {words!r}")
-    elif not order and facts.terms:
-        described = facts.terms
+    elif not order and (facts.terms or facts.caches):
+        described = tuple(dict.fromkeys((*facts.terms, *facts.caches)))  # a cache named is a memory ticket too
         notes.append(
-            f"meminfo: the text tells of the problem in words only (it names {', '.join(facts.terms[:6])}) and"
+            f"meminfo: the text tells of the problem in words only (it names {', '.join(described[:6])}) and"
             " holds no output to judge; /proc/meminfo (with MemTotal), /proc/slabinfo and /proc/vmallocinfo,"
             " pasted or read by kleak-runbook run, would tell which kind of kernel memory holds it and who"
         )
