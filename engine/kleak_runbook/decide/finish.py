@@ -46,7 +46,8 @@ def _guards(walk: HostWalk, verdict: str, kind: str, metrics: Metrics | None) ->
         verdict = "inconclusive"  # samples were taken and came back empty: collection failed, nothing is ruled out
         notes.append(f"{len(empty)} sample(s) hold no evidence ({', '.join(empty[:3])}): no-leak cannot be claimed")
     other = (m is not None and bool(m.caches or m.callers or m.slab_total or m.arc_size or m.spl_slab)) or any(
-        name in walk.context for name in ("cgroups", "oom_memcg")  # a cgroup's own OOM needs no counters
+        name in walk.context
+        for name in ("cgroups", "oom_memcg")  # a cgroup's own OOM needs no counters
     )
     other = other or getattr(walk.context.get("snapshot"), "top", None) is not None  # e.g. a kmemleak report
     if (m is None or m.sample_count == 0) and not other:
