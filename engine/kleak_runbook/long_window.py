@@ -261,7 +261,22 @@ def chart_for(context: Mapping[str, Any], report_dir: Path) -> str | None:
         return None
     from kleak_runbook.report import chart  # matplotlib: only when there is history to draw
 
-    return chart.draw(hist, report_dir)
+    try:
+        return chart.draw(hist, report_dir)
+    except ImportError:  # matplotlib is an extra: the report stands without its chart
+        _say_once("history.svg not drawn: matplotlib is not installed (pip install 'kleak-runbook[charts]')")
+    except Exception as exc:  # a chart must never cost the report
+        _say_once(f"history.svg not drawn: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
+    return None
+
+
+_SAID: set[str] = set()
+
+
+def _say_once(message: str) -> None:
+    if message not in _SAID:
+        _SAID.add(message)
+        sys.stderr.write(f"kleak-runbook: {message}\n")
 
 
 def partial_writer(
