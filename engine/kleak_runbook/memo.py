@@ -144,11 +144,18 @@ _BYTECODE: dict[Path, Any] = {}
 
 def expression_cache() -> Any:
     """Jinja2's bytecode cache for rule expressions (``decide.expressions``), in a directory named
-    by the code key, or None when there is no usable cache directory."""
+    by the code key (our sandbox shapes their code), or None when there is no usable directory."""
+    return bytecode_cache(f"expressions-{_code_key()}")
+
+
+def bytecode_cache(name: str) -> Any:
+    """Jinja2's ``FileSystemBytecodeCache`` in the subdirectory ``name`` of the cache directory
+    (Jinja2 checks each template's source, its own version and Python's), or None when there is
+    no cache directory or it is not ours alone."""
     directory = memo().directory
     if directory is None:
         return None
-    path = directory / f"expressions-{_code_key()}"
+    path = directory / name
     if path not in _BYTECODE:
         from jinja2 import FileSystemBytecodeCache
 

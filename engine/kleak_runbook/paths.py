@@ -1,7 +1,10 @@
-"""Where the shipped runbooks and playbooks are: inside the wheel, or in a source checkout."""
+"""Where the shipped runbooks, playbooks and knowledge are (inside the wheel, or in a source
+checkout), and the site-local knowledge directories the environment names."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
@@ -24,3 +27,12 @@ def playbook_dir() -> Path:
 
 def knowledge_dir() -> Path:
     return runbook_dir() / "knowledge"
+
+
+KNOWLEDGE_ENV = "KLEAK_KNOWLEDGE"  # site-local knowledge directories, os.pathsep-separated
+
+
+def env_knowledge_dirs(environ: Mapping[str, str] | None = None) -> tuple[Path, ...]:
+    """The site-local knowledge directories named in ``KLEAK_KNOWLEDGE`` (``os.pathsep``-separated)."""
+    value = (os.environ if environ is None else environ).get(KNOWLEDGE_ENV, "")
+    return tuple(Path(part) for part in value.split(os.pathsep) if part.strip())

@@ -24,6 +24,7 @@ from kleak_runbook.errors import UsageError
 from kleak_runbook.evidence.collector import Collector
 from kleak_runbook.evidence.store import EvidenceStore
 from kleak_runbook.long_window import LongWindow, chart_for, judge, partial_writer
+from kleak_runbook.paths import env_knowledge_dirs
 from kleak_runbook.post import Posting
 from kleak_runbook.probes import CONSENTS
 from kleak_runbook.progress import Progress
@@ -69,7 +70,7 @@ class _Knowledge:
     def __init__(self, dirs: list[str]) -> None:
         self.dirs = [Path(d) for d in dirs]
         self._entries: tuple[Entry, ...] | None = None
-        if self.dirs or os.environ.get("KLEAK_KNOWLEDGE", "").strip(os.pathsep + " "):  # knowledge.KNOWLEDGE_ENV
+        if self.dirs or env_knowledge_dirs():
             self.load()
 
     def load(self) -> tuple[Entry, ...]:

@@ -65,7 +65,7 @@ class Evaluator:
     def check(self, expr: str) -> tuple[str | None, set[str]]:
         """(syntax error, top-level names read) from one parse: what validation needs."""
         try:
-            tree = self._parse_expression(expr)
+            tree = _parse_expression(self.env, expr)
         except TemplateSyntaxError as exc:
             return f"expression syntax error: {_one_line(exc.message)}", set()
         except (RecursionError, MemoryError):
@@ -75,14 +75,6 @@ class Evaluator:
             return f"refused: {reason}", set()
         # an expression cannot assign, so every Name it loads is read from the context
         return None, {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"} - set(self.env.globals)
-
-    def _parse_expression(self, expr: str) -> nodes.Expr:
-        """Exactly what ``compile_expression`` parses (a text like ``1 }}{{ 2`` is not one)."""
-        parser = Parser(self.env, expr, state="variable")
-        tree = parser.parse_expression()
-        if not parser.stream.eos:
-            raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno, None, None)
-        return tree
 
     def template_names(self, text: str) -> set[str]:
         try:
@@ -118,6 +110,15 @@ class Evaluator:
             return str("".join(out)).strip()
 
 
+def _parse_expression(env: Any, expr: str) -> nodes.Expr:
+    """Exactly what ``compile_expression`` parses (a text like ``1 }}{{ 2`` is not one)."""
+    parser = Parser(env, expr, state="variable")
+    tree = parser.parse_expression()
+    if not parser.stream.eos:
+        raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno, None, None)
+    return tree
+
+
 def _compile_expression(env: Any, expr: str) -> Any:
     """``env.compile_expression(expr, undefined_to_none=False)``, the same nodes compiled the same
     way, with the compiled code kept in Jinja2's bytecode cache under the memo's directory
@@ -134,10 +135,7 @@ def _compile_expression(env: Any, expr: str) -> Any:
     )
     code = bucket.code if bucket is not None else None
     if code is None:
-        parser = Parser(env, expr, state="variable")
-        node = parser.parse_expression()
-        if not parser.stream.eos:
-            raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno, None, None)
+        node = _parse_expression(env, expr)
         node.set_environment(env)
         code = env.compile(nodes.Template([nodes.Assign(nodes.Name("result", "store"), node, lineno=1)], lineno=1))
         if cache is not None and bucket is not None:

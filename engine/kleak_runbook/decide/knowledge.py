@@ -13,7 +13,6 @@ directories the caller names (``--knowledge DIR``); ``Entry.source`` says where 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,7 @@ from kleak_runbook.decide.knowledge_entry import (
 from kleak_runbook.decide.yamlpos import load_text
 from kleak_runbook.errors import RunbookError
 from kleak_runbook.memo import memo
-
-KNOWLEDGE_ENV = "KLEAK_KNOWLEDGE"  # site-local knowledge directories, os.pathsep-separated
+from kleak_runbook.paths import KNOWLEDGE_ENV, env_knowledge_dirs  # re-exported: callers import them from here
 
 
 def _check_text(path: Path, text: str, source: str) -> tuple[list[Entry], list[RunbookError]]:
@@ -121,12 +119,6 @@ def load_knowledge(directory: Path) -> tuple[Entry, ...]:
     if problems:
         raise problems[0]
     return entries
-
-
-def env_knowledge_dirs(environ: Mapping[str, str] | None = None) -> tuple[Path, ...]:
-    """The site-local knowledge directories named in ``KLEAK_KNOWLEDGE`` (``os.pathsep``-separated)."""
-    value = (os.environ if environ is None else environ).get(KNOWLEDGE_ENV, "")
-    return tuple(Path(part) for part in value.split(os.pathsep) if part.strip())
 
 
 def _sources(extra_dirs: Sequence[Path], environ: Mapping[str, str] | None) -> list[tuple[Path, str, str]]:

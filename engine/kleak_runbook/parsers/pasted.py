@@ -121,7 +121,6 @@ class PastedBlocks:
             or self.os_release
             or self.cgroups
             or self.oom_report
-            or self.oom_memcg
             or self.kmemleak
             or self.described
             or self.alloc_failure
@@ -286,9 +285,6 @@ def _oom(block: str, static: dict[str, str]) -> list[tuple[str, str]]:
     killed = next((x for x in block.splitlines() if _OOM_RAN.search(x)), None)
     if killed and "oom_report" not in static:  # the OOM killer ran: memory ran out, whatever counters say
         static["oom_report"] = _OOM_PREFIX.sub("", killed).strip() + "\n"
-    memcg = [_OOM_PREFIX.sub("", x).strip() for x in block.splitlines() if MEMCG_OOM.search(x)]
-    if memcg and "oom_memcg" not in static:  # a cgroup's limit ran out, not the machine's memory
-        static["oom_memcg"] = "\n".join(memcg) + "\n"
     kernel = _OOM_KERNEL.search(block)
     if kernel and "uname" not in static:
         static["uname"] = f"Linux unknown {kernel.group(1)} {kernel.group(2)} (from the OOM report)\n"
@@ -429,7 +425,7 @@ def split_pasted(text: str) -> PastedBlocks:
         os_release=static.get("os_release"),
         cgroups=static.get("cgroups"),
         oom_report=static.get("oom_report"),
-        oom_memcg=static.get("oom_memcg") or (_memcg_lines(text) if static.get("oom_report") else None),
+        oom_memcg=_memcg_lines(text) if static.get("oom_report") else None,
         kmemleak=kmemleak_report(text),
         ignored_lines=ignored,
         described=described,

@@ -148,6 +148,7 @@ def read_prose(text: str) -> ProseFacts:
     count = _MEMCGS.search(text)
     memcgs = (int(next(g for g in count.groups() if g).replace(",", "")), count.group(0).strip()) if count else None
     caches, kinds = _growing(text)
+    claims = [x for x in _claims(text) if _LEAKS.search(x)]  # the sentences that say something leaks
     return ProseFacts(
         MappingProxyType(fields),
         tuple(said),
@@ -156,8 +157,8 @@ def read_prose(text: str) -> ProseFacts:
         memcgs,
         kinds,
         bool(_USER_WORDS.search(text)),
-        any(_USER_WORDS.search(x) and _LEAKS.search(x) for x in _claims(text)),
-        any(_KERNEL.search(x) and _LEAKS.search(x) for x in _claims(text)),
+        any(_USER_WORDS.search(x) for x in claims),
+        any(_KERNEL.search(x) for x in claims),
         bool(re.search(r"\bkmemleak\b", text, re.I)),
     )
 

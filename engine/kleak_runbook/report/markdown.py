@@ -6,13 +6,13 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from jinja2 import BytecodeCache, FileSystemBytecodeCache, FileSystemLoader, StrictUndefined
+from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from kleak_runbook.decide.result import Result
 from kleak_runbook.decide.units import human_bytes, percent
 from kleak_runbook.derive.metrics import COMPONENT_LABELS, CacheStat
-from kleak_runbook.memo import cache_dir, private_dir
+from kleak_runbook.memo import bytecode_cache
 
 _ICONS = {"leak": "🔴", "suspected-leak": "🟠", "no-leak": "🟢", "inconclusive": "⚪"}
 _SPARK = "▁▂▃▄▅▆▇█"
@@ -35,7 +35,7 @@ def environment() -> SandboxedEnvironment:
     template's source: compiling report.md.j2 is most of the time a report takes."""
     env = SandboxedEnvironment(
         loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
-        bytecode_cache=_bytecode_cache(),
+        bytecode_cache=bytecode_cache("templates"),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -45,13 +45,6 @@ def environment() -> SandboxedEnvironment:
     env.filters["sbytes"] = lambda v: human_bytes(v, signed=True)
     env.filters["pct"] = percent
     return env
-
-
-def _bytecode_cache() -> BytecodeCache | None:
-    directory = cache_dir()
-    if directory is None or not private_dir(directory / "templates"):
-        return None
-    return FileSystemBytecodeCache(str(directory / "templates"))
 
 
 def _cache_row(c: CacheStat) -> dict[str, Any]:
