@@ -58,3 +58,51 @@ def test_a_question_claims_nothing() -> None:
 
 def test_a_module_of_some_language_is_not_the_kernel() -> None:
     assert not read_prose("The requests module leaks memory in our Python service.\n").kernel_leak
+
+
+def test_a_cache_not_given_back_when_reclaim_was_tried() -> None:
+    # tests/cases/gh-rpi-2829-ext4-inode-cache-not-reclaimed, shortened
+    text = (
+        "even when the kernel was agressively swapping, the ext4_inode_cache would not go down."
+        ' "echo 3 > /proc/sys/vm/drop_caches" did not help.\n'
+    )
+    facts = read_prose(text)
+    assert facts.kept and facts.caches == ("ext4_inode_cache",)
+    assert not read_prose("the dentry cache is not freed.\n").kept  # nothing was tried that should free it
+    assert not read_prose("drop_caches did not help with my app.\n").kept  # names no slab
+
+
+def test_filler_words_between_a_field_and_its_figure_and_table_cells() -> None:
+    assert read_prose("Slab memory usage of around 90 GB\n").fields["Slab"] == 90 * GiB
+    facts = read_prose("| MemTotal | 128.00 GiB | 128.00 GiB |\n| MemAvailable | **39.77 GiB** | 14.20 GiB |\n")
+    assert facts.fields["MemTotal"] == 128 * GiB and facts.fields["MemAvailable"] == round(39.77 * GiB)
+    assert facts.counters and not facts.kernel_figures
+
+
+def test_most_of_it_names_what_holds_slab() -> None:
+    assert read_prose("According to slabtop most of it is used for dentry entries:\n").caches == ("dentry",)
+    assert read_prose("Kernel memory is occupied with inode_cache and dentry.\n").caches == ("inode_cache", "dentry")
+
+
+def test_kmalloc_named_as_the_cause_is_slab() -> None:
+    assert read_prose("I found out that the leak is caused by kmalloc.\n").kinds == ("slab-unreclaimable",)
+
+
+def test_one_program_holding_gibs_and_its_denial() -> None:
+    assert read_prose("Memory cgroup out of memory: Killed process libvirtd (anon-rss: ~28GiB)\n").process
+    assert read_prose("Systemd init process  is taking 6GB of RAM, causing the kernel to kill\n").process
+    assert read_prose("No process is using more than 1 GB.\n").process is None
+    assert read_prose("the daemon is using 300 MB.\n").process is None  # not what fills a host
+
+
+def test_page_cache_growth_in_words() -> None:
+    assert read_prose("Munin's memory graph shows increase of cache and buffers after backup.\n").cache
+    assert not read_prose("The page cache is small.\n").cache
+
+
+def test_a_hedged_or_asked_leak_is_no_claim_and_kmemleak_that_found_nothing() -> None:
+    assert not read_prose("There may be some driver caused memory leak in the kernel.\n").kernel_leak
+    assert read_prose("The kernel driver leaks memory.\n").kernel_leak
+    facts = read_prose("Huge memory leak in the Linux kernel. Interestingly, kmemleak isn't showing anything.\n")
+    assert facts.kernel_leak and not facts.kmemleak
+    assert read_prose("kmemleak reports 200 unreferenced objects from the driver.\n").kmemleak

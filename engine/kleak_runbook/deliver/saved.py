@@ -68,7 +68,10 @@ def _size(n: Any) -> str:
 def culprit_line(c: dict[str, Any]) -> str:
     growth = c.get("growth_bytes_per_s")
     rate = f", {'+' if growth > 0 else ''}{_size(growth)}/s" if isinstance(growth, (int, float)) and growth else ""
-    return f"{c.get('name', '?')} ({c.get('type', '?')}, {_size(c.get('bytes'))}{rate})"
+    size = c.get("bytes")
+    # a culprit named only in a ticket's words has no size of its own: say so rather than "0 B"
+    held = f", {_size(size)}" if size or rate else ", size not in the evidence"
+    return f"{c.get('name', '?')} ({c.get('type', '?')}{held}{rate})"
 
 
 def summary_text(doc: dict[str, Any]) -> str:

@@ -127,10 +127,20 @@ def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
     page_size = int(evidence.static.get("pagesize") or 4096)
     with_mem = evidence.with_spec("meminfo")
     cut: list[int] = []
+    only_cut: dict[str, int] = {}  # figures only the left-out samples hold (smem's kernel total, say)
     if len(with_mem) > 1:  # a dump cut short (a paste, a truncated file) would hide every field it lacks
         most = max(len(s.values["meminfo"].fields) for s in with_mem)
         cut = [s.index for s in with_mem if len(s.values["meminfo"].fields) < 0.9 * most]
-        with_mem = [s for s in with_mem if s.index not in cut]
+        kept = [s for s in with_mem if s.index not in cut]
+        if not sample_times(with_mem):
+            # outputs with no times side by side in a ticket (smem -w above a cat of meminfo) show
+            # the same moment: a figure only the shorter one gives still counts
+            for s in with_mem:
+                if s.index in cut:
+                    for name, value in s.values["meminfo"].fields.items():
+                        if not any(name in k.values["meminfo"].fields for k in kept):
+                            only_cut.setdefault(name, value)
+        with_mem = kept
     meminfos: list[MemInfo] = [s.values["meminfo"] for s in with_mem]
     mtimes = sample_times(with_mem)
     window = (mtimes[-1] - mtimes[0]) if mtimes else 0.0
@@ -146,6 +156,7 @@ def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
     if meminfos:
         names = [n for n in meminfos[-1].fields if all(n in mi for mi in meminfos)]
         m.meminfo = {n: Series.of([mi[n] for mi in meminfos], mtimes) for n in names}
+        m.meminfo.update({n: Series.of([v] * len(meminfos), mtimes) for n, v in only_cut.items()})
 
     with_slab = evidence.with_spec("slabinfo")
     reclaim: dict[str, bool] = evidence.static.get("slab_reclaim_account") or {}

@@ -10,6 +10,7 @@ thousands of memory cgroups (dying cgroups pinning memory). Every abnormal compo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,11 +25,16 @@ GiB = 1024**3
 
 @dataclass(frozen=True)
 class Candidate:
-    kind: str  # slab-unreclaimable | slab-reclaimable | vmalloc | percpu | page-allocator | zfs-arc | user | kernel
+    # slab-unreclaimable | slab-reclaimable | vmalloc | percpu | page-allocator | zfs-arc | user | kernel
+    # | cache (the page cache, from a ticket's words)
+    kind: str
     bytes: int
     share: float | None  # of MemTotal, when known
     name: str | None  # the cache or caller that stands out, when one does
     why: str
+    # reclaimable memory the evidence says is not given back when it should be (the reporter tried
+    # drop_caches, or it stayed while the host swapped): a reclaim failure, which acts as a leak
+    kept: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,8 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
     kinds = tuple(getattr(words, "kinds", ()))
     if named is not None:
         kind = "slab-reclaimable" if is_reclaimable_name(named) else "slab-unreclaimable"
-        said = f"the ticket names {named} as what grows"
+        kept = kind == "slab-reclaimable" and getattr(words, "kept", False)
+        said = f"the ticket names {named} as what {'is not given back under pressure' if kept else 'grows'}"
     elif kinds:
         kind, named = kinds[0], None
         said = f"the ticket says {_KIND_WORDS[kind]} grows"
@@ -178,6 +185,13 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
                 "user", 0, None, None, "the ticket's words put the memory in huge pages or shared memory (Shmem, tmpfs)"
             )
         )
+    elif getattr(words, "process", None):
+        # the reporter saw one program hold GiBs (its RSS, anon-rss in an OOM line): programs' memory
+        out.append(
+            Candidate("user", 0, None, None, f"the ticket's words put the memory in one program ({words.process!r})")
+        )
+    elif getattr(words, "cache", False):
+        out.append(Candidate("cache", 0, None, None, "the ticket's words put the memory in the page cache"))
     elif getattr(words, "kernel_leak", False):
         # the reporter says the kernel leaks, naming no kind: kmemleak's objects are slab allocations
         kmemleak = bool(getattr(words, "kmemleak", False))
@@ -446,6 +460,17 @@ def judge(
     if failed is not None and not any(c.kind == "vmalloc" for c in out):
         out.append(failed)
     _from_words(out, metrics, words)
+    if getattr(words, "kept", False):
+        out = [
+            dataclasses.replace(
+                c,
+                kept=True,
+                why=c.why if "not given back" in c.why else f"{c.why}; the ticket says it is not given back under pressure",
+            )
+            if c.kind == "slab-reclaimable"
+            else c
+            for c in out
+        ]
     leaked = _kmemleak(metrics, kmemleak)
     if leaked is not None and not any(c.kind == leaked.kind for c in out):
         out.append(leaked)

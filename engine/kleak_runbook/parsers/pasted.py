@@ -396,7 +396,7 @@ def split_pasted(text: str) -> PastedBlocks:
         add(spec, normalised, "slabtop" if kind == "slabtop" else "")
     facts = read_prose("\n".join(splitter.prose))
     described: tuple[str, ...] = ()
-    if not sampled["meminfo"] and facts.fields and (facts.kernel_figures or order):
+    if not sampled["meminfo"] and facts.fields and (facts.counters or order):
         # no memory counters pasted, but the reporter stated them: "SUnreclaim is 2.3 GB", "4 gb system"
         add("meminfo", facts.meminfo(), "partial")
         said = "; ".join(repr(x) for x in facts.said)

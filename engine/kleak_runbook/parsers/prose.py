@@ -28,9 +28,9 @@ _SIZE = r"([0-9]+(?:,[0-9]{3})*(?:[.,][0-9]+)?)\s*(kB|KB|KiB|[kKmMgGtT](?:i?[bB]
 _THOUSANDS = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+")
 # the kernel-memory fields a reporter quotes, joined to their figure by a short connective
 _FIELD = re.compile(
-    r"\b(MemTotal|Slab|SUnreclaim|SReclaimable|Percpu|VmallocUsed)\b[`*\"']*:?"
+    r"\b(MemTotal|MemFree|MemAvailable|Slab|SUnreclaim|SReclaimable|Percpu|VmallocUsed)\b[`*\"']*:?"
     r"(?:\s*(?:is|was|has|had|now|=|:|of|at|reaches|reached|around|about|~|grows|grew|goes|went|rose|climbed"
-    r"|increased|up|to|from))*\s*"
+    r"|increased|up|to|from|memory|usage|currently|size|total|uses|using|used|shows|showed|reported|reports|\|))*\s*[`*]*"
     + _SIZE
     + r"(?:\s+to\s+(?:~\s*)?"  # "SUnreclaim went from 100 MB to 2.3 GB": the figure it reached
     + _SIZE
@@ -48,7 +48,8 @@ _MACHINE_NAMED = re.compile(r"\b(?:[Tt]otal|[Ii]nstalled|[Pp]hysical)\s+(?:RAM|[
 # words that show the text is about kernel memory (so it is a memory ticket told in words)
 _TERMS = re.compile(
     r"\b(SUnreclaim|SReclaimable|Slab|slabtop|slabinfo|Percpu|per-cpu|vmalloc\w*|kmalloc-\w+|kmem\w*"
-    r"|memleak|memory leak|leak(?:s|ing|ed)?|OOM|oom-killer|out of memory|MemAvailable|meminfo)\b",
+    r"|memleak|memory leak|leak(?:s|ing|ed)?|OOM|oom-killer|out of memory|MemAvailable|meminfo"
+    r"|huge ?pages?|HugePages_\w+|Shmem|tmpfs|page cache|buff/cache|cache and buffers|buffers and cache)\b",
     re.IGNORECASE,
 )
 
@@ -59,7 +60,7 @@ _GENERIC_CACHE = re.compile(r"\b((?:dma-)?kmalloc-(?:rcl-|cg-)?[0-9]+k?|size-[0-
 _QUOTED_CACHE = re.compile(
     r"[`'(]([A-Za-z][\w-]*(?:_cache|_cachep|_jar|_node|_struct|-State|_head))[`')]"
     r"|\b([A-Za-z][\w-]*_(?:cache|cachep|jar)|skbuff_\w+|buffer_head|radix_tree_node|task_struct"
-    r"|vm_area_struct|anon_vma(?:_chain)?|mm_struct|names_cache|filp)\b"
+    r"|vm_area_struct|anon_vma(?:_chain)?|mm_struct|names_cache|filp|dentry|dentries)\b"
 )
 # a size a sentence gives for a cache it names: a cache holding this much is what the ticket is about
 # ("/proc/slabinfo lists kmalloc-512 as 30GB"), grown or not
@@ -70,18 +71,42 @@ _NOT_CACHES = frozenset({"drop_cache", "page_cache", "swap_cache", "buffer_cache
 # what a reporter says a leaking cache does
 _GROWS = re.compile(
     r"\b(?:leak\w*|grow\w*|grew|increas\w*|rise|rising|rises|climb\w*|creep\w*|keeps? going up|fill\w* up"
-    r"|consum\w*|dominat\w*|eat\w*|hog\w*|balloon\w*|explod\w*|never (?:freed|released|reclaimed)|not (?:freed|released|reclaimed))\b",
+    r"|consum\w*|dominat\w*|occup\w*|eat\w*|hog\w*|balloon\w*|explod\w*|most of (?:it|that|this|them|which|the (?:memory|slab|RAM))|(?:keeps?|kept|is|was|were|are) going up|goes up|went up)\b",
+    re.I,
+)
+# what a reporter says of memory the kernel should give back and does not: "ext4_inode_cache would
+# not go down", "drop_caches did not help", "SUnreclaim is not freed"
+_KEPT = re.compile(
+    r"\b(?:never|not|n['’]t)\s+(?:(?:be|get|getting|being|been)\s+)?(?:freed|released|reclaimed|returned"
+    r"|go(?:es|ing)?\s+down|come\s+down|shrink\w*|decreas\w*|drop(?:s|ped)?|help(?:s|ed)?)\b",
     re.I,
 )
 # the kind of kernel memory a sentence that says something grows names (first match wins)
 _KINDS = (
-    ("slab-unreclaimable", re.compile(r"\bSUnreclaim\b|\bunreclaimable slab\b|\bslab\b", re.I)),
+    ("slab-unreclaimable", re.compile(r"\bSUnreclaim\b|\bunreclaimable slab\b|\bslab\b|\bkmalloc\b", re.I)),
     ("percpu", re.compile(r"\bper-?cpu\b", re.I)),
     ("vmalloc", re.compile(r"\bvmalloc\w*|\bVmallocUsed\b", re.I)),
     ("page-allocator", re.compile(r"\bpage_frag\w*|\balloc_pages\b|\bpage pool\b|\bpage_owner\b|\bGPUActive\b", re.I)),
 )
 # programs' memory, told in words: huge pages set aside, shared memory and tmpfs
 _USER_WORDS = re.compile(r"\bhuge ?pages?\b|\bHugePages_\w+|\bShmem\b|\btmpfs\b|/dev/shm\b", re.I)
+# the page cache, told in words: "cache and buffers grow after the backup", "buff/cache holds 40G"
+_PAGE_CACHE = re.compile(
+    r"\bpage ?cache\b|\bbuff(?:ers)?/cache\b|\bcache and buffers\b|\bbuffers and cache\b|\bcached memory\b"
+    r"|\b(?:file|disk) cache\b",
+    re.I,
+)
+# one program's memory, told in words: "(anon-rss: ~28GiB)", "VmRSS jump to 15-30 GiB", "the init
+# process is taking 6GB of RAM"
+_PROCESS_MEMORY = re.compile(
+    r"\b(?:anon-rss|VmRSS|VmData|RSS)\b[:=\s]*(?:(?:of|is|was|at|to|jumps?|jumped|reach\w*|grows?|grew|~|about|around)\s*)*"
+    + _SIZE
+    + r"|\b(?:process|daemon|service|application|program|app|PID\s*1|init)\b[^.\n]{0,40}?"
+    r"\b(?:taking|using|consuming|holding|eating|uses|takes|consumes|holds|eats)\s+(?:up\s+)?"
+    r"(?:(?:~|about|around|over|more than|almost|nearly)\s*)?" + _SIZE,
+    re.I,
+)
+_NEGATION = re.compile(r"\b(?:no|not|none|nothing|only|never|less than|under|below)\b|n['’]t\b", re.I)
 # /proc/cgroups' count for the memory controller, told in words: "65535 as num_cgroups for memory"
 _MEMCGS = re.compile(
     r"\b([0-9][0-9,]{2,})\s+(?:as\s+)?(?:the\s+)?num_cgroups\s+(?:for|of)\s+(?:the\s+)?memory\b"
@@ -92,7 +117,23 @@ _MEMCGS = re.compile(
 # what a claim of a leak says, and that the kernel is what leaks
 _LEAKS = re.compile(r"\b(?:leak\w*|memleak)\b", re.I)
 _KERNEL = re.compile(r"\bkernel\b|\bkmemleak\b|\bdrivers?\b", re.I)  # not "module": Python and Node have them
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<!:)\n\s*\n")
+# slab, or a cache by name, in a sentence
+_SLAB_NAMED = re.compile(
+    _GENERIC_CACHE.pattern + "|" + _QUOTED_CACHE.pattern + r"|\b(?:SUnreclaim|SReclaimable|slab|dentr(?:y|ies)|inodes?)\b",
+    re.I,
+)
+_RECLAIM_TRIED = re.compile(
+    r"drop_caches|vfs_cache_pressure|\bswap\w*|\bpressure\b|\bOOM\b|oom-killer|out of memory|memory (?:is|was) full",
+    re.I,
+)
+# "kmemleak isn't showing anything", "kmemleak reports nothing": a tool that found no leak
+_FOUND_NOTHING = re.compile(
+    r"(?:n['’]t|\bnot|\bnever)\s+(?:show|report|find|found|detect|list|print|see)\w*\s+(?:anything|any)\b"
+    r"|\b(?:shows?|reports?|finds?|found|detects?|detected|lists?|says?)\s+nothing\b|\bnothing\s+(?:in|from)\s+kmemleak\b",
+    re.I,
+)
+_HEDGE = re.compile(r"\b(?:may be|maybe|might|perhaps|possibl[ey]|not sure|wonder\w*)\b", re.I)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<!:)\n\s*\n|\n(?=#{1,6}\s)")  # and at a markdown heading
 
 
 @dataclass(frozen=True)
@@ -110,6 +151,12 @@ class ProseFacts:
     # a sentence says the kernel (a driver, a module) leaks memory, and whether kmemleak is named
     kernel_leak: bool = False
     kmemleak: bool = False
+    # a sentence says slab, or a cache it names, is not given back (drop_caches, memory pressure, the
+    # workload stopped): what would be cache if the kernel freed it
+    kept: bool = False
+    cache: bool = False  # a sentence says the page cache (cache and buffers) grows or holds the memory
+    # the words that say one program holds GiBs ("the init process is taking 6GB of RAM")
+    process: str | None = None
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -117,7 +164,12 @@ class ProseFacts:
 
     @property
     def kernel_figures(self) -> bool:
-        return any(k != "MemTotal" for k in self.fields)
+        return any(k not in ("MemTotal", "MemFree", "MemAvailable") for k in self.fields)
+
+    @property
+    def counters(self) -> bool:
+        """Kernel-memory figures, or MemTotal with another figure to set against it."""
+        return self.kernel_figures or ("MemTotal" in self.fields and len(self.fields) > 1)
 
 
 def _bytes(number: str, unit: str) -> int:
@@ -159,13 +211,37 @@ def read_prose(text: str) -> ProseFacts:
         bool(_USER_WORDS.search(text)),
         any(_USER_WORDS.search(x) for x in claims),
         any(_KERNEL.search(x) for x in claims),
-        bool(re.search(r"\bkmemleak\b", text, re.I)),
+        any(re.search(r"\bkmemleak\b", x, re.I) and not _FOUND_NOTHING.search(x) for x in _SENTENCE.split(text)),
+        _kept(text),
+        any(_PAGE_CACHE.search(x) and _GROWS.search(x) for x in _claims(text)),
+        _process(text),
     )
 
 
 def _claims(text: str) -> list[str]:
-    """The sentences that state something: "Is it a kernel memory leak?" asks, it does not claim."""
-    return [x for x in _SENTENCE.split(text) if not x.rstrip().endswith("?")]
+    """The sentences that state something: "Is it a kernel memory leak?" asks, it does not claim,
+    and nor does "there may be some driver caused memory leak"."""
+    return [x for x in _SENTENCE.split(text) if not x.rstrip().endswith("?") and not _HEDGE.search(x)]
+
+
+def _process(text: str) -> str | None:
+    """The words that say one program holds a GiB or more, in a sentence that does not deny it
+    ("no process uses more than 1 GB" says the opposite)."""
+    for sentence in _claims(text):
+        for m in _PROCESS_MEMORY.finditer(sentence):
+            number, unit = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+            clause = sentence[sentence.rfind("\n", 0, m.start()) + 1 : m.end()]  # its own line, up to it
+            if _bytes(number, unit) >= 1024**3 and not _NEGATION.search(clause):
+                return m.group(0).strip()
+    return None
+
+
+def _kept(text: str) -> bool:
+    """Slab, or a cache named, said not to be given back, and something that should have freed it
+    said to have been tried (drop_caches, vfs_cache_pressure, swapping, memory pressure, the OOM
+    killer): "not freed" alone is often only what free's "used" column seemed to say."""
+    kept = [x for x in _claims(text) if _KEPT.search(x)]
+    return any(_SLAB_NAMED.search(x) for x in kept) and any(_RECLAIM_TRIED.search(x) for x in kept)
 
 
 def _growing(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -174,14 +250,15 @@ def _growing(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     caches: dict[str, None] = {}
     kinds: dict[str, None] = {}
     for sentence in _SENTENCE.split(text):
-        grows = bool(_GROWS.search(sentence))
+        grows = bool(_GROWS.search(sentence) or _KEPT.search(sentence))
         if not grows and not any(_bytes(m.group(1), m.group(2)) >= MIN_NAMED_CACHE for m in _SIZED.finditer(sentence)):
             continue  # a cache named with a size of a GiB or more is what the ticket is about, grown or not
         for m in _GENERIC_CACHE.finditer(sentence):
             caches.setdefault(m.group(1), None)
         for m in _QUOTED_CACHE.finditer(sentence):
-            if (m.group(1) or m.group(2)) not in _NOT_CACHES:
-                caches.setdefault(m.group(1) or m.group(2), None)
+            name = m.group(1) or m.group(2)
+            if name not in _NOT_CACHES:
+                caches.setdefault("dentry" if name == "dentries" else name, None)
         if not grows:
             continue
         named = [(m.start(), kind) for kind, pattern in _KINDS for m in [pattern.search(sentence)] if m]
