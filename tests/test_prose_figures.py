@@ -106,3 +106,17 @@ def test_a_hedged_or_asked_leak_is_no_claim_and_kmemleak_that_found_nothing() ->
     facts = read_prose("Huge memory leak in the Linux kernel. Interestingly, kmemleak isn't showing anything.\n")
     assert facts.kernel_leak and not facts.kmemleak
     assert read_prose("kmemleak reports 200 unreferenced objects from the driver.\n").kmemleak
+
+
+def test_steady_growth_in_words_and_dotted_thousands() -> None:
+    # tests/cases/gh-openwrt-23610-sunreclaim-ipq40xx, shortened
+    facts = read_prose("SUnreclaim grows from ~14.500 kB after boot, continuing linearly until OOM reboot.\n")
+    assert facts.fields["SUnreclaim"] == 14500 * 1024 and facts.steady and facts.kinds == ("slab-unreclaimable",)
+    assert not read_prose("SUnreclaim grew after the test.\n").steady
+    assert read_prose("Slab is 2.500 GB\n").fields["Slab"] == round(2.5 * GiB)  # a decimal point, in GB
+
+
+def test_the_reporter_found_no_program_holding_it() -> None:
+    assert read_prose("We checked the meminfo, top and slabtop, could not found where the memory is.\n").no_owner
+    assert read_prose("I'm missing about 10GB of memory.\n").no_owner
+    assert not read_prose("The memory is used by mysqld.\n").no_owner

@@ -170,11 +170,22 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
             if c.kind == "kernel" or (named is not None and c.kind == kind):
                 out[i] = Candidate(kind if c.kind == "kernel" else c.kind, c.bytes, c.share, named, f"{c.why}; {said}")
             return
-    if out or metrics.meminfo or metrics.caches or metrics.callers:
+    figures = bool(metrics.meminfo or metrics.caches or metrics.callers)
+    if out or (figures and not (kind and getattr(words, "steady", False))):
+        # figures decide over words, unless the words tell of a growth that went on and on (a rate,
+        # "linearly until OOM"), which no single figure shows
         return
     if kind:
         out.append(
-            Candidate(kind, 0, None, named, f"{said} (the reporter's observation: the evidence has no figure of it)")
+            Candidate(
+                kind,
+                0,
+                None,
+                named,
+                f"{said}, on and on (the reporter's observation: no figure given shows the growth)"
+                if figures
+                else f"{said} (the reporter's observation: the evidence has no figure of it)",
+            )
         )
     elif getattr(words, "user", False) and (
         getattr(words, "user_leak", False) or not any("leak" in t for t in getattr(words, "terms", ()))
@@ -452,6 +463,25 @@ def judge(
     huge = int(huge_pages) * int(huge_size) if huge_pages is not None and huge_size is not None else 0
     if huge and (huge >= 0.5 * total if total else huge >= float(p.get("large_slab_bytes", 4 * GiB))):
         add("user", huge, None, f"Huge pages reserve {_gib(huge)}")
+    used = metrics.meminfo.get("Used")  # free's "used": programs and the kernel's memory together
+    if (
+        used is not None
+        and total
+        and anonymous(metrics.meminfo) is None
+        and (getattr(words, "kernel_leak", False) or getattr(words, "no_owner", False))
+    ):
+        # free cannot split "used", but the reporter looked at the programs and they do not hold it:
+        # what slab does not explain is kernel memory outside slab (the page allocator, vmalloc)
+        slab = int(slab_field) if slab_field is not None else int(slab_total or 0)
+        rest = int(used) - slab
+        if rest > float(p.get("max_unaccounted_fraction", 0.25)) * total:
+            add(
+                "page-allocator",
+                rest,
+                None,
+                f"free counts {_gib(int(used))} used, of which slab explains {_gib(slab)}, and the ticket says"
+                f" no program holds it: {_gib(rest)} is kernel memory outside slab",
+            )
     if not out and total:
         programs = _user_memory(metrics.meminfo, total, p)
         if programs is not None:

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 _UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-_SIZE = r"([0-9]+(?:,[0-9]{3})*(?:[.,][0-9]+)?)\s*(kB|KB|KiB|[kKmMgGtT](?:i?[bB])?)\b"
+_SIZE = r"([0-9]+(?:[,.][0-9]{3})*(?:[.,][0-9]+)?)\s*(kB|KB|KiB|[kKmMgGtT](?:i?[bB])?)\b"
 _THOUSANDS = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+")
+_DOT_THOUSANDS = re.compile(r"[0-9]{1,3}(?:\.[0-9]{3})+")
 # the kernel-memory fields a reporter quotes, joined to their figure by a short connective
 _FIELD = re.compile(
     r"\b(MemTotal|MemFree|MemAvailable|Slab|SUnreclaim|SReclaimable|Percpu|VmallocUsed)\b[`*\"']*:?"
@@ -81,6 +82,13 @@ _KEPT = re.compile(
     r"|go(?:es|ing)?\s+down|come\s+down|shrink\w*|decreas\w*|drop(?:s|ped)?|help(?:s|ed)?)\b",
     re.I,
 )
+# growth said to go on and on: "grows continuously", "linearly until OOM", "every day", "190 kB/hour"
+_STEADY = re.compile(
+    r"\bcontinu\w*|\blinear\w*|\bsteadi\w*|\bsteady\b|\bconstant\w*|\bmonoton\w*|\bkeeps?\b|\bnever stops\b"
+    r"|\bevery (?:day|hour|week|minute)\b|\bper (?:day|hour|week)\b|\b(?:a|each) (?:day|hour|week)\b|/(?:h|hr|hour|day)\b"
+    r"|\buntil (?:the )?(?:OOM|out of memory|reboot|crash|it (?:crashes|freezes|dies))",
+    re.I,
+)
 # the kind of kernel memory a sentence that says something grows names (first match wins)
 _KINDS = (
     ("slab-unreclaimable", re.compile(r"\bSUnreclaim\b|\bunreclaimable slab\b|\bslab\b|\bkmalloc\b", re.I)),
@@ -104,6 +112,14 @@ _PROCESS_MEMORY = re.compile(
     + r"|\b(?:process|daemon|service|application|program|app|PID\s*1|init)\b[^.\n]{0,40}?"
     r"\b(?:taking|using|consuming|holding|eating|uses|takes|consumes|holds|eats)\s+(?:up\s+)?"
     r"(?:(?:~|about|around|over|more than|almost|nearly)\s*)?" + _SIZE,
+    re.I,
+)
+# the reporter looked for the memory in programs and did not find it there
+_NO_OWNER = re.compile(
+    r"\b(?:could|can|did|do)(?:\s*n['’]t|\s+not|no)\s+(?:find|found|see|tell|account for|explain)\s+(?:where|what|who|which)"
+    r"|\bno (?:single )?(?:process|program|application|container)(?:es|s)?\s+(?:is\s+|are\s+)?(?:using|uses|holds?|holding|consum\w*)"
+    r"|\bnot (?:used|held|owned) by any (?:process|program)|\bmissing (?:about |around |~)?[0-9]"
+    r"|\b(?:memory|RAM) (?:is |goes |went )?missing\b|\bdisappear\w*",
     re.I,
 )
 _NEGATION = re.compile(r"\b(?:no|not|none|nothing|only|never|less than|under|below)\b|n['’]t\b", re.I)
@@ -157,6 +173,10 @@ class ProseFacts:
     cache: bool = False  # a sentence says the page cache (cache and buffers) grows or holds the memory
     # the words that say one program holds GiBs ("the init process is taking 6GB of RAM")
     process: str | None = None
+    # the reporter says no program holds the memory ("could not find where the memory is")
+    no_owner: bool = False
+    # a sentence says what grows goes on growing (continuously, linearly, until OOM): kinds or caches named
+    steady: bool = False
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -176,6 +196,8 @@ def _bytes(number: str, unit: str) -> int:
     """A stated size in bytes: "2,143 MB" has a thousands separator (three digits after the comma),
     "1,5 GB" a decimal comma."""
     scale = 1024 if unit in ("kB", "KB", "KiB") else _UNITS[unit[0].lower()]
+    if scale == 1024 and _DOT_THOUSANDS.fullmatch(number):
+        return int(number.replace(".", "")) * scale  # "16.244 kB": meminfo's kB are whole, so the dot groups thousands
     digits = number.replace(",", "") if _THOUSANDS.fullmatch(number) else number.replace(",", ".")
     return round(float(digits) * scale)
 
@@ -215,6 +237,9 @@ def read_prose(text: str) -> ProseFacts:
         _kept(text),
         any(_PAGE_CACHE.search(x) and _GROWS.search(x) for x in _claims(text)),
         _process(text),
+        any(_NO_OWNER.search(x) for x in _claims(text)),
+        any(_GROWS.search(x) and _STEADY.search(x) and _SLAB_NAMED.search(x) for x in _claims(text))
+        or any(_GROWS.search(x) and _STEADY.search(x) and p.search(x) for x in _claims(text) for _, p in _KINDS),
     )
 
 
