@@ -120,3 +120,10 @@ def test_the_reporter_found_no_program_holding_it() -> None:
     assert read_prose("We checked the meminfo, top and slabtop, could not found where the memory is.\n").no_owner
     assert read_prose("I'm missing about 10GB of memory.\n").no_owner
     assert not read_prose("The memory is used by mysqld.\n").no_owner
+
+
+def test_an_output_taken_after_the_load_stopped() -> None:
+    # tests/cases/gh-boundarydevices-57-android-sunreclaim-growth, shortened
+    assert read_prose("After killing the application:\nSlab: 80956 kB\n").stopped
+    assert read_prose("once the containers were stopped the memory stayed\n").stopped
+    assert not read_prose("After running the application for 10-15 minutes:\n").stopped

@@ -114,6 +114,13 @@ _PROCESS_MEMORY = re.compile(
     r"(?:(?:~|about|around|over|more than|almost|nearly)\s*)?" + _SIZE,
     re.I,
 )
+# an output the paste says was taken after the load that took the memory stopped
+_AFTER_STOP = re.compile(
+    r"\bafter (?:killing|stopping|closing|exiting|quitting|terminating|unloading|removing|deleting)\b"
+    r"|\bafter (?:the|it|they|all)\b[\w ]{0,30}?\b(?:was |were |had |has )?(?:killed|stopped|closed|exited|ended|finished|terminated|unloaded|removed|deleted)\b"
+    r"|\bonce\b[\w ]{0,30}?\b(?:was |were |had |has )?(?:killed|stopped|closed|exited|ended|finished|terminated)\b",
+    re.I,
+)
 # the reporter looked for the memory in programs and did not find it there
 _NO_OWNER = re.compile(
     r"\b(?:could|can|did|do)(?:\s*n['’]t|\s+not|no)\s+(?:find|found|see|tell|account for|explain)\s+(?:where|what|who|which)"
@@ -177,6 +184,8 @@ class ProseFacts:
     no_owner: bool = False
     # a sentence says what grows goes on growing (continuously, linearly, until OOM): kinds or caches named
     steady: bool = False
+    # the text says an output was taken after the load stopped ("After killing the application:")
+    stopped: bool = False
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -240,6 +249,7 @@ def read_prose(text: str) -> ProseFacts:
         any(_NO_OWNER.search(x) for x in _claims(text)),
         any(_GROWS.search(x) and _STEADY.search(x) and _SLAB_NAMED.search(x) for x in _claims(text))
         or any(_GROWS.search(x) and _STEADY.search(x) and p.search(x) for x in _claims(text) for _, p in _KINDS),
+        bool(_AFTER_STOP.search(text)),
     )
 
 
