@@ -42,3 +42,24 @@ def test_a_meminfo_dump_cut_short_does_not_hide_the_others(tmp_path: Path) -> No
     doc = judge("gh-openwrt-19544-meminfo-unaccounted", tmp_path)
     assert doc["memory"] is not None and doc["kernel_memory"]
     assert any("cut short" in n for n in doc["notes"])
+
+
+def test_smem_beside_meminfo_splits_out_what_no_field_holds() -> None:
+    """smem's kernel dynamic memory less what meminfo's kernel fields explain is memory in no field
+    (tests/cases/gh-gnif-vendor-reset-28-unaccounted: 9.7 GiB noncache, 1.2 GiB slab)."""
+    from kleak_runbook.derive import snapshot
+    from kleak_runbook.derive.metrics import Metrics
+    from kleak_runbook.derive.series import Series
+
+    def metrics(**fields: int) -> Metrics:
+        m = Metrics(times=None, sample_count=1, window_s=0.0, mem_total=fields["MemTotal"], page_size=4096)
+        m.meminfo = {k: Series.of([v], None) for k, v in fields.items()}
+        return m
+
+    GiB = 1024**3
+    both = metrics(MemTotal=32 * GiB, KernelDynamicNoncache=int(9.7 * GiB), UserspaceUsed=2 * GiB, Slab=GiB)
+    top = snapshot.judge(both, {}).top
+    assert top is not None and top.kind == "page-allocator" and top.bytes == int(9.7 * GiB) - GiB
+    alone = metrics(MemTotal=32 * GiB, KernelDynamicNoncache=int(9.7 * GiB), UserspaceUsed=2 * GiB)
+    top = snapshot.judge(alone, {}).top
+    assert top is not None and top.kind == "kernel"  # without meminfo's fields, no kind can be told

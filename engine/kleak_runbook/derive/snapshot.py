@@ -458,7 +458,21 @@ def judge(
         and total
         and (int(kdyn) > float(p.get("max_unreclaimable_slab_fraction", 0.2)) * total or heavy)
     ):
-        add("kernel", int(kdyn), None, f"smem counts {_gib(int(kdyn))} of kernel dynamic memory that is not cache")
+        shown = [metrics.meminfo.get(k) for k in ("Slab", "KernelStack", "PageTables", "VmallocUsed", "Percpu")]
+        if shown[0] is not None:
+            # meminfo beside it: what its kernel fields do not explain is the residue in no field
+            rest = int(kdyn) - sum(int(x) for x in shown if x is not None)
+            if rest > float(p.get("max_unaccounted_fraction", 0.25)) * total:
+                add(
+                    "page-allocator",
+                    rest,
+                    None,
+                    f"smem counts {_gib(int(kdyn))} of kernel dynamic memory that is not cache, of which meminfo's"
+                    f" kernel fields (Slab, stacks, page tables) explain {_gib(int(kdyn) - rest)}: {_gib(rest)} is in"
+                    " no field",
+                )
+        if not any(c.kind == "page-allocator" for c in out):
+            add("kernel", int(kdyn), None, f"smem counts {_gib(int(kdyn))} of kernel dynamic memory that is not cache")
     huge_pages, huge_size = metrics.meminfo.get("HugePages_Total"), metrics.meminfo.get("Hugepagesize")
     huge = int(huge_pages) * int(huge_size) if huge_pages is not None and huge_size is not None else 0
     if huge and (huge >= 0.5 * total if total else huge >= float(p.get("large_slab_bytes", 4 * GiB))):
@@ -495,7 +509,9 @@ def judge(
             dataclasses.replace(
                 c,
                 kept=True,
-                why=c.why if "not given back" in c.why else f"{c.why}; the ticket says it is not given back under pressure",
+                why=c.why
+                if "not given back" in c.why
+                else f"{c.why}; the ticket says it is not given back under pressure",
             )
             if c.kind == "slab-reclaimable"
             else c

@@ -142,7 +142,10 @@ _LEAKS = re.compile(r"\b(?:leak\w*|memleak)\b", re.I)
 _KERNEL = re.compile(r"\bkernel\b|\bkmemleak\b|\bdrivers?\b", re.I)  # not "module": Python and Node have them
 # slab, or a cache by name, in a sentence
 _SLAB_NAMED = re.compile(
-    _GENERIC_CACHE.pattern + "|" + _QUOTED_CACHE.pattern + r"|\b(?:SUnreclaim|SReclaimable|slab|dentr(?:y|ies)|inodes?)\b",
+    _GENERIC_CACHE.pattern
+    + "|"
+    + _QUOTED_CACHE.pattern
+    + r"|\b(?:SUnreclaim|SReclaimable|slab|dentr(?:y|ies)|inodes?)\b",
     re.I,
 )
 _RECLAIM_TRIED = re.compile(
