@@ -36,3 +36,23 @@ def test_a_ticket_that_only_names_a_cache_is_a_memory_ticket() -> None:
     # words alone, no output and no term like "slab" or "leak": still judged, not refused
     blocks = split_pasted("On our 64 GB server the ext4_inode_cache keeps growing and is now 20 GB.\n")
     assert blocks and "ext4_inode_cache" in blocks.described
+
+
+def test_output_a_blog_prints_behind_hash_marks_and_arc_summary() -> None:
+    """tests/cases/blog-mercemay-proxmox-zfs-arc: free -h and arc_summary, each line behind "# "."""
+    from kleak_runbook.parsers.pasted import split_pasted
+
+    text = (
+        "free -h\n"
+        "#                total        used        free      shared  buff/cache   available\n"
+        "# Mem:            62Gi        56Gi       1.1Gi       312Mi       5.2Gi       4.8Gi\n"
+        "\n"
+        "arc_summary | head -30\n"
+        "# ARC size (current):                                    98.1 %   39.7 GiB\n"
+        "# Max size (high water):                                100.0 %   40.5 GiB\n"
+        "# root prompt, not output\n"
+    )
+    blocks = split_pasted(text)
+    assert [spec for spec, _ in blocks.order] == ["meminfo", "arcstats"]
+    assert f"size 4 {round(39.7 * 1024**3)}" in blocks.arcstats[0]
+    assert f"c_max 4 {round(40.5 * 1024**3)}" in blocks.arcstats[0]

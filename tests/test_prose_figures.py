@@ -127,3 +127,20 @@ def test_an_output_taken_after_the_load_stopped() -> None:
     assert read_prose("After killing the application:\nSlab: 80956 kB\n").stopped
     assert read_prose("once the containers were stopped the memory stayed\n").stopped
     assert not read_prose("After running the application for 10-15 minutes:\n").stopped
+
+
+def test_a_program_by_its_name_and_a_ps_row() -> None:
+    assert read_prose("tailscaled grows to 7GB+ RAM and 70% CPU over few minutes\n").process
+    assert read_prose("Tailscale using 8GB of memory\n").process
+    assert read_prose("Slab using 8GB of memory\n").process is None  # a kind of kernel memory, not a program
+    assert read_prose("the kernel is using 8GB of RAM\n").process is None
+    # tests/cases/gh-open-vm-tools-452-vmtoolsd-ps, one row of ps faux
+    row = "root      5494  0.0 12.8 1137192 1050264 ?     Sl   May06 107:16 /usr/local/bin/vmtoolsd\n"
+    assert read_prose(row).process == "vmtoolsd at 1.0 GiB RSS (ps)"
+    small = "root      1865  0.0  1.0  85300  5360 ?        Sl   14:29   0:00 /usr/local/bin/vmtoolsd\n"
+    assert read_prose(small).process is None
+
+
+def test_the_arc_in_words() -> None:
+    assert read_prose("I have 16GB total memory, about 8GB are currently in use by ARC:\n").arc == 8 * GiB
+    assert read_prose("Is the ARC using 8GB?\n").arc is None

@@ -196,6 +196,10 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
                 "user", 0, None, None, "the ticket's words put the memory in huge pages or shared memory (Shmem, tmpfs)"
             )
         )
+    elif getattr(words, "arc", None):
+        out.append(
+            Candidate("zfs-arc", int(words.arc), None, None, f"the ticket says ZFS's ARC holds {_gib(words.arc)}")
+        )
     elif getattr(words, "process", None):
         # the reporter saw one program hold GiBs (its RSS, anon-rss in an OOM line): programs' memory
         out.append(
@@ -275,6 +279,7 @@ def judge(
     reclaimable = sum(int(c.bytes) for c in caches if c.reclaimable is True)
     unreclaimable = [c for c in caches if c.reclaimable is not True and not is_zfs_cache(c.name)]
     biggest: CacheStat | None = max(unreclaimable, key=lambda c: int(c.bytes), default=None)
+    biggest_reclaimable = max((int(c.bytes) for c in caches if c.reclaimable is True), default=0)
 
     su, sr = kmem.get("slab_unreclaimable"), kmem.get("slab_reclaimable")
     slab_field = metrics.meminfo.get("Slab")
@@ -372,8 +377,16 @@ def judge(
         sr is None
         and slab_total
         and reclaimable >= 0.5 * slab_total
-        and over(slab_total, "large_reclaimable_fraction", "large_cache_bytes")
+        and (
+            over(slab_total, "large_reclaimable_fraction", "large_cache_bytes")
+            or (
+                not (total or metrics.meminfo)
+                and biggest_reclaimable >= float(p.get("dominant_cache_share", 0.5)) * slab_total
+            )
+        )
     ):
+        # slab caches are all the evidence and one reclaimable cache holds most of them: that cache
+        # is what the memory in question is, at any size (there is nothing else to set it against)
         add(
             "slab-reclaimable",
             reclaimable,

@@ -90,12 +90,34 @@ _BARE_LINE_NUMBER = re.compile(r"^[0-9]{1,3}$")
 _LINE_NUMBER = re.compile(r"^[0-9]{1,3}(?=[A-Z][A-Za-z0-9_()]*:\s+[0-9]+(?:\s+kB)?$)")
 
 
+# arc_summary's sizes (old and new layouts): "ARC size (current):  98.1 %  39.7 GiB", "Max Size (High
+# Water): 16:1 40.50 GiB", as the arcstats rows they come from
+_ARC_SUMMARY = re.compile(
+    r"^(?P<what>ARC [Ss]ize(?: \(current\))?|Target [Ss]ize:? \([Aa]daptive\)|Min [Ss]ize \([Hh]ard [Ll]imit\)"
+    r"|Max [Ss]ize \([Hh]igh [Ww]ater\)):?\s+(?:[0-9.:]+\s*%?\s+)?(?P<n>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[KMGT])i?B$"
+)
+_ARC_NAMES = {"arc": "size", "tar": "c", "min": "c_min", "max": "c_max"}
+_SCALE = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def _arc_row(m: re.Match[str]) -> str:
+    name = _ARC_NAMES[m["what"][:3].lower()]
+    return f"{name} 4 {round(float(m['n']) * _SCALE[m['unit']])}"
+
+
 def clean(line: str) -> str:
-    """The line without e-mail quoting, indentation, markdown emphasis wrapped around it, and a
-    line number glued to a meminfo line."""
+    """The line without e-mail quoting, indentation, markdown emphasis wrapped around it, a line
+    number glued to a meminfo line, or the "# " a blog puts before output it shows; arc_summary's
+    size lines become the arcstats rows they summarise."""
     bare = _QUOTE.sub("", line).strip()
     bare = _EMPHASIS.sub("", bare).strip() or bare  # a fence line stays a (non-evidence) line
-    return _LINE_NUMBER.sub("", bare)
+    bare = _LINE_NUMBER.sub("", bare)
+    if bare.startswith("# "):
+        rest = bare[2:].strip()
+        if _FREE.match(rest) or _MEMINFO.match(rest) or _SLABTOP_SUMMARY.match(rest) or _ARC_SUMMARY.match(rest):
+            bare = rest
+    arc = _ARC_SUMMARY.match(bare)
+    return _arc_row(arc) if arc else bare
 
 
 # SLUB's allocation-failure warning (slab_out_of_memory)

@@ -406,8 +406,18 @@ def split_pasted(text: str) -> PastedBlocks:
         count, words = facts.memory_cgroups
         static["cgroups"] = f"{_CGROUPS_COLUMNS}memory\t0\t{count}\t1\n"
         notes.append(f"cgroups: the memory cgroup count stated in the ticket's words, not /proc/cgroups: {words!r}")
-    elif not order and (facts.terms or facts.caches):
-        described = tuple(dict.fromkeys((*facts.terms, *facts.caches)))  # a cache named is a memory ticket too
+    elif not order and (facts.terms or facts.caches or facts.process or facts.arc):
+        # a cache named, a program said to hold GiBs, the ARC: a memory ticket too
+        described = tuple(
+            dict.fromkeys(
+                (
+                    *facts.terms,
+                    *facts.caches,
+                    *(["a program's memory"] if facts.process else []),
+                    *(["ZFS's ARC"] if facts.arc else []),
+                )
+            )
+        )
         notes.append(
             f"meminfo: the text tells of the problem in words only (it names {', '.join(described[:6])}) and"
             " holds no output to judge; /proc/meminfo (with MemTotal), /proc/slabinfo and /proc/vmallocinfo,"
@@ -430,7 +440,9 @@ def split_pasted(text: str) -> PastedBlocks:
         ignored_lines=ignored,
         described=described,
         alloc_failure=alloc_failure_report(text),
-        words="\n".join(splitter.prose) + "\n" if facts.fields or facts.terms or facts.caches else None,
+        words="\n".join(splitter.prose) + "\n"
+        if facts.fields or facts.terms or facts.caches or facts.process or facts.arc
+        else None,
         notes=tuple(dict.fromkeys(notes)),
         order=tuple(order),
         slabinfo_forms=tuple(forms),

@@ -129,6 +129,27 @@ _NO_OWNER = re.compile(
     r"|\b(?:memory|RAM) (?:is |goes |went )?missing\b|\bdisappear\w*",
     re.I,
 )
+# "tailscaled grows to 7GB+ RAM", "Tailscale using 8GB of memory": a program by its name (not a kind
+# of kernel memory, a cache or the machine)
+_NAMED_PROGRAM_MEMORY = re.compile(
+    r"\b(?P<name>[A-Za-z][\w.-]{2,})\s+(?:is\s+|was\s+)?(?:using|uses|used|taking|takes|eating|eats|consuming|consumes"
+    r"|holding|holds|grows\s+to|grew\s+to|reaches|reached)\s+(?:up\s+)?(?:(?:~|about|around|over|more than|almost"
+    r"|nearly)\s*)?" + _SIZE + r"\+?\s*(?:of\s+)?(?:RAM|memory|mem|RSS)\b",
+    re.I,
+)
+_NOT_PROGRAMS = re.compile(
+    r"^(?:kernel|slab\w*|SUnreclaim|SReclaimable|Percpu|vmalloc\w*|cache\w*|buff\w*|ARC|ZFS|driver|module|memory"
+    r"|system|server|machine|host|box|it|this|that|which|what|and|total|used|free|available|swap|tmpfs|shmem"
+    r"|dentr\w*|inode\w*|page|pages|node|VM|container|pod|process|everything|nothing|something|usage)$",
+    re.I,
+)
+# a row of ps aux / ps faux: USER PID %CPU %MEM VSZ RSS TTY STAT START TIME COMMAND (RSS in KiB)
+_PS_ROW = re.compile(
+    r"^\S+\s+[0-9]+\s+[0-9.]+\s+[0-9.]+\s+[0-9]+\s+(?P<rss>[0-9]+)\s+\S+\s+\S+\s+\S+\s+[0-9:]+\s+(?P<cmd>\S+)",
+    re.M,
+)
+# ZFS's ARC said to hold memory: "about 8GB are currently in use by ARC", "the ARC takes 40 GB"
+_ARC_WORDS = re.compile(r"\b(?:ZFS\s+)?ARC\b")
 _NEGATION = re.compile(r"\b(?:no|not|none|nothing|only|never|less than|under|below)\b|n['’]t\b", re.I)
 # /proc/cgroups' count for the memory controller, told in words: "65535 as num_cgroups for memory"
 _MEMCGS = re.compile(
@@ -189,6 +210,7 @@ class ProseFacts:
     steady: bool = False
     # the text says an output was taken after the load stopped ("After killing the application:")
     stopped: bool = False
+    arc: int | None = None  # bytes the words say ZFS's ARC holds
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -253,6 +275,7 @@ def read_prose(text: str) -> ProseFacts:
         any(_GROWS.search(x) and _STEADY.search(x) and _SLAB_NAMED.search(x) for x in _claims(text))
         or any(_GROWS.search(x) and _STEADY.search(x) and p.search(x) for x in _claims(text) for _, p in _KINDS),
         bool(_AFTER_STOP.search(text)),
+        _arc(text),
     )
 
 
@@ -264,13 +287,35 @@ def _claims(text: str) -> list[str]:
 
 def _process(text: str) -> str | None:
     """The words that say one program holds a GiB or more, in a sentence that does not deny it
-    ("no process uses more than 1 GB" says the opposite)."""
+    ("no process uses more than 1 GB" says the opposite), or a ps row of one with that RSS."""
     for sentence in _claims(text):
         for m in _PROCESS_MEMORY.finditer(sentence):
             number, unit = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
             clause = sentence[sentence.rfind("\n", 0, m.start()) + 1 : m.end()]  # its own line, up to it
             if _bytes(number, unit) >= 1024**3 and not _NEGATION.search(clause):
                 return m.group(0).strip()
+        for m in _NAMED_PROGRAM_MEMORY.finditer(sentence):
+            clause = sentence[sentence.rfind("\n", 0, m.start()) + 1 : m.end()]
+            if (
+                not _NOT_PROGRAMS.match(m.group("name"))
+                and _bytes(m.group(2), m.group(3)) >= 1024**3
+                and not _NEGATION.search(clause)
+            ):
+                return m.group(0).strip()
+    rows = [(int(m.group("rss")) * 1024, m.group("cmd")) for m in _PS_ROW.finditer(text)]
+    rss, cmd = max(rows, default=(0, ""))
+    return f"{cmd.rsplit('/', 1)[-1]} at {rss / 1024**3:.1f} GiB RSS (ps)" if rss >= 1024**3 else None
+
+
+def _arc(text: str) -> int | None:
+    """The size a sentence says ZFS's ARC holds ("about 8GB are currently in use by ARC")."""
+    for line in text.splitlines():  # a line: a paste's words lose the blank lines between paragraphs
+        sentence = line.strip()
+        if _ARC_WORDS.search(sentence) and not sentence.endswith("?") and not _HEDGE.search(sentence):
+            sizes = [_bytes(m.group(1), m.group(2)) for m in _SIZED.finditer(sentence)]
+            held = [n for n in sizes if n >= 1024**3]
+            if held:
+                return min(held)  # "16GB total, about 8GB in use by ARC": the smaller is the ARC's
     return None
 
 
