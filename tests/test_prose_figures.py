@@ -144,3 +144,13 @@ def test_a_program_by_its_name_and_a_ps_row() -> None:
 def test_the_arc_in_words() -> None:
     assert read_prose("I have 16GB total memory, about 8GB are currently in use by ARC:\n").arc == 8 * GiB
     assert read_prose("Is the ARC using 8GB?\n").arc is None
+
+
+def test_a_top_row() -> None:
+    # tests/cases/gh-vgough-encfs-185-free-top, two rows of top (RES with a unit, and in KiB)
+    rows = (
+        " 2843 zma       20   0 9906720 6.007g    544 S   7.0 78.3  15:02.10 encfs\n"
+        " 9957 zma       20   0 1844552 446772  66308 S   7.0  5.6   3:03.25 firefox\n"
+    )
+    assert read_prose(rows).process == "encfs at 6.0 GiB RSS (top)"
+    assert read_prose(rows.splitlines()[1] + "\n").process is None

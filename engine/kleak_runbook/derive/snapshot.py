@@ -171,6 +171,10 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
                 out[i] = Candidate(kind if c.kind == "kernel" else c.kind, c.bytes, c.share, named, f"{c.why}; {said}")
             return
     figures = bool(metrics.meminfo or metrics.caches or metrics.callers)
+    if not out and figures and not kind and getattr(words, "process", None):
+        # nothing kernel-side is abnormal, and one program holds GiBs: where the memory went
+        out.append(Candidate("user", 0, None, None, f"one program holds the memory ({words.process})"))
+        return
     if out or (figures and not (kind and getattr(words, "steady", False))):
         # figures decide over words, unless the words tell of a growth that went on and on (a rate,
         # "linearly until OOM"), which no single figure shows

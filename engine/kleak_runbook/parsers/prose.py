@@ -148,6 +148,13 @@ _PS_ROW = re.compile(
     r"^\S+\s+[0-9]+\s+[0-9.]+\s+[0-9.]+\s+[0-9]+\s+(?P<rss>[0-9]+)\s+\S+\s+\S+\s+\S+\s+[0-9:]+\s+(?P<cmd>\S+)",
     re.M,
 )
+# a row of top: PID USER PR NI VIRT RES SHR S %CPU %MEM TIME+ COMMAND (RES in KiB, or with m/g/t)
+_TOP_ROW = re.compile(
+    r"^\s*[0-9]+\s+\S+\s+(?:rt|-?[0-9]+)\s+-?[0-9]+\s+[0-9.]+[kmgtp]?\s+(?P<res>[0-9.]+)(?P<unit>[kmgtp]?)\s+[0-9.]+[kmgtp]?"
+    r"\s+[A-Z]\s+[0-9.]+\s+[0-9.]+\s+[0-9:.]+\s+(?P<cmd>\S+)",
+    re.M,
+)
+_TOP_UNITS = {"": 1024, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
 # ZFS's ARC said to hold memory: "about 8GB are currently in use by ARC", "the ARC takes 40 GB"
 _ARC_WORDS = re.compile(r"\b(?:ZFS\s+)?ARC\b")
 _NEGATION = re.compile(r"\b(?:no|not|none|nothing|only|never|less than|under|below)\b|n['’]t\b", re.I)
@@ -302,9 +309,13 @@ def _process(text: str) -> str | None:
                 and not _NEGATION.search(clause)
             ):
                 return m.group(0).strip()
-    rows = [(int(m.group("rss")) * 1024, m.group("cmd")) for m in _PS_ROW.finditer(text)]
-    rss, cmd = max(rows, default=(0, ""))
-    return f"{cmd.rsplit('/', 1)[-1]} at {rss / 1024**3:.1f} GiB RSS (ps)" if rss >= 1024**3 else None
+    rows = [(int(m.group("rss")) * 1024, m.group("cmd"), "ps") for m in _PS_ROW.finditer(text)]
+    rows += [
+        (round(float(m.group("res")) * _TOP_UNITS[m.group("unit")]), m.group("cmd"), "top")
+        for m in _TOP_ROW.finditer(text)
+    ]
+    rss, cmd, tool = max(rows, default=(0, "", ""))
+    return f"{cmd.rsplit('/', 1)[-1]} at {rss / 1024**3:.1f} GiB RSS ({tool})" if rss >= 1024**3 else None
 
 
 def _arc(text: str) -> int | None:
