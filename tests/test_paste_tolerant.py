@@ -56,3 +56,23 @@ def test_output_a_blog_prints_behind_hash_marks_and_arc_summary() -> None:
     assert [spec for spec, _ in blocks.order] == ["meminfo", "arcstats"]
     assert f"size 4 {round(39.7 * 1024**3)}" in blocks.arcstats[0]
     assert f"c_max 4 {round(40.5 * 1024**3)}" in blocks.arcstats[0]
+
+
+def test_meminfo_fields_run_together_on_one_line() -> None:
+    """A web page that flattened a pasted /proc/meminfo (fields from tests/cases/gh-gnif-vendor-reset-28-unaccounted)."""
+    from kleak_runbook.parsers.pasted import split_pasted
+
+    text = (
+        "$ cat /proc/meminfo MemTotal: 32866052 kB MemFree: 9081332 kB MemAvailable: 20023604 kB"
+        " Buffers: 1000 kB Cached: 11388500 kB Slab: 1219148 kB SUnreclaim: 1057684 kB\n"
+    )
+    blocks = split_pasted(text)
+    assert [spec for spec, _ in blocks.order] == ["meminfo"]
+    assert (
+        blocks.meminfo[0].splitlines()[0] == "MemTotal: 32866052 kB" and "SUnreclaim: 1057684 kB" in blocks.meminfo[0]
+    )
+    # a sentence that names a few fields among many words stays a sentence
+    from kleak_runbook.parsers.pasted import _unglued
+
+    line = "Slab: 100 kB, SUnreclaim: 50 kB and SReclaimable: 50 kB are what the graph shows for this host all week"
+    assert _unglued([line]) == [line]

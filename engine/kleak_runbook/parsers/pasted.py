@@ -133,9 +133,20 @@ _ELISION = re.compile(r"^(?:\.{3,}|…|[\[(<]\s*(?:\.{3,}|…|snip\w*|cut|trunca
 _GLUED = re.compile(r"^(\s*[A-Z][A-Za-z0-9_()]*:\s+[0-9]+ kB)([A-Z][a-z].*)$")
 
 
+# meminfo fields run together on one line (a web page or chat client that flattened the paste):
+# "MemTotal: 32866052 kB MemFree: 9081332 kB MemAvailable: ..."
+_RUN_FIELD = re.compile(r"(?<![\w(])[A-Z][A-Za-z0-9_()]*:\s+[0-9]+(?:\s+kB)?(?=\s|$)")
+
+
 def _unglued(lines: list[str]) -> list[str]:
     out: list[str] = []
     for line in lines:
+        runs = list(_RUN_FIELD.finditer(line))
+        if len(runs) >= 3 and sum(len(m.group(0)) for m in runs) >= 0.6 * len(line[runs[0].start() :].rstrip()):
+            # the fields one per line, as /proc/meminfo prints them; words before the first stay a line
+            head = line[: runs[0].start()].strip()
+            out.extend(([head] if head else []) + [m.group(0) for m in runs])
+            continue
         m = _GLUED.match(line)
         out.extend((m.group(1), m.group(2)) if m else (line,))
     return out
