@@ -76,3 +76,16 @@ def test_meminfo_fields_run_together_on_one_line() -> None:
 
     line = "Slab: 100 kB, SUnreclaim: 50 kB and SReclaimable: 50 kB are what the graph shows for this host all week"
     assert _unglued([line]) == [line]
+
+
+def test_slabtop_rows_run_together_on_one_line() -> None:
+    """slabtop's rows flattened by a web page (rows from tests/cases/lore-linux-mm-chinner-xfs-inode-slabtop)."""
+    from kleak_runbook.parsers.pasted import split_pasted
+
+    text = (
+        "OBJS ACTIVE USE OBJ SIZE SLABS OBJ/SLAB CACHE SIZE NAME 689872 688486 99% 0.88K 172468 4 689872K xfs_inode"
+        " 294320 288968 98% 0.19K 14716 20 58864K dentry 212380 173765 81% 0.10K 5740 37 22960K buffer_head\n"
+    )
+    blocks = split_pasted(text)
+    assert [spec for spec, _ in blocks.order] == ["slabinfo"]
+    assert blocks.slabinfo[0].count("\n") >= 3 and "xfs_inode" in blocks.slabinfo[0]

@@ -138,9 +138,20 @@ _GLUED = re.compile(r"^(\s*[A-Z][A-Za-z0-9_()]*:\s+[0-9]+ kB)([A-Z][a-z].*)$")
 _RUN_FIELD = re.compile(r"(?<![\w(])[A-Z][A-Za-z0-9_()]*:\s+[0-9]+(?:\s+kB)?(?=\s|$)")
 
 
+# slabtop's rows run together the same way: OBJS ACTIVE USE OBJ-SIZE SLABS OBJ/SLAB CACHE-SIZE NAME
+_RUN_SLABTOP = re.compile(
+    r"(?<!\S)[0-9]+\s+[0-9]+\s+[0-9]+%\s+[0-9.]+[KMG]?\s+[0-9]+\s+[0-9]+\s+[0-9.]+[KMG]?\s+[A-Za-z][\w.:-]*(?=\s|$)"
+)
+
+
 def _unglued(lines: list[str]) -> list[str]:
     out: list[str] = []
     for line in lines:
+        rows = list(_RUN_SLABTOP.finditer(line))
+        if len(rows) >= 3:
+            head = line[: rows[0].start()].strip()
+            out.extend(([head] if head else []) + [m.group(0) for m in rows])
+            continue
         runs = list(_RUN_FIELD.finditer(line))
         if len(runs) >= 3 and sum(len(m.group(0)) for m in runs) >= 0.6 * len(line[runs[0].start() :].rstrip()):
             # the fields one per line, as /proc/meminfo prints them; words before the first stay a line
