@@ -154,3 +154,9 @@ def test_a_top_row() -> None:
     )
     assert read_prose(rows).process == "encfs at 6.0 GiB RSS (top)"
     assert read_prose(rows.splitlines()[1] + "\n").process is None
+
+
+def test_top_shows_nothing_is_no_owner() -> None:
+    # tests/cases/gh-haos-3958-free-used-balloon, shortened
+    assert read_prose("Glances doesn't show anything abnormal, htop doesn't show memory usage.\n").no_owner
+    assert not read_prose("htop shows firefox using most of it.\n").no_owner

@@ -126,7 +126,10 @@ _NO_OWNER = re.compile(
     r"\b(?:could|can|did|do)(?:\s*n['’]t|\s+not|no)\s+(?:find|found|see|tell|account for|explain)\s+(?:where|what|who|which)"
     r"|\bno (?:single )?(?:process|program|application|container)(?:es|s)?\s+(?:is\s+|are\s+)?(?:using|uses|holds?|holding|consum\w*)"
     r"|\bnot (?:used|held|owned) by any (?:process|program)|\bmissing (?:about |around |~)?[0-9]"
-    r"|\b(?:memory|RAM) (?:is |goes |went )?missing\b|\bdisappear\w*",
+    r"|\b(?:memory|RAM) (?:is |goes |went )?missing\b|\bdisappear\w*"
+    # "htop doesn't show memory usage", "top does not show anything using too much RAM"
+    r"|\b(?:h?top|ps|glances|smem|atop|btop)\b[^.\n]{0,40}?\b(?:does|did|do|would)(?:\s*n['’]t|\s+not)\s+show"
+    r"\s+(?:anything|any\w*|memory|much|high|the memory)",
     re.I,
 )
 # "tailscaled grows to 7GB+ RAM", "Tailscale using 8GB of memory": a program by its name (not a kind
