@@ -28,6 +28,9 @@ _RULES = {
     "vmalloc": ("vmalloc", "min_growth_bytes_per_s", "min_growth_bytes", 1),
     "percpu": ("percpu", "min_growth_bytes_per_s", "min_growth_bytes", 4),
     "unaccounted": ("page-allocator", "min_unaccounted_growth_bytes_per_s", "min_growth_bytes", 1),
+    # Slab without its reclaimable split (kernels before 2.6.19, a grep of "Slab" alone): its kind
+    # is told by MemAvailable (_slab_kind)
+    "slab_total": ("slab-unreclaimable", "min_growth_bytes_per_s", "min_growth_bytes", 1),
 }
 
 
@@ -95,6 +98,11 @@ def judge(metrics: Metrics, params: Mapping[str, Any]) -> Growth:
                 total = metrics.mem_total
                 large = total is not None and int(series) > float(params.get("large_reclaimable_fraction", 1)) * total
                 cache = slow or not (quick or large)
+            if component == "slab_total":
+                kind = _slab_kind(metrics, series.delta)
+                cache = kind == "slab-reclaimable" and (
+                    slow or rate < float(params.get("min_reclaimable_growth_bytes_per_s", 0))
+                )
             found.append(Grower(component, kind, rate, series.delta, cache=cache, slow=slow))
     found.sort(key=lambda g: (g.slow, -g.rate))
     if not found:
@@ -106,6 +114,16 @@ def judge(metrics: Metrics, params: Mapping[str, Any]) -> Growth:
         side = primary.component if g.rate < ratio * primary.rate else None
         out.append(Grower(g.component, g.kind, g.rate, g.delta, side, g.cache, g.slow))
     return Growth(tuple(out))
+
+
+def _slab_kind(metrics: Metrics, delta: int) -> str:
+    """Slab that grew with no reclaimable split: MemAvailable counts reclaimable slab as available,
+    so slab that took MemAvailable down with it (by half its growth or more) is unreclaimable, slab
+    that did not is reclaimable; without MemAvailable, unreclaimable (the kind that leaks)."""
+    avail = metrics.meminfo.get("MemAvailable")
+    if avail is None or delta <= 0:
+        return "slab-unreclaimable"
+    return "slab-unreclaimable" if avail.delta <= -0.5 * delta else "slab-reclaimable"
 
 
 def _slow(metrics: Metrics, series: Any, rate: float, params: Mapping[str, Any], divisor: float) -> bool:

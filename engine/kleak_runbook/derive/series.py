@@ -55,7 +55,10 @@ class Series(int):
         obj.min, obj.max = min(values), max(values)
         obj.growth_bytes_per_s = round(slope(obj.times, values), 1) if obj.times else 0.0
         steps = [b - a for a, b in zip(values, values[1:])]
-        obj.steady = bool(steps) and all(d >= 0 for d in steps) and obj.delta > 0
+        # a dip of under 1% of the whole rise (a few hundred KiB freed between two samples of a
+        # leak of GiBs) is noise, not memory given back
+        noise = 0.01 * obj.delta if obj.delta > 0 else 0
+        obj.steady = bool(steps) and all(d >= -noise for d in steps) and obj.delta > 0
         return obj
 
     def grows_at(self, rate_bytes_per_s: float, total_bytes: float) -> bool:

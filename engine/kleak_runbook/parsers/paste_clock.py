@@ -20,7 +20,9 @@ paste says when each output was taken. Two kinds of line say it:
 '2026-11-30T11:28:15Z'
 >>> wall_time("Mon 30 Nov 2026 11:28:15 PM UTC")
 '2026-11-30T23:28:15Z'
->>> print(wall_time("Mon Nov 30 11:28:15 CET 2026"))  # a zone whose offset is not certain is not guessed
+>>> wall_time("zzz ***Wed Jun 29 10:24:15 CEST 2022")  # OSWatcher's marker
+'2022-06-29T10:24:15+02:00'
+>>> print(wall_time("Mon Nov 30 11:28:15 CST 2026"))  # a zone whose offset is not certain is not guessed
 None
 >>> print(uptime_seconds("the host was up 10 min before it fell over"))
 None
@@ -52,12 +54,40 @@ _DATE_LOCALE = re.compile(
 _ISO = re.compile(
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]+)?(?:Z|[+-][0-9]{2}:?[0-9]{2})$"
 )
-# zones whose offset is certain; any other name leaves the time out rather than guess it
-_ZONES = {"UTC": "Z", "GMT": "Z", "Z": "Z"}
+# zones whose offset is certain; any other name (CST, IST, BST: more than one zone) leaves the time
+# out rather than guess it
+_ZONES = {
+    "UTC": "Z",
+    "GMT": "Z",
+    "Z": "Z",
+    "WET": "+00:00",
+    "WEST": "+01:00",
+    "CET": "+01:00",
+    "CEST": "+02:00",
+    "EET": "+02:00",
+    "EEST": "+03:00",
+    "MSK": "+03:00",
+    "JST": "+09:00",
+    "KST": "+09:00",
+    "HKT": "+08:00",
+    "SGT": "+08:00",
+    "AEST": "+10:00",
+    "AEDT": "+11:00",
+    "NZST": "+12:00",
+    "NZDT": "+13:00",
+    "EST": "-05:00",
+    "EDT": "-04:00",
+    "MST": "-07:00",
+    "MDT": "-06:00",
+    "PST": "-08:00",
+    "PDT": "-07:00",
+}
+# OSWatcher's sample marker ("zzz ***Wed Jun 29 10:24:15 CEST 2022") before a date
+_OSWATCHER = re.compile(r"^zzz\s*\*+\s*")
 
 
 def _bare(line: str) -> str:
-    return line.replace("**", "").replace("__", "").strip()
+    return _OSWATCHER.sub("", line.replace("**", "").replace("__", "").strip())
 
 
 def uptime_seconds(line: str) -> float | None:
