@@ -137,3 +137,15 @@ def test_vmstat_and_the_spl_slab_together(tmp_path: Path) -> None:
     found = parts(doc)
     assert found["zfs_spl"] == 12832735232 and "not_split" in found
     assert (doc["verdict"], doc["kind"]) == ("no-leak", "none") and "zio_buf_16384" in doc["summary"]
+
+
+def test_a_memory_cgroups_memory_stat_is_judged_against_the_cgroups_memory(tmp_path: Path) -> None:
+    """cgroup v2 memory.stat (tests/cases/gh-cadvisor-3081-memcg-slab-reclaimable): reclaimable slab
+    holding nearly all a pod is charged is cache, not a leak; cgroup v1's (no kernel figures) is not read."""
+    from kleak_runbook.parsers.pasted import split_pasted
+
+    v2 = "anon 663552\nfile 10313728\nkernel_stack 49152\nslab_reclaimable 1232589368\nslab_unreclaimable 128408\n"
+    blocks = split_pasted("memory.stat of the pod:\n" + v2)
+    assert [spec for spec, _ in blocks.order] == ["meminfo"] and blocks.meminfo_forms == ("memstat",)
+    v1 = "total_cache 0\ntotal_rss 491520\ntotal_shmem 0\n"
+    assert not split_pasted(v1).order

@@ -122,6 +122,7 @@ _SPECS = (
             "free": _lazy("free:parse_free"),
             "smem": _lazy("smem:parse_smem_areas"),
             "vmstat": _lazy("vmstat:parse_vmstat_s"),
+            "memstat": _lazy("memory_stat:parse_memory_stat"),
         },
     ),
     Spec(

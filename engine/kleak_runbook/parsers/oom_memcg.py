@@ -25,6 +25,8 @@ _USAGE = re.compile(r"\bmemory: usage ([0-9]{1,20})kB, limit ([0-9]{1,20})kB, fa
 # what marks a report as a cgroup's own, with or without the usage line
 MEMCG_OOM = re.compile(
     r"\bmemory: usage [0-9]+kB, limit [0-9]+kB, failcnt [0-9]+|\bMemory cgroup out of memory: Kill|constraint=CONSTRAINT_MEMCG\b"
+    # the OOM killer entered from the memory controller (the call trace), and older kernels' own words
+    r"|\bmem_cgroup_out_of_memory\+0x|\bkilled as a result of limit of\b"
 )
 _NO_LIMIT_KB = 1 << 50  # "limit 9007199254740988kB": the page counter's maximum, i.e. no limit
 

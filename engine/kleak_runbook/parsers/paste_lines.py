@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from kleak_runbook.parsers.memory_stat import ROW as _MEMSTAT_ROW
 from kleak_runbook.parsers.oom import _PREFIX as _OOM_PREFIX
 from kleak_runbook.parsers.smem import AREAS as _SMEM_AREAS
 from kleak_runbook.parsers.spl_slab import PARTIAL_ROW as _SPL_PARTIAL
@@ -157,6 +158,8 @@ def kind_of(line: str, current: str | None = None) -> str | None:
         return "spl_slab"
     if _MEMINFO.match(line):
         return "meminfo"
+    if _MEMSTAT_ROW.match(line):
+        return "memstat"
     if _VMALLOC_ROW.match(line):
         return "vmallocinfo"
     if _DENTRY_STATE.match(line):
@@ -189,6 +192,9 @@ def key_of(kind: str, line: str) -> str | None:
         return line.split()[0]
     if kind == "vmstat":
         m = _VMSTAT_MEMORY.match(line) or _VMSTAT_COUNTER.match(line)
+        return m["key"] if m else None
+    if kind == "memstat":
+        m = _MEMSTAT_ROW.match(line)
         return m["key"] if m else None
     if kind == "spl_slab":
         m = _SPL_ROW.match(line)

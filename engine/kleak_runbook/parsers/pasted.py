@@ -30,6 +30,7 @@ from kleak_runbook.parsers.alloc_failure import alloc_failure_report
 from kleak_runbook.parsers.arcstats import parse_arcstats
 from kleak_runbook.parsers.free import parse_free
 from kleak_runbook.parsers.meminfo import parse_meminfo
+from kleak_runbook.parsers.memory_stat import parse_memory_stat
 from kleak_runbook.parsers.oom import _PREFIX as _OOM_PREFIX
 from kleak_runbook.parsers.oom import parse_oom_meminfo, parse_slub_failure, parse_unreclaimable_slab
 from kleak_runbook.parsers.oom_memcg import MEMCG_OOM
@@ -279,6 +280,12 @@ _WHOLE_FORMS: dict[str, tuple[str, Callable[[str], object], str, str]] = {
         "the cache that could not grow, alone",
     ),
     "smem": ("meminfo", parse_smem_areas, "smem -w output", "kernel memory as one figure, not split by kind"),
+    "memstat": (
+        "meminfo",
+        parse_memory_stat,
+        "memory cgroup's memory.stat",
+        "one cgroup's memory, not the host's: MemTotal stands for what the cgroup is charged (anon + file + kernel)",
+    ),
     "free": (
         "meminfo",
         parse_free,
