@@ -89,3 +89,10 @@ def test_slabtop_rows_run_together_on_one_line() -> None:
     blocks = split_pasted(text)
     assert [spec for spec, _ in blocks.order] == ["slabinfo"]
     assert blocks.slabinfo[0].count("\n") >= 3 and "xfs_inode" in blocks.slabinfo[0]
+
+
+def test_key_value_lines_that_name_no_meminfo_field_are_not_meminfo() -> None:
+    from kleak_runbook.parsers.pasted import split_pasted
+
+    assert not split_pasted("Server:\n Containers: 59\n  Running: 59\n  Paused: 0\n  Stopped: 0\n").order
+    assert split_pasted("SUnreclaim: 2411724 kB\nSlab: 2600000 kB\n").order  # a grep'd meminfo still is

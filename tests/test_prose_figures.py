@@ -160,3 +160,16 @@ def test_top_shows_nothing_is_no_owner() -> None:
     # tests/cases/gh-haos-3958-free-used-balloon, shortened
     assert read_prose("Glances doesn't show anything abnormal, htop doesn't show memory usage.\n").no_owner
     assert not read_prose("htop shows firefox using most of it.\n").no_owner
+
+
+def test_health_check_wording_memory_of_a_program_bpf_jit_and_memory_given_back() -> None:
+    # tests/cases/gh-nhc-72-sunreclaim-check, gh-systemd-35394-pid1-ps-growth, gh-ecs-ami-124-seccomp-errno524-prose,
+    # gh-netdata-10949-ebpf-kernel-mem-prose, each one line
+    nhc = "check_hw_slab_unreclaimable:  Slab unreclaimable is too large (13424716 kB > 5242880 kB).\n"
+    assert read_prose(nhc).fields["SUnreclaim"] == 13424716 * 1024
+    assert read_prose("memory usage of init process grows ad infinitum (seen up to 27 GB)\n").process
+    assert read_prose("memory usage of the kernel grows to 27 GB\n").process is None
+    seccomp = "error loading seccomp filter into kernel: error loading seccomp filter: errno 524: unknown\n"
+    assert read_prose(seccomp).kinds == ("vmalloc",)
+    assert read_prose("Used RAM drops from 1040 to 923 right after i kill ebpf.plugin process (117 MB).\n").released
+    assert not read_prose("Used RAM drops from 1040 to 923 overnight.\n").released

@@ -26,7 +26,7 @@ GiB = 1024**3
 @dataclass(frozen=True)
 class Candidate:
     # slab-unreclaimable | slab-reclaimable | vmalloc | percpu | page-allocator | zfs-arc | user | kernel
-    # | cache (the page cache, from a ticket's words)
+    # | cache (the page cache, from a ticket's words) | released (given back when a program stops, in words)
     kind: str
     bytes: int
     share: float | None  # of MemTotal, when known
@@ -198,6 +198,16 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
         out.append(
             Candidate(
                 "user", 0, None, None, "the ticket's words put the memory in huge pages or shared memory (Shmem, tmpfs)"
+            )
+        )
+    elif getattr(words, "released", False):
+        out.append(
+            Candidate(
+                "released",
+                0,
+                None,
+                None,
+                "the ticket says the memory comes back when the program that took it stops",
             )
         )
     elif getattr(words, "arc", None):

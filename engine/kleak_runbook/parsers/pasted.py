@@ -128,6 +128,79 @@ class PastedBlocks:
         )
 
 
+# the fields of /proc/meminfo (2.6 to 6.x); a block of "Key: N" lines with none of them is something else
+_MEMINFO_FIELDS = frozenset(
+    [
+        "MemTotal",
+        "MemFree",
+        "MemAvailable",
+        "Buffers",
+        "Cached",
+        "SwapCached",
+        "Active",
+        "Inactive",
+        "Active(anon)",
+        "Inactive(anon)",
+        "Active(file)",
+        "Inactive(file)",
+        "Unevictable",
+        "Mlocked",
+        "HighTotal",
+        "HighFree",
+        "LowTotal",
+        "LowFree",
+        "SwapTotal",
+        "SwapFree",
+        "Zswap",
+        "Zswapped",
+        "Dirty",
+        "Writeback",
+        "AnonPages",
+        "Mapped",
+        "Shmem",
+        "KReclaimable",
+        "Slab",
+        "SReclaimable",
+        "SUnreclaim",
+        "KernelStack",
+        "ShadowCallStack",
+        "PageTables",
+        "SecPageTables",
+        "NFS_Unstable",
+        "Bounce",
+        "WritebackTmp",
+        "CommitLimit",
+        "Committed_AS",
+        "VmallocTotal",
+        "VmallocUsed",
+        "VmallocChunk",
+        "Percpu",
+        "HardwareCorrupted",
+        "AnonHugePages",
+        "ShmemHugePages",
+        "ShmemPmdMapped",
+        "FileHugePages",
+        "FilePmdMapped",
+        "CmaTotal",
+        "CmaFree",
+        "Unaccepted",
+        "HugePages_Total",
+        "HugePages_Free",
+        "HugePages_Rsvd",
+        "HugePages_Surp",
+        "Hugepagesize",
+        "Hugetlb",
+        "DirectMap4k",
+        "DirectMap2M",
+        "DirectMap1G",
+        "DirectMap4M",
+        "Quicklists",
+        "MmapCopy",
+        "GPUActive",
+        "GPUReclaim",
+        "Balloon",
+    ]
+)
 # a line standing for lines the poster left out: "...", "…", "[...]", "<snip>", "(snipped)"
 _ELISION = re.compile(r"^(?:\.{3,}|…|[\[(<]\s*(?:\.{3,}|…|snip\w*|cut|truncated)\s*[\])>])$", re.IGNORECASE)
 # a meminfo line a web page glued to the sentence after it: "SUnreclaim: 736144 kBRunning slabtop ..."
@@ -410,6 +483,9 @@ def split_pasted(text: str) -> PastedBlocks:
             add(spec, block, kind)
             notes.append(f"{spec}: from {what}: {lost}")
             continue
+        if kind == "meminfo" and not any(x.split(":", 1)[0] in _MEMINFO_FIELDS for x in lines):
+            ignored += len(lines)  # "Containers: 59", "Running: 59" (docker info): no meminfo field
+            continue
         if kind == "meminfo" and not any(x.startswith("MemTotal:") for x in lines):
             # e.g. the output of "grep -i slab /proc/meminfo": read, but nothing to compare with
             notes.append(f"meminfo: a partial /proc/meminfo of {len(lines)} lines, without MemTotal")
@@ -435,7 +511,7 @@ def split_pasted(text: str) -> PastedBlocks:
         count, words = facts.memory_cgroups
         static["cgroups"] = f"{_CGROUPS_COLUMNS}memory\t0\t{count}\t1\n"
         notes.append(f"cgroups: the memory cgroup count stated in the ticket's words, not /proc/cgroups: {words!r}")
-    elif not order and (facts.terms or facts.caches or facts.process or facts.arc):
+    elif not order and facts.about_memory:
         # a cache named, a program said to hold GiBs, the ARC: a memory ticket too
         described = tuple(
             dict.fromkeys(
@@ -444,6 +520,8 @@ def split_pasted(text: str) -> PastedBlocks:
                     *facts.caches,
                     *(["a program's memory"] if facts.process else []),
                     *(["ZFS's ARC"] if facts.arc else []),
+                    *(["the page cache"] if facts.cache else []),
+                    *(["memory given back"] if facts.released else []),
                 )
             )
         )
@@ -469,9 +547,7 @@ def split_pasted(text: str) -> PastedBlocks:
         ignored_lines=ignored,
         described=described,
         alloc_failure=alloc_failure_report(text),
-        words="\n".join(splitter.prose) + "\n"
-        if facts.fields or facts.terms or facts.caches or facts.process or facts.arc
-        else None,
+        words="\n".join(splitter.prose) + "\n" if facts.about_memory else None,
         notes=tuple(dict.fromkeys(notes)),
         order=tuple(order),
         slabinfo_forms=tuple(forms),

@@ -29,14 +29,15 @@ _THOUSANDS = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+")
 _DOT_THOUSANDS = re.compile(r"[0-9]{1,3}(?:\.[0-9]{3})+")
 # the kernel-memory fields a reporter quotes, joined to their figure by a short connective
 _FIELD = re.compile(
-    r"\b(MemTotal|MemFree|MemAvailable|Slab|SUnreclaim|SReclaimable|Percpu|VmallocUsed)\b[`*\"']*:?"
+    r"\b(MemTotal|MemFree|MemAvailable|Slab unreclaimable|Slab reclaimable|Slab|SUnreclaim|SReclaimable|Percpu|VmallocUsed)\b[`*\"']*:?"
     r"(?:\s*(?:is|was|has|had|now|=|:|of|at|reaches|reached|around|about|~|grows|grew|goes|went|rose|climbed"
-    r"|increased|up|to|from|memory|usage|currently|size|total|uses|using|used|shows|showed|reported|reports|\|))*\s*[`*]*"
+    r"|increased|up|to|from|memory|usage|currently|size|total|uses|using|used|shows|showed|reported|reports|too|large|\||\())*\s*[`*]*"
     + _SIZE
     + r"(?:\s+to\s+(?:~\s*)?"  # "SUnreclaim went from 100 MB to 2.3 GB": the figure it reached
     + _SIZE
     + ")?"
 )
+_FIELD_NAMES = {"Slab unreclaimable": "SUnreclaim", "Slab reclaimable": "SReclaimable"}  # as health checks word them
 # the machine's memory: "1Gb RAM", "4 gb system", "16G ram", "256 GB of memory"
 _MACHINE = re.compile(
     _SIZE + r"\s+(?:of\s+)?(?:RAM|ram|memory|system|machine|box|server|host|VM|node|instance|laptop|desktop"
@@ -146,6 +147,12 @@ _NOT_PROGRAMS = re.compile(
     r"|dentr\w*|inode\w*|page|pages|node|VM|container|pod|process|everything|nothing|something|usage)$",
     re.I,
 )
+# "memory usage of init process grows ad infinitum (seen up to 27 GB)"
+_MEMORY_OF_PROGRAM = re.compile(
+    r"\b(?:memory|RAM|RSS)(?:\s+usage)?\s+of\s+(?:the\s+)?(?P<name>[A-Za-z][\w.-]+)(?:\s+(?:process|daemon|service))?\b"
+    r"[^.\n]{0,50}?" + _SIZE,
+    re.I,
+)
 # a row of ps aux / ps faux: USER PID %CPU %MEM VSZ RSS TTY STAT START TIME COMMAND (RSS in KiB)
 _PS_ROW = re.compile(
     r"^\S+\s+[0-9]+\s+[0-9.]+\s+[0-9.]+\s+[0-9]+\s+(?P<rss>[0-9]+)\s+\S+\s+\S+\s+\S+\s+[0-9:]+\s+(?P<cmd>\S+)",
@@ -158,6 +165,16 @@ _TOP_ROW = re.compile(
     re.M,
 )
 _TOP_UNITS = {"": 1024, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+# the BPF JIT's memory limit reached (bpf_jit_limit): seccomp filters and BPF programs fail to load
+# with ENOTSUPP (errno 524) once leaked programs fill the module area they are vmalloc'ed from
+_BPF_JIT_FULL = re.compile(r"\bbpf_jit_limit\b|\bbpf_jit_charge_modmem\b|(?:seccomp|bpf)[^\n]{0,80}\berrno 524\b", re.I)
+# memory given back when a program stops: "Used RAM drops from 1040 to 923 right after i kill ebpf.plugin"
+_RELEASED = re.compile(
+    r"\b(?:drops?|dropped|falls?|fell|goes down|went down|is freed|was freed|is released|was released|comes back|came back"
+    r"|returns?|returned|frees up|freed up)\b[^.\n]{0,80}?\b(?:after|when|once|as soon as)\b[^.\n]{0,30}?"
+    r"\b(?:kill\w*|stop\w*|restart\w*|exit\w*|clos\w*|terminat\w*|unload\w*)",
+    re.I,
+)
 # ZFS's ARC said to hold memory: "about 8GB are currently in use by ARC", "the ARC takes 40 GB"
 _ARC_WORDS = re.compile(r"\b(?:ZFS\s+)?ARC\b")
 _NEGATION = re.compile(r"\b(?:no|not|none|nothing|only|never|less than|under|below)\b|n['’]t\b", re.I)
@@ -221,6 +238,8 @@ class ProseFacts:
     # the text says an output was taken after the load stopped ("After killing the application:")
     stopped: bool = False
     arc: int | None = None  # bytes the words say ZFS's ARC holds
+    # the memory comes back when a program stops: held for a live program, not leaked
+    released: bool = False
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -229,6 +248,12 @@ class ProseFacts:
     @property
     def kernel_figures(self) -> bool:
         return any(k not in ("MemTotal", "MemFree", "MemAvailable") for k in self.fields)
+
+    @property
+    def about_memory(self) -> bool:
+        """The words tell of memory: a figure, a term, a cache, a program's GiBs, the ARC, the
+        page cache, memory given back."""
+        return bool(self.fields or self.terms or self.caches or self.process or self.arc or self.cache or self.released)
 
     @property
     def counters(self) -> bool:
@@ -253,9 +278,10 @@ def read_prose(text: str) -> ProseFacts:
     terms: dict[str, None] = {}
     for line in text.splitlines():
         for m in _FIELD.finditer(line):
-            if m.group(1) not in fields:
+            name = _FIELD_NAMES.get(m.group(1), m.group(1))
+            if name not in fields:
                 number, unit = (m.group(4), m.group(5)) if m.group(4) else (m.group(2), m.group(3))
-                fields[m.group(1)] = _bytes(number, unit)
+                fields[name] = _bytes(number, unit)
                 said.append(m.group(0).strip())
         machine = _MACHINE.search(line) or _MACHINE_NAMED.search(line)
         if machine is not None and "MemTotal" not in fields and machine.group(2)[0].lower() in "gmt":
@@ -266,6 +292,8 @@ def read_prose(text: str) -> ProseFacts:
     count = _MEMCGS.search(text)
     memcgs = (int(next(g for g in count.groups() if g).replace(",", "")), count.group(0).strip()) if count else None
     caches, kinds = _growing(text)
+    if _BPF_JIT_FULL.search(text) and "vmalloc" not in kinds:
+        kinds = (*kinds, "vmalloc")  # the JIT's programs are vmalloc'ed: a kind named by the failure itself
     claims = [x for x in _claims(text) if _LEAKS.search(x)]  # the sentences that say something leaks
     return ProseFacts(
         MappingProxyType(fields),
@@ -286,6 +314,7 @@ def read_prose(text: str) -> ProseFacts:
         or any(_GROWS.search(x) and _STEADY.search(x) and p.search(x) for x in _claims(text) for _, p in _KINDS),
         bool(_AFTER_STOP.search(text)),
         _arc(text),
+        any(_RELEASED.search(x) for x in _claims(text)),
     )
 
 
@@ -304,7 +333,7 @@ def _process(text: str) -> str | None:
             clause = sentence[sentence.rfind("\n", 0, m.start()) + 1 : m.end()]  # its own line, up to it
             if _bytes(number, unit) >= 1024**3 and not _NEGATION.search(clause):
                 return m.group(0).strip()
-        for m in _NAMED_PROGRAM_MEMORY.finditer(sentence):
+        for m in [*_NAMED_PROGRAM_MEMORY.finditer(sentence), *_MEMORY_OF_PROGRAM.finditer(sentence)]:
             clause = sentence[sentence.rfind("\n", 0, m.start()) + 1 : m.end()]
             if (
                 not _NOT_PROGRAMS.match(m.group("name"))
