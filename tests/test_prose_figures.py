@@ -173,3 +173,15 @@ def test_health_check_wording_memory_of_a_program_bpf_jit_and_memory_given_back(
     assert read_prose(seccomp).kinds == ("vmalloc",)
     assert read_prose("Used RAM drops from 1040 to 923 right after i kill ebpf.plugin process (117 MB).\n").released
     assert not read_prose("Used RAM drops from 1040 to 923 overnight.\n").released
+
+
+def test_a_leak_the_reporter_says_slab_does_not_show() -> None:
+    # tests/cases/gh-mt76-458-mt7610e-kmemleak, shortened
+    text = (
+        "I'm seeing a pretty serious memory leak whenever I enable the 5G radio.\n\n"
+        "There is nothing conclusive in /proc/meminfo, no slab usage that points to the memory and kmemleak"
+        " doesn't identify enough leaks to account for the missing memory.\n"
+    )
+    facts = read_prose(text)
+    assert facts.outside_slab and "slab-unreclaimable" not in facts.kinds
+    assert not read_prose("The slab looks normal to me.\n").outside_slab  # no leak claimed

@@ -200,6 +200,17 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
                 "user", 0, None, None, "the ticket's words put the memory in huge pages or shared memory (Shmem, tmpfs)"
             )
         )
+    elif getattr(words, "outside_slab", False):
+        # a leak the reporter says slab does not show: memory in no field, the page allocator's
+        out.append(
+            Candidate(
+                "page-allocator",
+                0,
+                None,
+                None,
+                "the ticket says memory leaks and that slab does not show it (the reporter's observation)",
+            )
+        )
     elif getattr(words, "released", False):
         out.append(
             Candidate(
@@ -545,6 +556,8 @@ def judge(
             for c in out
         ]
     leaked = _kmemleak(metrics, kmemleak)
+    if leaked is not None and leaked.kind == "slab-unreclaimable" and getattr(words, "outside_slab", False):
+        leaked = None  # the reporter says slab does not hold the memory: kmemleak's objects are a symptom
     if leaked is not None and not any(c.kind == leaked.kind for c in out):
         out.append(leaked)
     # Without vmalloc's figure (an OOM report, SysRq-m, a kernel where VmallocUsed reads 0) memory in

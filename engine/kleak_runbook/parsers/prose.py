@@ -168,6 +168,12 @@ _TOP_UNITS = {"": 1024, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p"
 # the BPF JIT's memory limit reached (bpf_jit_limit): seccomp filters and BPF programs fail to load
 # with ENOTSUPP (errno 524) once leaked programs fill the module area they are vmalloc'ed from
 _BPF_JIT_FULL = re.compile(r"\bbpf_jit_limit\b|\bbpf_jit_charge_modmem\b|(?:seccomp|bpf)[^\n]{0,80}\berrno 524\b", re.I)
+# the reporter ruled slab out: "no slab usage that points to the memory", "slab looks normal"
+_OUTSIDE_SLAB = re.compile(
+    r"\bno slab\b|\bnot (?:in )?(?:the )?slab\b|\bslab(?:info|top)? (?:usage )?(?:is|looks|stays|remains|seems)"
+    r" (?:fine|normal|small|ok|okay|stable|constant|flat|unchanged)\b",
+    re.I,
+)
 # memory given back when a program stops: "Used RAM drops from 1040 to 923 right after i kill ebpf.plugin"
 _RELEASED = re.compile(
     r"\b(?:drops?|dropped|falls?|fell|goes down|went down|is freed|was freed|is released|was released|comes back|came back"
@@ -240,6 +246,8 @@ class ProseFacts:
     arc: int | None = None  # bytes the words say ZFS's ARC holds
     # the memory comes back when a program stops: held for a live program, not leaked
     released: bool = False
+    # a sentence that says something leaks also says slab does not show it
+    outside_slab: bool = False
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -315,6 +323,7 @@ def read_prose(text: str) -> ProseFacts:
         bool(_AFTER_STOP.search(text)),
         _arc(text),
         any(_RELEASED.search(x) for x in _claims(text)),
+        bool(claims) and any(_OUTSIDE_SLAB.search(x) for x in _claims(text)),
     )
 
 
@@ -387,7 +396,12 @@ def _growing(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
                 caches.setdefault("dentry" if name == "dentries" else name, None)
         if not grows:
             continue
-        named = [(m.start(), kind) for kind, pattern in _KINDS for m in [pattern.search(sentence)] if m]
+        named = [
+            (m.start(), kind)
+            for kind, pattern in _KINDS
+            for m in [pattern.search(sentence)]
+            if m and not (kind == "slab-unreclaimable" and _OUTSIDE_SLAB.search(sentence))  # "no slab usage"
+        ]
         for _at, kind in sorted(named):
             kinds.setdefault(kind, None)
     return tuple(caches), tuple(kinds)
