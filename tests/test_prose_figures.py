@@ -185,3 +185,8 @@ def test_a_leak_the_reporter_says_slab_does_not_show() -> None:
     facts = read_prose(text)
     assert facts.outside_slab and "slab-unreclaimable" not in facts.kinds
     assert not read_prose("The slab looks normal to me.\n").outside_slab  # no leak claimed
+
+
+def test_less_free_memory_after_a_restart_is_not_memory_given_back() -> None:
+    assert not read_prose("Free memory drops to 200MB after restarting the service.\n").released
+    assert read_prose("Linux using 6GB of RAM\n").process is None  # the system, not a program

@@ -144,7 +144,8 @@ _NAMED_PROGRAM_MEMORY = re.compile(
 _NOT_PROGRAMS = re.compile(
     r"^(?:kernel|slab\w*|SUnreclaim|SReclaimable|Percpu|vmalloc\w*|cache\w*|buff\w*|ARC|ZFS|driver|module|memory"
     r"|system|server|machine|host|box|it|this|that|which|what|and|total|used|free|available|swap|tmpfs|shmem"
-    r"|dentr\w*|inode\w*|page|pages|node|VM|container|pod|process|everything|nothing|something|usage)$",
+    r"|dentr\w*|inode\w*|page|pages|node|VM|container|pod|process|everything|nothing|something|usage"
+    r"|Linux|Windows|Ubuntu|Debian|CentOS|RHEL|Fedora|Arch|OS|guest|hypervisor|laptop|desktop|PC|computer|device|board)$",
     re.I,
 )
 # "memory usage of init process grows ad infinitum (seen up to 27 GB)"
@@ -168,6 +169,8 @@ _TOP_UNITS = {"": 1024, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p"
 # the BPF JIT's memory limit reached (bpf_jit_limit): seccomp filters and BPF programs fail to load
 # with ENOTSUPP (errno 524) once leaked programs fill the module area they are vmalloc'ed from
 _BPF_JIT_FULL = re.compile(r"\bbpf_jit_limit\b|\bbpf_jit_charge_modmem\b|(?:seccomp|bpf)[^\n]{0,80}\berrno 524\b", re.I)
+# "free memory drops after restarting": less free, the opposite of memory given back
+_FREE_WORD = re.compile(r"\b(?:free|available|avail)\b", re.I)
 # the reporter ruled slab out: "no slab usage that points to the memory", "slab looks normal"
 _OUTSIDE_SLAB = re.compile(
     r"\bno slab\b|\bnot (?:in )?(?:the )?slab\b|\bslab(?:info|top)? (?:usage )?(?:is|looks|stays|remains|seems)"
@@ -322,7 +325,7 @@ def read_prose(text: str) -> ProseFacts:
         or any(_GROWS.search(x) and _STEADY.search(x) and p.search(x) for x in _claims(text) for _, p in _KINDS),
         bool(_AFTER_STOP.search(text)),
         _arc(text),
-        any(_RELEASED.search(x) for x in _claims(text)),
+        any(m and not _FREE_WORD.search(x[: m.start()]) for x in _claims(text) for m in [_RELEASED.search(x)]),
         bool(claims) and any(_OUTSIDE_SLAB.search(x) for x in _claims(text)),
     )
 
