@@ -96,3 +96,26 @@ def test_key_value_lines_that_name_no_meminfo_field_are_not_meminfo() -> None:
 
     assert not split_pasted("Server:\n Containers: 59\n  Running: 59\n  Paused: 0\n  Stopped: 0\n").order
     assert split_pasted("SUnreclaim: 2411724 kB\nSlab: 2600000 kB\n").order  # a grep'd meminfo still is
+
+
+def test_free_units_from_combined_options_and_parts_of_one_moment() -> None:
+    """tests/cases/redhat-list-2007-lowmem-oom: `free -lm` (MiB; -l is lohi) beside grep'd Low/High lines."""
+    from kleak_runbook.parsers.free import _unit_flag
+
+    assert [_unit_flag(t) for t in ("free -lm", "free -g -t", "free --mega", "free -t", "free -h")] == [
+        "m",
+        "g",
+        "m",
+        None,
+        None,
+    ]
+
+
+def test_a_cgroups_files_at_its_limit_with_an_oom_kill_told() -> None:
+    """tests/cases/gh-k8s-114142-cgroup-limit-usage: memory.usage_in_bytes and limit_in_bytes as cat printed them."""
+    from kleak_runbook.parsers.pasted import split_pasted
+
+    files = "sh-4.2$ cat memory.max_usage_in_bytes\n524292096\nsh-4.2$ cat memory.limit_in_bytes\n524288000\n"
+    blocks = split_pasted("the container started to be OOMkilled\n" + files)
+    assert blocks.oom_memcg == "memory: usage 512004kB, limit 512000kB, failcnt 0\n"
+    assert split_pasted("nothing was killed\n" + files).oom_memcg is None

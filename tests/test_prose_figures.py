@@ -190,3 +190,13 @@ def test_a_leak_the_reporter_says_slab_does_not_show() -> None:
 def test_less_free_memory_after_a_restart_is_not_memory_given_back() -> None:
     assert not read_prose("Free memory drops to 200MB after restarting the service.\n").released
     assert read_prose("Linux using 6GB of RAM\n").process is None  # the system, not a program
+
+
+def test_32_bit_oom_balloon_and_a_cache_allocating_all_memory() -> None:
+    # tests/cases/gh-rpi-5395-armv7-early-oom-prose, blog-megocollector-vmw-balloon, gh-o11s-open80211s-55-skbuff-oom
+    assert read_prose("On armv7 builds the OOM killer triggers at 10-50% of memory.\n").lowmem
+    assert not read_prose("On armv7 the kernel leaks memory until the OOM killer runs.\n").lowmem  # a leak claimed
+    assert read_prose("[root@server1~]# vmware-toolbox-cmd stat balloon\n17960 MB\n").balloon == 17960 * MiB
+    assert read_prose("found that **skbuff_head_cache** allocating all system memory.\n").caches == (
+        "skbuff_head_cache",
+    )

@@ -157,6 +157,14 @@ def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
         names = [n for n in meminfos[-1].fields if all(n in mi for mi in meminfos)]
         m.meminfo = {n: Series.of([mi[n] for mi in meminfos], mtimes) for n in names}
         m.meminfo.update({n: Series.of([v] * len(meminfos), mtimes) for n, v in only_cut.items()})
+        if not names and len(meminfos) > 1 and not mtimes:
+            # untimed outputs that share no field (grep'd Low/High lines beside free) are parts of one
+            # moment, not a series: each figure as its output gave it
+            union: dict[str, int] = {}
+            for mi in meminfos:
+                union.update(mi.fields)
+            m.meminfo = {n: Series.of([v] * len(meminfos), None) for n, v in union.items()}
+            m.mem_total = union.get("MemTotal", m.mem_total)
 
     with_slab = evidence.with_spec("slabinfo")
     reclaim: dict[str, bool] = evidence.static.get("slab_reclaim_account") or {}

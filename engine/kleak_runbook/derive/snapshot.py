@@ -27,6 +27,7 @@ GiB = 1024**3
 class Candidate:
     # slab-unreclaimable | slab-reclaimable | vmalloc | percpu | page-allocator | zfs-arc | user | kernel
     # | cache (the page cache, from a ticket's words) | released (given back when a program stops, in words)
+    # | lowmem (a 32-bit kernel's low memory ran out) | balloon (a hypervisor's balloon driver holds it)
     kind: str
     bytes: int
     share: float | None  # of MemTotal, when known
@@ -221,6 +222,12 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
                 "the ticket says the memory comes back when the program that took it stops",
             )
         )
+    elif getattr(words, "balloon", None):
+        out.append(
+            Candidate(
+                "balloon", int(words.balloon), None, None, f"the hypervisor's balloon holds {_gib(words.balloon)}"
+            )
+        )
     elif getattr(words, "arc", None):
         out.append(
             Candidate("zfs-arc", int(words.arc), None, None, f"the ticket says ZFS's ARC holds {_gib(words.arc)}")
@@ -244,6 +251,12 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
                 "the ticket says the kernel leaks memory"
                 + (", as kmemleak reported" if kmemleak else "")
                 + " (the reporter's claim: the evidence has no figure of it)",
+            )
+        )
+    elif getattr(words, "lowmem", False):
+        out.append(
+            Candidate(
+                "lowmem", 0, None, None, "the ticket tells of the OOM killer on a 32-bit kernel (the reporter's words)"
             )
         )
 
@@ -534,6 +547,19 @@ def judge(
                 f"free counts {_gib(int(used))} used, of which slab explains {_gib(slab)}, and the ticket says"
                 f" no program holds it: {_gib(rest)} is kernel memory outside slab",
             )
+    low_total, low_free = metrics.meminfo.get("LowTotal"), metrics.meminfo.get("LowFree")
+    if not out and low_total is not None and low_free is not None and int(low_free) < 0.05 * int(low_total):
+        # a 32-bit kernel's own memory must fit in low memory: it can run out with high memory free
+        out.append(
+            Candidate(
+                "lowmem",
+                int(low_total) - int(low_free),
+                None,
+                None,
+                f"low memory is exhausted: LowFree {int(low_free) // 1024**2} MiB of LowTotal"
+                f" {int(low_total) // 1024**2} MiB",
+            )
+        )
     if not out and total:
         programs = _user_memory(metrics.meminfo, total, p)
         if programs is not None:

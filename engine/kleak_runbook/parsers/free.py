@@ -21,7 +21,27 @@ SPEC = "free"
 _UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4, "P": 1024**5}
 _FLAG_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 _VALUE = re.compile(r"^([0-9]+(?:[.,][0-9]+)?)([BKMGTP]?)i?$")
-_COMMAND = re.compile(r"\bfree\s+(?:-\w*\s+)*-(?:-)?(?P<flag>[bkmgt])\w*\b")
+# free's options as typed after it: "-m", "-lm", "-h -w", "--mega"
+_COMMAND = re.compile(r"\bfree((?:\s+-{1,2}[A-Za-z][\w=-]*)+)")
+# procps: -b -k -m -g are the unit (the last one given wins); -t is --total, not tera
+_LONG_UNITS = {"bytes": "b", "kilo": "k", "kibi": "k", "mega": "m", "mebi": "m", "giga": "g", "gibi": "g", "tera": "t"}
+
+
+def _unit_flag(text: str) -> str | None:
+    """The unit free was asked for, from the command shown with its output, if any."""
+    m = _COMMAND.search(text)
+    if m is None:
+        return None
+    unit = None
+    for option in m.group(1).split():
+        if option.startswith("--"):
+            unit = _LONG_UNITS.get(option[2:].split("=")[0], unit)
+        else:
+            for letter in option[1:]:
+                unit = letter if letter in "bkmg" else unit
+    return unit
+
+
 _COLUMNS = ("total", "used", "free", "shared", "buff/cache", "buffers", "cached", "available")
 _OLD_LAYOUT = ["total", "used", "free", "shared", "buffers", "cached"]
 
@@ -58,8 +78,8 @@ def parse_free(text: str) -> MemInfo:
     (62, 320, 504)
     """
     lines = [line.strip().lstrip(">").strip() for line in text.splitlines()]
-    flag = _COMMAND.search(text)
-    scale = _FLAG_UNITS[flag.group("flag")] if flag else 1024
+    flag = _unit_flag(text)
+    scale = _FLAG_UNITS[flag] if flag else 1024
     header = next((line.split() for line in lines if line.split()[:3] == ["total", "used", "free"]), None)
     row = next((line.split()[1:] for line in lines if line.startswith("Mem:")), None)
     if header is None and row is not None and _old_layout(lines, row):

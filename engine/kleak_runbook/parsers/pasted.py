@@ -122,6 +122,7 @@ class PastedBlocks:
             or self.os_release
             or self.cgroups
             or self.oom_report
+            or self.oom_memcg
             or self.kmemleak
             or self.described
             or self.alloc_failure
@@ -393,6 +394,34 @@ def _oom(block: str, static: dict[str, str]) -> list[tuple[str, str]]:
     return found
 
 
+# a memory cgroup's own files, printed by cat: "$ cat memory.usage_in_bytes" and the number below it
+_MEMCG_FILE = re.compile(
+    r"\bcat\s+\S*?memory\.(?P<file>usage_in_bytes|max_usage_in_bytes|limit_in_bytes|current|max|peak)\b[^\n]*\n"
+    r"\s*(?P<value>[0-9]+)\s*$",
+    re.M,
+)
+_OOM_KILLED = re.compile(r"\bOOM[ -]?kill\w*|\boom-kill\w*|\bkilled by the OOM\b|\bOOMKilled\b", re.I)
+
+
+def _memcg_files(text: str, notes: list[str]) -> str | None:
+    """A cgroup's usage at its limit, from its files as cat printed them, when the ticket says the
+    OOM killer killed in it: the line an OOM report prints for it ("memory: usage NkB, limit NkB")."""
+    seen: dict[str, int] = {}
+    for m in _MEMCG_FILE.finditer(text):
+        seen.setdefault(m["file"], int(m["value"]))
+    limit = seen.get("limit_in_bytes", seen.get("max"))
+    used = max(
+        (seen[k] for k in ("usage_in_bytes", "max_usage_in_bytes", "current", "peak") if k in seen), default=None
+    )
+    if limit is None or used is None or used < 0.95 * limit or not _OOM_KILLED.search(text):
+        return None
+    notes.append(
+        "oom_memcg: the cgroup's usage and limit as its memory.* files printed them, with the OOM kill the ticket"
+        f" tells of: {used} of {limit} bytes"
+    )
+    return f"memory: usage {used // 1024}kB, limit {limit // 1024}kB, failcnt 0\n"
+
+
 def _memcg_lines(text: str) -> str | None:
     """The lines of a text holding an OOM report that show the OOM was a memory cgroup's own
     (wherever the report's lines were cut into blocks: dmesg and journal prefixes differ)."""
@@ -522,6 +551,8 @@ def split_pasted(text: str) -> PastedBlocks:
                     *(["ZFS's ARC"] if facts.arc else []),
                     *(["the page cache"] if facts.cache else []),
                     *(["memory given back"] if facts.released else []),
+                    *(["a VM's balloon"] if facts.balloon else []),
+                    *(["the OOM killer on a 32-bit kernel"] if facts.lowmem else []),
                 )
             )
         )
@@ -542,7 +573,7 @@ def split_pasted(text: str) -> PastedBlocks:
         os_release=static.get("os_release"),
         cgroups=static.get("cgroups"),
         oom_report=static.get("oom_report"),
-        oom_memcg=_memcg_lines(text) if static.get("oom_report") else None,
+        oom_memcg=(_memcg_lines(text) if static.get("oom_report") else None) or _memcg_files(text, notes),
         kmemleak=kmemleak_report(text),
         ignored_lines=ignored,
         described=described,

@@ -73,7 +73,7 @@ _NOT_CACHES = frozenset({"drop_cache", "page_cache", "swap_cache", "buffer_cache
 # what a reporter says a leaking cache does
 _GROWS = re.compile(
     r"\b(?:leak\w*|grow\w*|grew|increas\w*|rise|rising|rises|climb\w*|creep\w*|keeps? going up|fill\w* up"
-    r"|consum\w*|dominat\w*|occup\w*|eat\w*|hog\w*|balloon\w*|explod\w*|most of (?:it|that|this|them|which|the (?:memory|slab|RAM))|(?:keeps?|kept|is|was|were|are) going up|goes up|went up)\b",
+    r"|consum\w*|dominat\w*|occup\w*|allocat\w* all|(?:takes?|took|taking|eats?|ate|eating|fills?|filled|filling|uses?|used|using) (?:up )?all|eat\w*|hog\w*|balloon\w*|explod\w*|most of (?:it|that|this|them|which|the (?:memory|slab|RAM))|(?:keeps?|kept|is|was|were|are) going up|goes up|went up)\b",
     re.I,
 )
 # what a reporter says of memory the kernel should give back and does not: "ext4_inode_cache would
@@ -171,6 +171,12 @@ _TOP_UNITS = {"": 1024, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p"
 _BPF_JIT_FULL = re.compile(r"\bbpf_jit_limit\b|\bbpf_jit_charge_modmem\b|(?:seccomp|bpf)[^\n]{0,80}\berrno 524\b", re.I)
 # "free memory drops after restarting": less free, the opposite of memory given back
 _FREE_WORD = re.compile(r"\b(?:free|available|avail)\b", re.I)
+# a 32-bit kernel (the kernel's own memory must fit in its low memory) and the OOM killer
+_THIRTY_TWO_BIT = re.compile(r"\barmv[67]\w*|\barmhf\b|\b32-?bit\b|\bi[36]86\b|\bx86_32\b|\bhighmem\b|\blowmem\b", re.I)
+_OOM_WORDS = re.compile(r"\bOOM\b|oom-killer|out of memory", re.I)
+# a hypervisor's balloon holding the VM's memory: "vmware-toolbox-cmd stat balloon" and its "17960 MB",
+# "the balloon driver has inflated to 6 GB"
+_BALLOON = re.compile(r"\bstat balloon\s*\n\s*" + _SIZE + r"|\bballoon\w*\b[^.\n]{0,60}?" + _SIZE, re.I)
 # the reporter ruled slab out: "no slab usage that points to the memory", "slab looks normal"
 _OUTSIDE_SLAB = re.compile(
     r"\bno slab\b|\bnot (?:in )?(?:the )?slab\b|\bslab(?:info|top)? (?:usage )?(?:is|looks|stays|remains|seems)"
@@ -251,6 +257,9 @@ class ProseFacts:
     released: bool = False
     # a sentence that says something leaks also says slab does not show it
     outside_slab: bool = False
+    # the OOM killer on a 32-bit kernel, told in words (low memory, not RAM, ran out)
+    lowmem: bool = False
+    balloon: int | None = None  # bytes a hypervisor's balloon driver is said to hold
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -264,7 +273,17 @@ class ProseFacts:
     def about_memory(self) -> bool:
         """The words tell of memory: a figure, a term, a cache, a program's GiBs, the ARC, the
         page cache, memory given back."""
-        return bool(self.fields or self.terms or self.caches or self.process or self.arc or self.cache or self.released)
+        return bool(
+            self.fields
+            or self.terms
+            or self.caches
+            or self.process
+            or self.arc
+            or self.cache
+            or self.released
+            or self.balloon
+            or self.lowmem
+        )
 
     @property
     def counters(self) -> bool:
@@ -327,6 +346,8 @@ def read_prose(text: str) -> ProseFacts:
         _arc(text),
         any(m and not _FREE_WORD.search(x[: m.start()]) for x in _claims(text) for m in [_RELEASED.search(x)]),
         bool(claims) and any(_OUTSIDE_SLAB.search(x) for x in _claims(text)),
+        bool(_THIRTY_TWO_BIT.search(text) and _OOM_WORDS.search(text)) and not claims,  # no leak claimed
+        _balloon(text),
     )
 
 
@@ -371,6 +392,15 @@ def _arc(text: str) -> int | None:
             held = [n for n in sizes if n >= 1024**3]
             if held:
                 return min(held)  # "16GB total, about 8GB in use by ARC": the smaller is the ARC's
+    return None
+
+
+def _balloon(text: str) -> int | None:
+    """The size a hypervisor's balloon is said to hold (a GiB or more)."""
+    for m in _BALLOON.finditer(text):
+        number, unit = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        if _bytes(number, unit) >= 1024**3:
+            return _bytes(number, unit)
     return None
 
 
