@@ -119,3 +119,14 @@ def test_a_cgroups_files_at_its_limit_with_an_oom_kill_told() -> None:
     blocks = split_pasted("the container started to be OOMkilled\n" + files)
     assert blocks.oom_memcg == "memory: usage 512004kB, limit 512000kB, failcnt 0\n"
     assert split_pasted("nothing was killed\n" + files).oom_memcg is None
+
+
+def test_slabtop_rows_without_their_cache_size_column() -> None:
+    """tests/cases/blog-besthub-nas-xfs-inode-ili: rows as a blog published them, CACHE SIZE left out."""
+    from kleak_runbook.parsers.pasted import split_pasted
+    from kleak_runbook.parsers.slabinfo import parse_slabtop
+
+    rows = "8480676 7565420  89%    1.00K 2120169        4  xfs_inode\n8351794 7565375  90%    0.22K 491282       17  xfs_ili\n"
+    blocks = split_pasted("# slabtop -s c | head\n" + rows)
+    info = parse_slabtop(blocks.slabinfo[0])
+    assert {c.name: c.size_bytes() for c in info.caches} == {"xfs_inode": 2120169 * 4096, "xfs_ili": 491282 * 4096}

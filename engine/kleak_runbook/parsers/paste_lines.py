@@ -50,7 +50,8 @@ _SLABINFO_OLD_ROW = re.compile(r"^(?P<name>[A-Za-z]\S*)(?:\s+[0-9]+){6}\s+:\s+[0
 _OLD_HEADER = "slabinfo - version: 1.1\n"
 _SLABTOP_SUMMARY = re.compile(r"^(Active / Total|Minimum / Average / Maximum)\b.*:")
 _SLABTOP_ROW = re.compile(
-    r"^[0-9]+\s+(?:[0-9]+\s+)?[0-9]+%\s+[0-9.]+[KMG]?\s+[0-9]+\s+[0-9]+\s+[0-9.]+[KMG]?\s+(?P<name>\S+)$"
+    # (ACTIVE, or CACHE SIZE, left out by some pastes)
+    r"^[0-9]+\s+(?:[0-9]+\s+)?[0-9]+%\s+[0-9.]+[KMG]?\s+[0-9]+\s+[0-9]+\s+(?:[0-9.]+[KMG]?\s+)?(?P<name>[A-Za-z]\S*)$"
 )
 _VMALLOC_ROW = re.compile(r"^0x[0-9a-fA-F]+-0x[0-9a-fA-F]+\s+[0-9]+(?:\s|$)")
 # ZFS's arcstats: its column header, and kstat rows (name, type 4 = uint64, value); a grep'd

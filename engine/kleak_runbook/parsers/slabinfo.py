@@ -167,12 +167,20 @@ def parse_slabtop(text: str) -> SlabInfo:
                 raise ParseError(SLABTOP_SPEC, f"expected a percentage, got {fields[1][:40]!r}", line=lineno)
             active_objs = _int(fields[0], SLABTOP_SPEC, lineno) * int(use) // 100
             fields = [fields[0], str(active_objs), *fields[1:]]
-        if len(fields) != 8:
+        no_cache_size = len(fields) == 7 and fields[2].endswith("%")  # a row that lost its CACHE SIZE column
+        if len(fields) != 8 and not no_cache_size:
             raise ParseError(SLABTOP_SPEC, f"expected 8 columns, got {len(fields)}", line=lineno)
+        if no_cache_size:
+            fields = [*fields[:6], "", fields[6]]
         objs, active, _use, objsize, slabs, perslab, cache_size, name = fields
         num_slabs = _int(slabs, SLABTOP_SPEC, lineno)
-        cache_bytes = round(_size(cache_size, lineno))
         size, per_slab = round(_size(objsize, lineno)), _int(perslab, SLABTOP_SPEC, lineno)
+        # without CACHE SIZE: the slabs' pages, from the slab order that holds OBJ/SLAB objects
+        cache_bytes = (
+            round(_size(cache_size, lineno))
+            if cache_size
+            else num_slabs * 4096 * (1 << (max(1, -(-per_slab * size // 4096)) - 1).bit_length())
+        )
         pages, rest = divmod(cache_bytes, num_slabs * 4096) if num_slabs else (0, 1)
         if rest and num_slabs:
             # the rounded cache size does not divide into whole pages per slab: take the slab
