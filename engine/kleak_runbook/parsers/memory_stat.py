@@ -35,6 +35,7 @@ from types import MappingProxyType
 
 from kleak_runbook.errors import ParseError
 from kleak_runbook.parsers.meminfo import MemInfo
+from kleak_runbook.parsers.oom import _PREFIX
 
 SPEC = "memory_stat"
 # the keys of cgroup v2's memory.stat (5.x-6.x); a block of these lines is one memory.stat
@@ -67,7 +68,7 @@ _KERNEL_PARTS = ("slab_reclaimable", "slab_unreclaimable", "kernel_stack", "page
 def parse_memory_stat(text: str) -> MemInfo:
     rows: dict[str, int] = {}
     for line in text.splitlines():
-        m = ROW.match(line.strip())
+        m = ROW.match(_PREFIX.sub("", line.strip()).strip())  # as the journal or dmesg printed it
         if m:
             rows.setdefault(m["key"], int(m["value"]))
     if "anon" not in rows or "file" not in rows:

@@ -159,7 +159,7 @@ def kind_of(line: str, current: str | None = None) -> str | None:
         return "spl_slab"
     if _MEMINFO.match(line):
         return "meminfo"
-    if _MEMSTAT_ROW.match(line):
+    if _MEMSTAT_ROW.match(bare.strip()):  # also inside an OOM report's "Memory cgroup stats for" lines
         return "memstat"
     if _VMALLOC_ROW.match(line):
         return "vmallocinfo"
@@ -195,7 +195,7 @@ def key_of(kind: str, line: str) -> str | None:
         m = _VMSTAT_MEMORY.match(line) or _VMSTAT_COUNTER.match(line)
         return m["key"] if m else None
     if kind == "memstat":
-        m = _MEMSTAT_ROW.match(line)
+        m = _MEMSTAT_ROW.match(_OOM_PREFIX.sub("", line).strip())
         return m["key"] if m else None
     if kind == "spl_slab":
         m = _SPL_ROW.match(line)
