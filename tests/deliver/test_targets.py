@@ -94,7 +94,7 @@ def test_url_targets_from_the_environment(tmp_path: Path) -> None:
 def test_summary_text_of_a_sparse_document() -> None:
     assert summary_text({"verdict": "inconclusive", "kind": "unknown", "host": "db7"}) == "⚪ INCONCLUSIVE on db7"
     text = summary_text({"verdict": "no-leak", "culprits": [{"name": "x"}], "kernel": "not a dict"})
-    assert text.splitlines() == ["🟢 NO-LEAK on unknown host", "Top culprit: x (?, ?)"]
+    assert text.splitlines() == ["🟢 NO-LEAK on unknown host", "Top culprit: x (?, size not in the evidence)"]
 
 
 def test_bundle_of_a_replayed_report(saved_report: Path, tmp_path: Path) -> None:

@@ -61,6 +61,11 @@ def _gib(n: float) -> str:
     return f"{n / GiB:.1f} GiB"
 
 
+def _size(n: float) -> str:
+    """GiB, or MiB under one GiB (where "0.3 GiB" says little)."""
+    return _gib(n) if n >= GiB else f"{n / 1024**2:.0f} MiB"
+
+
 def _outlier(biggest: CacheStat, unreclaimable: list[CacheStat], slab_total: int, p: Mapping[str, Any]) -> bool:
     """One unreclaimable cache standing out of the slab shown: a quarter of it or more and several
     times the next unreclaimable cache. On a healthy host the biggest caches are within a factor of
@@ -420,6 +425,7 @@ def judge(
             or (
                 not (total or metrics.meminfo)
                 and biggest_reclaimable >= float(p.get("dominant_cache_share", 0.5)) * slab_total
+                and biggest_reclaimable >= float(p.get("notable_cache_bytes", 256 * 1024**2))
             )
         )
     ):
@@ -429,7 +435,7 @@ def judge(
             "slab-reclaimable",
             reclaimable,
             None,
-            f"reclaimable caches hold {_gib(reclaimable)} of {_gib(slab_total)} slab",
+            f"reclaimable caches hold {_size(reclaimable)} of {_size(slab_total)} slab",
         )
     # memory in no field before ZFS's SPL slabs were taken out of it (derive.metrics)
     un_now, spl_now = kmem.get("unaccounted"), kmem.get("zfs_spl")
