@@ -130,3 +130,14 @@ def test_slabtop_rows_without_their_cache_size_column() -> None:
     blocks = split_pasted("# slabtop -s c | head\n" + rows)
     info = parse_slabtop(blocks.slabinfo[0])
     assert {c.name: c.size_bytes() for c in info.caches} == {"xfs_inode": 2120169 * 4096, "xfs_ili": 491282 * 4096}
+
+
+def test_free_with_a_web_pages_line_numbers() -> None:
+    """tests/cases/blog-liwei-free-128g-cache: a repost numbered every line of the code block."""
+    from kleak_runbook.parsers.pasted import split_pasted
+
+    text = (
+        "  1. [root@host ~]# free\n  2. total used free shared buffers cached\n"
+        "  3. Mem: 132256952 72571772 59685180 0 1762632 53034704\n"
+    )
+    assert [spec for spec, _ in split_pasted(text).order] == ["meminfo"]

@@ -200,3 +200,15 @@ def test_32_bit_oom_balloon_and_a_cache_allocating_all_memory() -> None:
     assert read_prose("found that **skbuff_head_cache** allocating all system memory.\n").caches == (
         "skbuff_head_cache",
     )
+
+
+def test_process_rss_series_page_cache_in_a_cgroup_kernel_held_and_bpf_executable_memory() -> None:
+    # tests/cases/gh-go-fuse-110-loopback-rss, gh-kumomta-549-cgroup-inactive-file,
+    # gh-livelockscreen-24-nvidia-kms-oom, gh-cilium-47730-bpf-prog-leak, shortened
+    series = "".join(f"Di 12. Jul 08:3{i}:05 CEST 2016 VmRSS: {97608 + 2500 * i} kB\n" for i in range(6))
+    assert read_prose(series).process == "a process's VmRSS grows from 95 MiB to 107 MiB"
+    two = "/proc/1/status:VmRSS:   38096 kB\n/proc/11/status:VmRSS:   74748 kB\n/proc/12/status:VmRSS: 9 kB\n"
+    assert read_prose(two).process is None  # three processes, not one growing
+    assert read_prose("on a real pod memory.current was ~51GB while inactive_file was ~46GB.\n").cache
+    assert read_prose("Every process held 213 MB. ~30 GB was held by kernel-side allocations.\n").kernel_leak
+    assert read_prose("# Host datapath BPF programs leak, exhausting kernel executable memory\n").kinds == ("vmalloc",)

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from univers.debian import Version as DebianVersion
-from univers.rpm import compare_rpm_versions
+if TYPE_CHECKING:
+    from univers.debian import Version as DebianVersion
 
 STREAMS = ("upstream", "el6", "el7", "el8", "el9", "el10", "debian", "ubuntu", "suse", "amzn", "unknown")
 EL_STREAMS = ("el6", "el7", "el8", "el9", "el10")
@@ -175,12 +176,22 @@ def valid_version(stream: str, version: str) -> bool:
     return False
 
 
+# univers (and attrs under it) costs 10-15 ms to import: only a run that compares a Debian or RPM
+# version with a knowledge range pays it
+
+
+def _debian_class() -> Any:
+    from univers.debian import Version
+
+    return Version
+
+
 def _debian_valid(version: str) -> bool:
-    return bool(DebianVersion.is_valid(version))  # type: ignore[no-untyped-call]
+    return bool(_debian_class().is_valid(version))
 
 
 def _debian(version: str) -> DebianVersion:
-    parsed: DebianVersion = DebianVersion.from_string(version)  # type: ignore[no-untyped-call]
+    parsed: DebianVersion = _debian_class().from_string(version)
     return parsed
 
 
@@ -203,7 +214,9 @@ def compare(stream: str, a: str, b: str) -> int:
         for version in (a, b):
             if not _RPM_VERSION.match(version):
                 raise ValueError(f"not an RPM version: {version!r}")
-        return compare_rpm_versions(a, b)
+        from univers.rpm import compare_rpm_versions
+
+        return int(compare_rpm_versions(a, b))
     if stream in ("debian", "ubuntu"):
         left, right = _debian(a), _debian(b)
         return -1 if left < right else (1 if right < left else 0)

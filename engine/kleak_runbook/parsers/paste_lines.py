@@ -98,6 +98,7 @@ _ARC_SUMMARY = re.compile(
     r"^(?P<what>ARC [Ss]ize(?: \(current\))?|Target [Ss]ize:? \([Aa]daptive\)|Min [Ss]ize \([Hh]ard [Ll]imit\)"
     r"|Max [Ss]ize \([Hh]igh [Ww]ater\)):?\s+(?:[0-9.:]+\s*%?\s+)?(?P<n>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[KMGT])i?B$"
 )
+_LIST_NUMBER = re.compile(r"^[0-9]{1,3}\.\s+")
 _ARC_NAMES = {"arc": "size", "tar": "c", "min": "c_min", "max": "c_max"}
 _SCALE = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
@@ -114,6 +115,9 @@ def clean(line: str) -> str:
     bare = _QUOTE.sub("", line).strip()
     bare = _EMPHASIS.sub("", bare).strip() or bare  # a fence line stays a (non-evidence) line
     bare = _LINE_NUMBER.sub("", bare)
+    numbered = _LIST_NUMBER.match(bare)  # "  3. Mem: 132256952 ...": a web page's numbered code lines
+    if numbered and (_FREE.match(bare[numbered.end() :]) or _MEMINFO.match(bare[numbered.end() :])):
+        bare = bare[numbered.end() :]
     if bare.startswith("# "):
         rest = bare[2:].strip()
         if _FREE.match(rest) or _MEMINFO.match(rest) or _SLABTOP_SUMMARY.match(rest) or _ARC_SUMMARY.match(rest):

@@ -477,6 +477,7 @@ def split_pasted(text: str) -> PastedBlocks:
         sampled[spec].append(text)
         clock.block()
 
+    stray: list[str] = []  # "Key: N" lines that are no meminfo
     raw: list[tuple[str, list[str]]] = []
     for kind, lines in splitter.raw:  # an OOM report is cut up by call traces and task tables
         if kind == "oom" and raw and raw[-1][0] == "oom":
@@ -513,7 +514,9 @@ def split_pasted(text: str) -> PastedBlocks:
             notes.append(f"{spec}: from {what}: {lost}")
             continue
         if kind == "meminfo" and not any(x.split(":", 1)[0] in _MEMINFO_FIELDS for x in lines):
-            ignored += len(lines)  # "Containers: 59", "Running: 59" (docker info): no meminfo field
+            # "Containers: 59" (docker info), "VmRSS: 74748 kB" (a process's status): no meminfo field;
+            # the ticket's words may still use them
+            stray.extend(lines)
             continue
         if kind == "meminfo" and not any(x.startswith("MemTotal:") for x in lines):
             # e.g. the output of "grep -i slab /proc/meminfo": read, but nothing to compare with
@@ -528,7 +531,7 @@ def split_pasted(text: str) -> PastedBlocks:
             continue
         spec = "slabinfo" if kind == "slabtop" else kind
         add(spec, normalised, "slabtop" if kind == "slabtop" else "")
-    facts = read_prose("\n".join(splitter.prose))
+    facts = read_prose("\n".join([*splitter.prose, *stray]))
     described: tuple[str, ...] = ()
     if not sampled["meminfo"] and facts.fields and (facts.counters or order):
         # no memory counters pasted, but the reporter stated them: "SUnreclaim is 2.3 GB", "4 gb system"
@@ -578,7 +581,7 @@ def split_pasted(text: str) -> PastedBlocks:
         ignored_lines=ignored,
         described=described,
         alloc_failure=alloc_failure_report(text),
-        words="\n".join(splitter.prose) + "\n" if facts.about_memory else None,
+        words="\n".join([*splitter.prose, *stray]) + "\n" if facts.about_memory else None,
         notes=tuple(dict.fromkeys(notes)),
         order=tuple(order),
         slabinfo_forms=tuple(forms),

@@ -102,7 +102,7 @@ _USER_WORDS = re.compile(r"\bhuge ?pages?\b|\bHugePages_\w+|\bShmem\b|\btmpfs\b|
 # the page cache, told in words: "cache and buffers grow after the backup", "buff/cache holds 40G"
 _PAGE_CACHE = re.compile(
     r"\bpage ?cache\b|\bbuff(?:ers)?/cache\b|\bcache and buffers\b|\bbuffers and cache\b|\bcached memory\b"
-    r"|\b(?:file|disk) cache\b",
+    r"|\b(?:file|disk) cache\b|\b(?:in)?active_file\b",
     re.I,
 )
 # one program's memory, told in words: "(anon-rss: ~28GiB)", "VmRSS jump to 15-30 GiB", "the init
@@ -168,7 +168,11 @@ _TOP_ROW = re.compile(
 _TOP_UNITS = {"": 1024, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
 # the BPF JIT's memory limit reached (bpf_jit_limit): seccomp filters and BPF programs fail to load
 # with ENOTSUPP (errno 524) once leaked programs fill the module area they are vmalloc'ed from
-_BPF_JIT_FULL = re.compile(r"\bbpf_jit_limit\b|\bbpf_jit_charge_modmem\b|(?:seccomp|bpf)[^\n]{0,80}\berrno 524\b", re.I)
+_BPF_JIT_FULL = re.compile(
+    r"\bbpf_jit_limit\b|\bbpf_jit_charge_modmem\b|(?:seccomp|bpf)[^\n]{0,80}\berrno 524\b"
+    r"|\bBPF\b[^\n]{0,80}\bexhaust\w*\s+(?:the\s+)?kernel executable memory",
+    re.I,
+)
 # "free memory drops after restarting": less free, the opposite of memory given back
 _FREE_WORD = re.compile(r"\b(?:free|available|avail)\b", re.I)
 # a 32-bit kernel (the kernel's own memory must fit in its low memory) and the OOM killer
@@ -177,6 +181,10 @@ _OOM_WORDS = re.compile(r"\bOOM\b|oom-killer|out of memory", re.I)
 # a hypervisor's balloon holding the VM's memory: "vmware-toolbox-cmd stat balloon" and its "17960 MB",
 # "the balloon driver has inflated to 6 GB"
 _BALLOON = re.compile(r"\bstat balloon\s*\n\s*" + _SIZE + r"|\bballoon\w*\b[^.\n]{0,60}?" + _SIZE, re.I)
+# "~30 GB was held by kernel-side allocations": the reporter measured the kernel holding it
+_KERNEL_HELD = re.compile(
+    _SIZE + r"[^.\n]{0,30}?\b(?:held|used|taken|consumed|allocated)\s+by\s+(?:the\s+)?kernel\b", re.I
+)
 # the reporter ruled slab out: "no slab usage that points to the memory", "slab looks normal"
 _OUTSIDE_SLAB = re.compile(
     r"\bno slab\b|\bnot (?:in )?(?:the )?slab\b|\bslab(?:info|top)? (?:usage )?(?:is|looks|stays|remains|seems)"
@@ -334,10 +342,15 @@ def read_prose(text: str) -> ProseFacts:
         kinds,
         bool(_USER_WORDS.search(text)),
         any(_USER_WORDS.search(x) for x in claims),
-        any(_KERNEL.search(x) for x in claims),
+        any(_KERNEL.search(x) for x in claims)
+        or any(_bytes(m.group(1), m.group(2)) >= 1024**3 for x in _claims(text) for m in _KERNEL_HELD.finditer(x)),
         any(re.search(r"\bkmemleak\b", x, re.I) and not _FOUND_NOTHING.search(x) for x in _SENTENCE.split(text)),
         _kept(text),
-        any(_PAGE_CACHE.search(x) and _GROWS.search(x) for x in _claims(text)),
+        any(
+            _PAGE_CACHE.search(x)
+            and (_GROWS.search(x) or any(_bytes(m.group(1), m.group(2)) >= 1024**3 for m in _SIZED.finditer(x)))
+            for x in _claims(text)
+        ),
         _process(text),
         any(_NO_OWNER.search(x) for x in _claims(text)),
         any(_GROWS.search(x) and _STEADY.search(x) and _SLAB_NAMED.search(x) for x in _claims(text))
@@ -355,6 +368,20 @@ def _claims(text: str) -> list[str]:
     """The sentences that state something: "Is it a kernel memory leak?" asks, it does not claim,
     and nor does "there may be some driver caused memory leak"."""
     return [x for x in _SENTENCE.split(text) if not x.rstrip().endswith("?") and not _HEDGE.search(x)]
+
+
+_VMRSS = re.compile(r"\bVmRSS:?\s+([0-9]+)\s*kB", re.I)
+
+
+def _rss_series(text: str) -> str | None:
+    """VmRSS printed again and again for one process (a loop over /proc/PID/status): three values or
+    more that end a tenth or more above where they began, near their peak, are that program's
+    memory growing."""
+    values = [int(m.group(1)) * 1024 for m in _VMRSS.finditer(text)]
+    pids = set(re.findall(r"/proc/([0-9]+)/status", text))
+    if len(values) < 3 or len(pids) > 1 or values[-1] < 1.1 * values[0] or values[-1] < max(values) * 0.95:
+        return None
+    return f"a process's VmRSS grows from {values[0] // 1024**2} MiB to {values[-1] // 1024**2} MiB"
 
 
 def _process(text: str) -> str | None:
@@ -380,7 +407,9 @@ def _process(text: str) -> str | None:
         for m in _TOP_ROW.finditer(text)
     ]
     rss, cmd, tool = max(rows, default=(0, "", ""))
-    return f"{cmd.rsplit('/', 1)[-1]} at {rss / 1024**3:.1f} GiB RSS ({tool})" if rss >= 1024**3 else None
+    if rss >= 1024**3:
+        return f"{cmd.rsplit('/', 1)[-1]} at {rss / 1024**3:.1f} GiB RSS ({tool})"
+    return _rss_series(text)
 
 
 def _arc(text: str) -> int | None:
