@@ -107,7 +107,8 @@ def build(
         params,
         ctx.get("dentry"),
         probes.get("kmemleak"),
-        evidence.static.get("words"),
+        # a memory cgroup's own OOM settles where memory ran out: the ticket's words add nothing to it
+        None if "oom_memcg" in evidence.static else evidence.static.get("words"),
         evidence.static.get("alloc_failure"),
     )
     ctx["snapshot"] = SimpleNamespace(
