@@ -31,6 +31,7 @@ from kleak_runbook.progress import Progress
 
 if TYPE_CHECKING:
     from kleak_runbook.decide.knowledge import Entry
+    from kleak_runbook.report.fleet import Fleet
 
 LOCAL = ("localhost", "127.0.0.1-local")
 
@@ -54,6 +55,16 @@ def _warm_imports() -> None:
         importlib.import_module(name)
     for spec in (*SAMPLED, *STATIC):
         getattr(SPECS[spec].parse, "resolve", lambda: None)()
+
+
+def _start_history(window: LongWindow, host: str, report_dir: Path) -> None:
+    """Start the history fetch, its thread's imports done first here (the fetch summarizes earlier
+    runs with the judging's own modules): two threads importing the same modules at once wait
+    on each other's module locks, and an import cycle between them could see a module half-made."""
+    import importlib
+
+    importlib.import_module("kleak_runbook.derive.baseline")
+    window.start(host, report_dir)
 
 
 def _warm_template() -> None:
@@ -299,7 +310,7 @@ def walk(args: argparse.Namespace) -> int:
             host, host_dir, window = single, report_dir(single), lw
             waiting = getattr(collector, "while_waiting", None)
             if waiting is not None:
-                waiting.insert(0, lambda: window.start(host, host_dir))
+                waiting.insert(0, lambda: _start_history(window, host, host_dir))
             else:
                 window.start(host, host_dir)
         lw.watch_reports(partial_writer(walker_args, stores, report_dir, finish_host), progress.say)
@@ -317,10 +328,13 @@ def walk(args: argparse.Namespace) -> int:
     docs: list[dict[str, Any]] = []
     from kleak_runbook.decide.finish import finish
     from kleak_runbook.deliver.directory import ReportDirectory
-    from kleak_runbook.report.fleet import Fleet
 
     sink = ReportDirectory()
-    fleet = None if single is not None else Fleet(base or Path("kleak-reports") / stamp)
+    fleet: Fleet | None = None
+    if single is None:  # the fleet summary's module only for a fleet
+        from kleak_runbook.report.fleet import Fleet
+
+        fleet = Fleet(base or Path("kleak-reports") / stamp)
     for host, store in stores.items() if live else ((h, w.store) for h, w in walker.walks.items()):
         host_walk = judge(walker_args, stores, host) if watch_cut else walker.walk_for(host, store)
         store.finalize({**header, **({"interrupted": interrupted} if interrupted else {})})
@@ -383,7 +397,9 @@ def print_summary(doc: dict[str, Any]) -> None:
         print(f"  {doc['summary']}")
     for label, c in [("culprit", c) for c in doc["culprits"][:3]] + [("largest", c) for c in doc["largest"][:3]]:
         growth = f", {c['growth_bytes_per_s'] / 1024:+.1f} KiB/s" if c.get("growth_bytes_per_s") else ""
-        print(f"  {label}: {c['name']} ({c['type']}, {c['bytes'] / 1048576:.1f} MiB{growth})")
+        # a culprit named only in a ticket's words has no size of its own: say so rather than "0.0 MiB"
+        size = f"{c['bytes'] / 1048576:.1f} MiB" if c["bytes"] or growth else "size not in the evidence"
+        print(f"  {label}: {c['name']} ({c['type']}, {size}{growth})")
     for b in doc["known_bugs"][:3]:
         print(f"  known issue: {b['title']} [{b['id']}]")
     if doc["evidence_gaps"]:

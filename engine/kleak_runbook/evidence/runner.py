@@ -30,10 +30,16 @@ MAX_EVENT_RES = str(512 * 1024 * 1024)
 # ~0.2 s of CPU more than `ansible` (bench/README.md). Several batches (samples) need the loop.
 # The script is then an argument: Linux caps one at 128 KiB (MAX_ARG_STRLEN).
 MAX_ADHOC_SCRIPT = 64 * 1024
+MAX_READ = 64 * 1024  # bytes of Ansible's output ansible-runner reads at a time (_big_reads)
 POLL_S = 0.05  # how often the run looks at Ctrl-C, at replies all in, and at work to do while waiting
 
 
 def _children(pid: int) -> list[int]:
+    try:  # the kernel's own list (CONFIG_PROC_CHILDREN): one read instead of every process's stat
+        tasks = os.listdir(f"/proc/{pid}/task")
+        return [int(c) for t in tasks for c in Path(f"/proc/{pid}/task/{t}/children").read_text().split()]
+    except (OSError, ValueError):
+        pass
     out = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -68,6 +74,32 @@ def _stop_playbook() -> bool:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
     return True
+
+
+def _stop_when_done(handler: Any, finished: Callable[[], bool] | None) -> Any:
+    """``handler``, then, once ``finished`` says every reply is in, Ansible stopped at once.
+
+    ansible-runner asks the cancel callback only when a read of Ansible's output times out
+    (``POLL_S``), so the run would otherwise go on for up to that long after the last reply, while
+    Ansible ends its task and prints its recap. Killed here, as ansible-runner's own cancel would
+    (the process group), its pty ends now; the cancel callback that runs next sees ``finished``
+    and the run ends ``canceled``, as before. Every script has ended by then: its reply is complete."""
+    if finished is None:
+        return handler
+    stopped: list[bool] = []
+
+    def on_event(event: dict[str, Any]) -> Any:
+        keep = handler(event)
+        if not stopped and finished():
+            stopped.append(True)
+            for pid in _children(os.getpid()):
+                if _is_ansible(pid):
+                    with contextlib.suppress(OSError):
+                        group = os.getpgid(pid)  # its own (pexpect's setsid): never ours
+                        os.killpg(group, signal.SIGKILL) if group != os.getpgrp() else os.kill(pid, signal.SIGKILL)
+        return keep
+
+    return on_event
 
 
 def write_extravars(private: Path, extravars: dict[str, Any]) -> None:
@@ -149,6 +181,11 @@ def run_play(
         "ANSIBLE_NOCOLOR": "True",
         "ANSIBLE_DEPRECATION_WARNINGS": "False",
         "ANSIBLE_TIMEOUT": str(int(min(30, request.timeout))),
+        # what ansible-runner's awx_display prints for each result, besides the event it sends:
+        # for an ad-hoc run it would be `minimal`, which prints the whole reply once more in
+        # every event (a third of its size); `default` prints "changed: [host]". Nothing reads
+        # that text (quiet=True, no stdout file): the reply is the event's own result.
+        "ANSIBLE_STDOUT_CALLBACK": "default",
     }
     if t.port:
         env["ANSIBLE_REMOTE_PORT"] = str(t.port)
@@ -172,7 +209,7 @@ def run_play(
             limit,
             cmdline,
             env,
-            handler,
+            _stop_when_done(handler, finished),
             request,
             lambda: _while_waiting(idle) or (bool(interrupted) and _stop_playbook()) or _done(finished),
             what,
@@ -237,6 +274,29 @@ def prompt_close() -> Iterator[None]:
         ptyprocess.PtyProcess.close = original
 
 
+@contextlib.contextmanager
+def _big_reads() -> Iterator[None]:
+    """ansible-runner's pexpect reads Ansible's output ``MAX_READ`` at a time, not 2,000 bytes.
+
+    A reply travels as one event: the script's output twice over (``stdout`` and
+    ``stdout_lines``), as JSON, in base64, several hundred KB through the pty. pexpect's default
+    read size (2,000 bytes) made that hundreds of reads, each through its expect loop and
+    ansible-runner's event filter; what arrives is the same either way."""
+    import pexpect
+
+    original = pexpect.spawn.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("maxread", MAX_READ)
+        original(self, *args, **kwargs)
+
+    pexpect.spawn.__init__ = init
+    try:
+        yield
+    finally:
+        pexpect.spawn.__init__ = original
+
+
 def _runner_run(
     ansible_runner: Any,
     private: Path,
@@ -250,7 +310,7 @@ def _runner_run(
     what: dict[str, str],
 ) -> Any:
     """``what``: the ad-hoc module and its arguments; empty, the collection playbook."""
-    with prompt_close():
+    with prompt_close(), _big_reads():
         return ansible_runner.run(
             cancel_callback=cancel,
             private_data_dir=str(private),

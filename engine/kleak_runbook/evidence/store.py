@@ -70,6 +70,7 @@ class EvidenceStore:
             root.mkdir(parents=True, exist_ok=True)
             self._journal = open(root / "manifest.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         self._unsynced: list[Path] = []
+        self._syncing: tuple[Any, list[BaseException]] | None = None  # sync_soon's thread and what it raised
 
     # --- recording -------------------------------------------------------------------------
     def new_sample(self, wall: str | None, uptime: float | None) -> Sample:
@@ -187,18 +188,49 @@ class EvidenceStore:
         os.replace(tmp, self.root / "manifest.json")
         self._journal.close()
 
+    def sync_soon(self) -> None:
+        """Start putting the evidence written so far on disk in a thread, while the walk judges it
+        (fsync waits on the disk, not on the interpreter); ``sync`` waits for it and raises what
+        it raised. One at a time: what arrives meanwhile waits for ``sync``."""
+        if self._syncing is not None or not self._unsynced:
+            return
+        import threading
+
+        pending, self._unsynced = self._unsynced, []
+        failed: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                _fsync_all(pending)
+            except BaseException as exc:  # raised again by sync, in the caller's thread
+                failed.append(exc)
+
+        thread = threading.Thread(target=run, name="kleak-fsync", daemon=True)
+        self._syncing = (thread, failed)
+        thread.start()
+
     def sync(self) -> None:
         """Put every evidence file written so far on disk (fsync), then the journal."""
+        if self._syncing is not None:
+            thread, failed = self._syncing
+            self._syncing = None
+            thread.join()
+            if failed:
+                raise failed[0]
         pending, self._unsynced = self._unsynced, []
-        for path in pending:
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except OSError:
-                continue  # removed by someone else: nothing to keep
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        _fsync_all(pending)
         if self.root is not None and not self._journal.closed:
             self._journal.flush()
             os.fsync(self._journal.fileno())
+
+
+def _fsync_all(paths: list[Path]) -> None:
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue  # removed by someone else: nothing to keep
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
