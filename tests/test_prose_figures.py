@@ -212,3 +212,9 @@ def test_process_rss_series_page_cache_in_a_cgroup_kernel_held_and_bpf_executabl
     assert read_prose("on a real pod memory.current was ~51GB while inactive_file was ~46GB.\n").cache
     assert read_prose("Every process held 213 MB. ~30 GB was held by kernel-side allocations.\n").kernel_leak
     assert read_prose("# Host datapath BPF programs leak, exhausting kernel executable memory\n").kinds == ("vmalloc",)
+
+
+def test_the_commit_a_regression_was_bisected_to_names_its_kind() -> None:
+    # tests/cases/gh-tempesta-411-page-allocator, one sentence
+    text = "It appears the the problem is in the commit 6b6e899 named `Page allocator for socket buffers`.\n"
+    assert read_prose(text).kinds == ("page-allocator",)

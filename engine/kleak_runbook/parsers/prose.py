@@ -73,7 +73,7 @@ _NOT_CACHES = frozenset({"drop_cache", "page_cache", "swap_cache", "buffer_cache
 # what a reporter says a leaking cache does
 _GROWS = re.compile(
     r"\b(?:leak\w*|grow\w*|grew|increas\w*|rise|rising|rises|climb\w*|creep\w*|keeps? going up|fill\w* up"
-    r"|consum\w*|dominat\w*|occup\w*|allocat\w* all|(?:takes?|took|taking|eats?|ate|eating|fills?|filled|filling|uses?|used|using) (?:up )?all|eat\w*|hog\w*|balloon\w*|explod\w*|most of (?:it|that|this|them|which|the (?:memory|slab|RAM))|(?:keeps?|kept|is|was|were|are) going up|goes up|went up)\b",
+    r"|consum\w*|dominat\w*|occup\w*|problem is (?:in|with)|caused by|introduced by|bisect\w*|allocat\w* all|(?:takes?|took|taking|eats?|ate|eating|fills?|filled|filling|uses?|used|using) (?:up )?all|eat\w*|hog\w*|balloon\w*|explod\w*|most of (?:it|that|this|them|which|the (?:memory|slab|RAM))|(?:keeps?|kept|is|was|were|are) going up|goes up|went up)\b",
     re.I,
 )
 # what a reporter says of memory the kernel should give back and does not: "ext4_inode_cache would
@@ -95,7 +95,12 @@ _KINDS = (
     ("slab-unreclaimable", re.compile(r"\bSUnreclaim\b|\bunreclaimable slab\b|\bslab\b|\bkmalloc\b", re.I)),
     ("percpu", re.compile(r"\bper-?cpu\b", re.I)),
     ("vmalloc", re.compile(r"\bvmalloc\w*|\bVmallocUsed\b", re.I)),
-    ("page-allocator", re.compile(r"\bpage_frag\w*|\balloc_pages\b|\bpage pool\b|\bpage_owner\b|\bGPUActive\b", re.I)),
+    (
+        "page-allocator",
+        re.compile(
+            r"\bpage_frag\w*|\balloc_pages\b|\bpage pool\b|\bpage_owner\b|\bGPUActive\b|\bpage allocator\b", re.I
+        ),
+    ),
 )
 # programs' memory, told in words: huge pages set aside, shared memory and tmpfs
 _USER_WORDS = re.compile(r"\bhuge ?pages?\b|\bHugePages_\w+|\bShmem\b|\btmpfs\b|/dev/shm\b", re.I)
