@@ -141,3 +141,12 @@ def test_free_with_a_web_pages_line_numbers() -> None:
         "  3. Mem: 132256952 72571772 59685180 0 1762632 53034704\n"
     )
     assert [spec for spec, _ in split_pasted(text).order] == ["meminfo"]
+
+
+def test_a_cgroups_usage_lines_at_its_limit_without_the_rest_of_the_report() -> None:
+    """tests/cases/gh-coreclr-16906-cgroup-limit: only the OOM report's "memory: usage" lines were pasted."""
+    from kleak_runbook.parsers.pasted import split_pasted
+
+    line = "Mar 12 18:09:55 machine-1 kernel: [615694.511487] memory: usage 262144kB, limit 262144kB, failcnt 2472\n"
+    assert split_pasted("The container keeps getting killed.\n" + line).oom_memcg
+    assert split_pasted("The container is slow.\n" + line).oom_memcg is None  # nothing was killed

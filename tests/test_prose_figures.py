@@ -218,3 +218,14 @@ def test_the_commit_a_regression_was_bisected_to_names_its_kind() -> None:
     # tests/cases/gh-tempesta-411-page-allocator, one sentence
     text = "It appears the the problem is in the commit 6b6e899 named `Page allocator for socket buffers`.\n"
     assert read_prose(text).kinds == ("page-allocator",)
+
+
+def test_the_module_whose_unloading_gives_memory_back() -> None:
+    # tests/cases/gh-openwrt-24416-ath11k-prose, shortened
+    text = (
+        "ath11k slowly leaks RX SKB/DMA memory. Free memory drifts down; the only recovery is reloading the"
+        " driver (`rmmod ath11k_ahb ath11k; modprobe ...`), which reclaims the memory.\n"
+    )
+    facts = read_prose(text)
+    assert facts.module == "ath11k" and facts.kinds == ("page-allocator",)
+    assert read_prose("I ran rmmod foo and then it crashed.\n").module is None  # no leak claimed, nothing given back

@@ -117,6 +117,9 @@ def finish(
         # the trace of a failed allocation)
         what = "vmalloc-caller" if kind == "vmalloc" else "slab-cache"
         culprits = (Culprit(what, top.name, top.bytes, None, (("source", top.why),)),)
+    elif not culprits and top is not None and top.name and top.kind == kind == "page-allocator":
+        # pages no field shows, named by the module the ticket says gives them back when unloaded
+        culprits = (Culprit("module", top.name, top.bytes, None, (("source", top.why),)),)
     hist = context.get("history")
     if hist is not None and step is not None and history_verdict.reached_from_history(walk.visits):
         culprits = history_verdict.culprits(hist, kind) or culprits  # what grew over the window, not in 15 s

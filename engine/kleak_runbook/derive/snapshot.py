@@ -169,6 +169,10 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
     elif kinds:
         kind, named = kinds[0], None
         said = f"the ticket says {_KIND_WORDS[kind]} grows"
+        module = getattr(words, "module", None)
+        if module and kind == "page-allocator":
+            named = module  # the driver whose unloading gives the memory back
+            said += f", and that unloading {module} gives it back"
     else:
         kind, named, said = "", None, ""
     for i, c in enumerate(out):

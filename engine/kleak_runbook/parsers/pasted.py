@@ -422,6 +422,18 @@ def _memcg_files(text: str, notes: list[str]) -> str | None:
     return f"memory: usage {used // 1024}kB, limit {limit // 1024}kB, failcnt 0\n"
 
 
+_MEMCG_USAGE = re.compile(r"\bmemory: usage ([0-9]+)kB, limit ([0-9]+)kB")
+
+
+def _memcg_at_limit(text: str) -> str | None:
+    """The OOM report's "memory: usage NkB, limit NkB" lines pasted without the rest of it: the
+    cgroup at its limit, when the ticket says something was killed."""
+    full = [m for m in _MEMCG_USAGE.finditer(text) if int(m.group(1)) >= 0.95 * int(m.group(2))]
+    if not full or not re.search(r"\bkill(?:ed|s|ing)?\b|\bOOM\b", text, re.I):
+        return None
+    return _memcg_lines(text)
+
+
 def _memcg_lines(text: str) -> str | None:
     """The lines of a text holding an OOM report that show the OOM was a memory cgroup's own
     (wherever the report's lines were cut into blocks: dmesg and journal prefixes differ)."""
@@ -576,7 +588,8 @@ def split_pasted(text: str) -> PastedBlocks:
         os_release=static.get("os_release"),
         cgroups=static.get("cgroups"),
         oom_report=static.get("oom_report"),
-        oom_memcg=(_memcg_lines(text) if static.get("oom_report") else None) or _memcg_files(text, notes),
+        oom_memcg=(_memcg_lines(text) if static.get("oom_report") else _memcg_at_limit(text))
+        or _memcg_files(text, notes),
         kmemleak=kmemleak_report(text),
         ignored_lines=ignored,
         described=described,

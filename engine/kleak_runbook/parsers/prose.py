@@ -98,7 +98,9 @@ _KINDS = (
     (
         "page-allocator",
         re.compile(
-            r"\bpage_frag\w*|\balloc_pages\b|\bpage pool\b|\bpage_owner\b|\bGPUActive\b|\bpage allocator\b", re.I
+            r"\bpage_frag\w*|\balloc_pages\b|\bpage pool\b|\bpage_owner\b|\bGPUActive\b|\bpage allocator\b"
+            r"|\bDMA (?:memory|buffers?|pages)\b",
+            re.I,
         ),
     ),
 )
@@ -273,6 +275,8 @@ class ProseFacts:
     # the OOM killer on a 32-bit kernel, told in words (low memory, not RAM, ran out)
     lowmem: bool = False
     balloon: int | None = None  # bytes a hypervisor's balloon driver is said to hold
+    # the module whose unloading the ticket says gives the memory back ("rmmod ath11k_ahb ath11k")
+    module: str | None = None
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -366,6 +370,7 @@ def read_prose(text: str) -> ProseFacts:
         bool(claims) and any(_OUTSIDE_SLAB.search(x) for x in _claims(text)),
         bool(_THIRTY_TWO_BIT.search(text) and _OOM_WORDS.search(text)) and not claims,  # no leak claimed
         _balloon(text),
+        _unloaded_module(text) if claims else None,
     )
 
 
@@ -426,6 +431,19 @@ def _arc(text: str) -> int | None:
             held = [n for n in sizes if n >= 1024**3]
             if held:
                 return min(held)  # "16GB total, about 8GB in use by ARC": the smaller is the ARC's
+    return None
+
+
+_RMMOD = re.compile(r"\b(?:rmmod|modprobe\s+-r)\s+((?:[A-Za-z][\w-]*\s*)+)")
+
+
+def _unloaded_module(text: str) -> str | None:
+    """The module a sentence says must be unloaded to get the memory back (the last one rmmod
+    names: the core module, after its bus glue)."""
+    for sentence in _claims(text):
+        m = _RMMOD.search(sentence)
+        if m and re.search(r"\b(?:reclaim\w*|recover\w*|free\w*|gives? back|releas\w*)\b", sentence, re.I):
+            return m.group(1).split()[-1]
     return None
 
 
