@@ -150,3 +150,15 @@ def test_a_cgroups_usage_lines_at_its_limit_without_the_rest_of_the_report() -> 
     line = "Mar 12 18:09:55 machine-1 kernel: [615694.511487] memory: usage 262144kB, limit 262144kB, failcnt 2472\n"
     assert split_pasted("The container keeps getting killed.\n" + line).oom_memcg
     assert split_pasted("The container is slow.\n" + line).oom_memcg is None  # nothing was killed
+
+
+def test_a_vmalloc_failure_seconds_after_boot_is_an_area_too_small() -> None:
+    """tests/cases/gh-ndpi-49-vmap-fail: a module's vmalloc failed 14 s after boot on a 32-bit ARM box."""
+    from kleak_runbook.parsers.alloc_failure import parse_alloc_failure
+
+    warning = (
+        "[   14.006613] kmodloader: vmalloc: allocation failure: 425984 bytes, mode:0x14000c0(GFP_KERNEL)\n"
+        "[   14.059866] [<c01de158>] (__vmalloc_node_range) from [<c010c0b8>] (module_alloc+0x4c/0x54)\n"
+    )
+    assert parse_alloc_failure(warning).uptime == 14.006613
+    assert parse_alloc_failure(warning.replace("[   14.006613] ", "May  3 04:11:11 host kernel: ")).uptime is None

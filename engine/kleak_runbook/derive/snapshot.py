@@ -28,6 +28,7 @@ class Candidate:
     # slab-unreclaimable | slab-reclaimable | vmalloc | percpu | page-allocator | zfs-arc | user | kernel
     # | cache (the page cache, from a ticket's words) | released (given back when a program stops, in words)
     # | lowmem (a 32-bit kernel's low memory ran out) | balloon (a hypervisor's balloon driver holds it)
+    # | vmalloc-area (the vmalloc area ran out while the system booted)
     kind: str
     bytes: int
     share: float | None  # of MemTotal, when known
@@ -270,7 +271,7 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
         )
 
 
-def _alloc_failure(metrics: Metrics, failure: Any) -> Candidate | None:
+def _alloc_failure(metrics: Metrics, failure: Any, p: Mapping[str, Any]) -> Candidate | None:
     """A vmalloc of a few pages that failed (warn_alloc's "vmalloc: allocation failure") while RAM is
     not what ran out: the vmalloc or module area is exhausted (bpf_jit_limit, MODULES_VADDR), by
     the code in the trace above the allocator. A failed page allocation names no kind: skipped."""
@@ -280,6 +281,17 @@ def _alloc_failure(metrics: Metrics, failure: Any) -> Candidate | None:
     if avail is not None and total and int(avail) < 0.05 * total:
         return None  # memory itself ran out: any allocation could have failed
     caller = failure.caller
+    uptime = getattr(failure, "uptime", None)
+    if uptime is not None and uptime < float(p.get("settle_after_boot_s", 300)):
+        # the area ran out while boot loads drivers: too small for this system, not filled by a leak
+        return Candidate(
+            "vmalloc-area",
+            int(failure.bytes),
+            None,
+            caller,
+            f"a vmalloc of {int(failure.bytes)} bytes failed for {failure.comm} {uptime:.0f} s after boot"
+            + (f" in {caller}" if caller else ""),
+        )
     return Candidate(
         "vmalloc",
         int(failure.bytes),
@@ -574,7 +586,7 @@ def judge(
         programs = _user_memory(metrics.meminfo, total, p)
         if programs is not None:
             out.append(programs)  # only when nothing kernel-side is abnormal: it explains, it never hides
-    failed = _alloc_failure(metrics, failure)
+    failed = _alloc_failure(metrics, failure, p)
     if failed is not None and not any(c.kind == "vmalloc" for c in out):
         out.append(failed)
     _from_words(out, metrics, words)

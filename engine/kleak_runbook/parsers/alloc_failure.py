@@ -41,6 +41,9 @@ _INTERNAL = re.compile(
 )
 
 
+_STAMP = re.compile(r"^\s*(?:<\d+>)?\[\s*([0-9]+\.[0-9]+)\]")  # dmesg's "[   14.006613]"
+
+
 @dataclass(frozen=True)
 class AllocFailure:
     kind: str  # "vmalloc" | "pages"
@@ -48,11 +51,13 @@ class AllocFailure:
     bytes: int  # what it asked for (pages: 4 KiB << order)
     caller: str | None  # the first frame above the allocator, when the trace is there
     stack: tuple[str, ...]  # the trace's sure frames, innermost first
+    uptime: float | None = None  # seconds since boot, from the warning's dmesg timestamp
 
 
 def parse_alloc_failure(text: str) -> AllocFailure:
     """The first allocation-failure warning in ``text`` and the call trace that follows it."""
-    lines = [_PREFIX.sub("", line).strip() for line in text.splitlines()]
+    raw = text.splitlines()
+    lines = [_PREFIX.sub("", line).strip() for line in raw]
     for at, line in enumerate(lines):
         v, p = _VMALLOC.match(line), _PAGES.match(line)
         if v is None and p is None:
@@ -65,10 +70,12 @@ def parse_alloc_failure(text: str) -> AllocFailure:
             if frame is not None and not frame["unsure"]:
                 stack.append(frame["fn"].split(".")[0])  # without .constprop.0, .isra.1, .cold
         caller = next((fn for fn in stack if not _INTERNAL.match(fn)), None)
+        stamp = _STAMP.match(raw[at])
+        uptime = float(stamp.group(1)) if stamp else None
         if v is not None:
-            return AllocFailure("vmalloc", v["comm"], int(v["bytes"]), caller, tuple(stack))
+            return AllocFailure("vmalloc", v["comm"], int(v["bytes"]), caller, tuple(stack), uptime)
         assert p is not None
-        return AllocFailure("pages", p["comm"], 4096 << min(int(p["order"]), 20), caller, tuple(stack))
+        return AllocFailure("pages", p["comm"], 4096 << min(int(p["order"]), 20), caller, tuple(stack), uptime)
     raise ParseError(SPEC, "no 'vmalloc: allocation failure' or 'page allocation failure' line")
 
 
