@@ -567,6 +567,7 @@ def split_pasted(text: str) -> PastedBlocks:
                     *(["the page cache"] if facts.cache else []),
                     *(["memory given back"] if facts.released else []),
                     *(["a VM's balloon"] if facts.balloon else []),
+                    *facts.kinds,
                     *(["the OOM killer on a 32-bit kernel"] if facts.lowmem else []),
                 )
             )

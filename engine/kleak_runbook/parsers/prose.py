@@ -300,6 +300,7 @@ class ProseFacts:
             or self.released
             or self.balloon
             or self.lowmem
+            or self.kinds
         )
 
     @property
