@@ -342,7 +342,8 @@ def read_prose(text: str) -> ProseFacts:
     caches, kinds = _growing(text)
     if _BPF_JIT_FULL.search(text) and "vmalloc" not in kinds:
         kinds = (*kinds, "vmalloc")  # the JIT's programs are vmalloc'ed: a kind named by the failure itself
-    claims = [x for x in _claims(text) if _LEAKS.search(x)]  # the sentences that say something leaks
+    stated = _claims(text)
+    claims = [x for x in stated if _LEAKS.search(x)]  # the sentences that say something leaks
     return ProseFacts(
         MappingProxyType(fields),
         tuple(said),
@@ -353,25 +354,27 @@ def read_prose(text: str) -> ProseFacts:
         bool(_USER_WORDS.search(text)),
         any(_USER_WORDS.search(x) for x in claims),
         any(_KERNEL.search(x) for x in claims)
-        or any(_bytes(m.group(1), m.group(2)) >= 1024**3 for x in _claims(text) for m in _KERNEL_HELD.finditer(x)),
+        or any(_bytes(m.group(1), m.group(2)) >= 1024**3 for x in stated for m in _KERNEL_HELD.finditer(x)),
         any(re.search(r"\bkmemleak\b", x, re.I) and not _FOUND_NOTHING.search(x) for x in _SENTENCE.split(text)),
-        _kept(text),
+        _kept(stated),
         any(
             _PAGE_CACHE.search(x)
             and (_GROWS.search(x) or any(_bytes(m.group(1), m.group(2)) >= 1024**3 for m in _SIZED.finditer(x)))
-            for x in _claims(text)
+            for x in stated
         ),
-        _process(text),
-        any(_NO_OWNER.search(x) for x in _claims(text)),
-        any(_GROWS.search(x) and _STEADY.search(x) and _SLAB_NAMED.search(x) for x in _claims(text))
-        or any(_GROWS.search(x) and _STEADY.search(x) and p.search(x) for x in _claims(text) for _, p in _KINDS),
+        _process(text, stated),
+        any(_NO_OWNER.search(x) for x in stated),
+        any(
+            _GROWS.search(x) and _STEADY.search(x) and (_SLAB_NAMED.search(x) or any(p.search(x) for _, p in _KINDS))
+            for x in stated
+        ),
         bool(_AFTER_STOP.search(text)),
         _arc(text),
-        any(m and not _FREE_WORD.search(x[: m.start()]) for x in _claims(text) for m in [_RELEASED.search(x)]),
-        bool(claims) and any(_OUTSIDE_SLAB.search(x) for x in _claims(text)),
+        any(m and not _FREE_WORD.search(x[: m.start()]) for x in stated for m in [_RELEASED.search(x)]),
+        bool(claims) and any(_OUTSIDE_SLAB.search(x) for x in stated),
         bool(_THIRTY_TWO_BIT.search(text) and _OOM_WORDS.search(text)) and not claims,  # no leak claimed
         _balloon(text),
-        _unloaded_module(text) if claims else None,
+        _unloaded_module(stated) if claims else None,
     )
 
 
@@ -395,22 +398,23 @@ def _rss_series(text: str) -> str | None:
     return f"a process's VmRSS grows from {values[0] // 1024**2} MiB to {values[-1] // 1024**2} MiB"
 
 
-def _process(text: str) -> str | None:
+def _either_size(m: re.Match[str]) -> int:
+    """The size, in bytes, a pattern of two alternatives each ending in ``_SIZE`` matched (groups 1-2, else 3-4)."""
+    return _bytes(m.group(1), m.group(2)) if m.group(1) else _bytes(m.group(3), m.group(4))
+
+
+def _process(text: str, stated: list[str]) -> str | None:
     """The words that say one program holds a GiB or more, in a sentence that does not deny it
     ("no process uses more than 1 GB" says the opposite), or a ps row of one with that RSS."""
-    for sentence in _claims(text):
-        for m in _PROCESS_MEMORY.finditer(sentence):
-            number, unit = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    for sentence in stated:
+        said = [(m, _either_size(m)) for m in _PROCESS_MEMORY.finditer(sentence)] + [
+            (m, _bytes(m.group(2), m.group(3)))
+            for m in [*_NAMED_PROGRAM_MEMORY.finditer(sentence), *_MEMORY_OF_PROGRAM.finditer(sentence)]
+            if not _NOT_PROGRAMS.match(m.group("name"))
+        ]
+        for m, size in said:
             clause = sentence[sentence.rfind("\n", 0, m.start()) + 1 : m.end()]  # its own line, up to it
-            if _bytes(number, unit) >= 1024**3 and not _NEGATION.search(clause):
-                return m.group(0).strip()
-        for m in [*_NAMED_PROGRAM_MEMORY.finditer(sentence), *_MEMORY_OF_PROGRAM.finditer(sentence)]:
-            clause = sentence[sentence.rfind("\n", 0, m.start()) + 1 : m.end()]
-            if (
-                not _NOT_PROGRAMS.match(m.group("name"))
-                and _bytes(m.group(2), m.group(3)) >= 1024**3
-                and not _NEGATION.search(clause)
-            ):
+            if size >= 1024**3 and not _NEGATION.search(clause):
                 return m.group(0).strip()
     rows = [(int(m.group("rss")) * 1024, m.group("cmd"), "ps") for m in _PS_ROW.finditer(text)]
     rows += [
@@ -438,10 +442,10 @@ def _arc(text: str) -> int | None:
 _RMMOD = re.compile(r"\b(?:rmmod|modprobe\s+-r)\s+((?:[A-Za-z][\w-]*\s*)+)")
 
 
-def _unloaded_module(text: str) -> str | None:
+def _unloaded_module(stated: list[str]) -> str | None:
     """The module a sentence says must be unloaded to get the memory back (the last one rmmod
     names: the core module, after its bus glue)."""
-    for sentence in _claims(text):
+    for sentence in stated:
         m = _RMMOD.search(sentence)
         if m and re.search(r"\b(?:reclaim\w*|recover\w*|free\w*|gives? back|releas\w*)\b", sentence, re.I):
             return m.group(1).split()[-1]
@@ -450,18 +454,14 @@ def _unloaded_module(text: str) -> str | None:
 
 def _balloon(text: str) -> int | None:
     """The size a hypervisor's balloon is said to hold (a GiB or more)."""
-    for m in _BALLOON.finditer(text):
-        number, unit = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
-        if _bytes(number, unit) >= 1024**3:
-            return _bytes(number, unit)
-    return None
+    return next((size for m in _BALLOON.finditer(text) if (size := _either_size(m)) >= 1024**3), None)
 
 
-def _kept(text: str) -> bool:
+def _kept(stated: list[str]) -> bool:
     """Slab, or a cache named, said not to be given back, and something that should have freed it
     said to have been tried (drop_caches, vfs_cache_pressure, swapping, memory pressure, the OOM
     killer): "not freed" alone is often only what free's "used" column seemed to say."""
-    kept = [x for x in _claims(text) if _KEPT.search(x)]
+    kept = [x for x in stated if _KEPT.search(x)]
     return any(_SLAB_NAMED.search(x) for x in kept) and any(_RECLAIM_TRIED.search(x) for x in kept)
 
 
