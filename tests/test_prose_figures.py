@@ -229,3 +229,45 @@ def test_the_module_whose_unloading_gives_memory_back() -> None:
     facts = read_prose(text)
     assert facts.module == "ath11k" and facts.kinds == ("page-allocator",)
     assert read_prose("I ran rmmod foo and then it crashed.\n").module is None  # no leak claimed, nothing given back
+
+
+def test_a_program_said_to_eat_the_memory_with_no_size() -> None:
+    # tests/cases/gh-tailscale-7571-tailscaled-rss, two sentences
+    assert read_prose("tailscaled eats up all memory over time, container gets killed\n").process
+    assert read_prose("Somehow `tailscaled` keeps eating up memory:\n").process == "tailscaled keeps eating up memory"
+    for kernel_side in ("the kernel eats up all memory", "ext4_inode_cache eats all memory", "kworker eats memory"):
+        assert read_prose(kernel_side + "\n").process is None, kernel_side
+    assert read_prose("nginx does not eat all memory\n").process is None
+
+
+def test_a_leak_in_this_points_back_at_the_sentence_before() -> None:
+    # tests/cases/gh-munin-1355-percpu (synthetic line breaks kept out: one paragraph)
+    text = "Linux has a separate per CPU counter. I've observed a leak in this, which was attributed to apps.\n"
+    assert read_prose(text).kinds == ("percpu",)
+    assert read_prose("Linux has a separate per CPU counter. The app leaks.\n").kinds == ()
+    assert read_prose("Load per cpu grows every day.\n").kinds == ()
+
+
+def test_the_oom_task_tables_biggest_process() -> None:
+    # tests/cases/gh-lru-marie-6-mprime-oom, two rows of the task table (rss in pages)
+    rows = (
+        "[   134.428090] [   4071]  1000  4071    23794     1387        1     1386         0    77824      142           200 xdg-dbus-proxy\n"
+        "[   134.428091] [   4076]  1000  4076 14983560 11204801 11203232     1569         0 118214656  3073656           200 mprime\n"
+    )
+    assert read_prose(rows).process == "mprime at 42.7 GiB RSS (OOM task table)"
+    assert read_prose(rows.splitlines()[0] + "\n").process is None  # 5 MiB: nobody's memory to speak of
+
+
+def test_a_memory_backed_emptydir_is_tmpfs_even_when_a_leak_is_hedged() -> None:
+    # tests/cases/gh-k8s-72759-emptydir-tmpfs, its title
+    facts = read_prose("Nodes may die due to possible memory leak caused by emptyDir.medium.Memory\n")
+    assert facts.user and facts.user_leak
+    assert not read_prose("emptyDir volumes on disk fill up\n").user
+
+
+def test_dropping_the_page_cache_said_to_fix_it() -> None:
+    # tests/cases/gh-podman-19905-stats-page-cache, shortened
+    text = "the only way to fix this is to manually run the following command on the host:\n\n$ sudo sh -c 'echo 1 > /proc/sys/vm/drop_caches'\n"
+    assert read_prose(text).cache
+    # tests/cases/gh-opensuse-sysconfig-4-shmem-stamps: denied
+    assert not read_prose("Shmem increases much, and it can't be freed by echo 3 > /proc/sys/vm/drop_caches.\n").cache

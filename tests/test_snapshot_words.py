@@ -88,6 +88,66 @@ def test_a_failed_vmalloc_names_its_caller() -> None:
     assert judge(low, PARAMS, failure=parse_alloc_failure(report)).top is None
 
 
+def _failure(head: str, zone: str) -> str:
+    return f"[ 5.0] {head}\n[ 5.0] Call Trace:\n[ 5.0]  [<ffffffff8112710a>] kmalloc_order_trace+0x3a/0xc0\n" + (
+        "[ 5.0]  [<ffffffff8131b03b>] check_partition+0x2b/0x200\n" + zone
+    )
+
+
+def test_a_high_order_failure_with_memory_free_is_fragmentation() -> None:
+    # gh-zfs-2816-order4-alloc, shortened (the Normal zone line cut after its watermarks and slab)
+    zone = "[ 5.0] Node 0 Normal free:1711868kB min:18248kB low:22808kB high:27372kB present:22708224kB\n"
+    failure = parse_alloc_failure(_failure("zfs: page allocation failure: order:4, mode:0x10c0d0", zone))
+    assert (failure.order, failure.atomic, failure.caller) == (4, False, "check_partition")
+    top = judge(_metrics(), PARAMS, failure=failure).top
+    assert top is not None and top.kind == "fragmentation" and "1671 MiB was free in Normal" in top.why
+    # the same request with the zone under its high watermark: memory ran out, the failure says nothing
+    tight = zone.replace("free:1711868kB", "free:20000kB")
+    assert (
+        judge(
+            _metrics(), PARAMS, failure=parse_alloc_failure(_failure("zfs: page allocation failure: order:4", tight))
+        ).top
+        is None
+    )
+    # only the DMA zone roomy: ordinary allocations leave it alone
+    dma = "[ 5.0] Node 0 DMA free:15892kB min:20kB low:24kB high:28kB present:15992kB\n"
+    assert (
+        judge(_metrics(), PARAMS, failure=parse_alloc_failure(_failure("x: page allocation failure: order:2", dma))).top
+        is None
+    )
+
+
+def test_an_atomic_order_0_failure_at_the_min_watermark_is_the_reserve() -> None:
+    # gh-zfs-325-atomic-alloc, shortened: 2.6-era "failure. order:0, mode:0x20" (bare GFP_ATOMIC)
+    zone = (
+        "[ 5.0] Node 0 Normal free:4552kB min:13224kB low:16528kB high:19836kB active_anon:2288172kB"
+        " present:13445120kB slab_unreclaimable:130064kB\n"
+    )
+    failure = parse_alloc_failure(_failure("txg_sync: page allocation failure. order:0, mode:0x20", zone))
+    assert failure.atomic and failure.order == 0
+    top = judge(_metrics(), PARAMS, failure=failure).top
+    assert top is not None and top.kind == "atomic-reserve"
+    # named flags on later kernels; a request that can wait is no reserve story
+    named = parse_alloc_failure(
+        _failure("k: page allocation failure: order:0, mode:0x480020(GFP_ATOMIC), nodemask=(null)", zone)
+    )
+    assert named.atomic
+    waits = parse_alloc_failure(
+        _failure("k: page allocation failure: order:0, mode:0x14200ca(GFP_HIGHUSER_MOVABLE)", zone)
+    )
+    assert not waits.atomic and judge(_metrics(), PARAMS, failure=waits).top is None
+    # unreclaimable slab filling the zone is the story, not the reserve
+    full = zone.replace("slab_unreclaimable:130064kB", "slab_unreclaimable:9000000kB")
+    assert (
+        judge(
+            _metrics(),
+            PARAMS,
+            failure=parse_alloc_failure(_failure("t: page allocation failure. order:0, mode:0x20", full)),
+        ).top
+        is None
+    )
+
+
 def test_tmpfs_named_beside_a_claimed_leak_is_not_programs_memory() -> None:
     # a reporter who claims a kernel leak and mentions tmpfs in passing is not told it is tmpfs
     words = read_prose("The kernel has a memory leak. We keep /tmp on tmpfs.")
@@ -114,3 +174,21 @@ def test_words_alone_claiming_a_kernel_leak_are_a_suspected_leak(tmp_path: Path)
     assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "slab-unreclaimable")
     doc = _replay_text("HugePages_Free is 1022, which indicates that 2 pages are leaked by helloworld.\n", tmp_path)
     assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
+
+
+def test_a_slub_failure_names_the_request_not_the_holder(tmp_path: Path) -> None:
+    # tests/cases/gh-moby-35545-slub-memcg-kmalloc-1024, its first warning: the cache that could not
+    # grow (21 MiB) is no outlier the poster singled out, and no counter says where memory went
+    text = (
+        "[8643296.448116] SLUB: Unable to allocate memory on node -1 (gfp=0x20)\n"
+        "[8643296.448122]   cache: kmalloc-1024(1793:c8ed), object size: 1024, buffer size: 1024, default order: 3, min order: 0\n"
+        "[8643296.448125]   node 0: slabs: 663, objs: 20964, free: 0\n"
+    )
+    doc = _replay_text(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("inconclusive", "unknown")
+    path = doc["path"]
+    assert isinstance(path, list) and path[-1]["step"] == "allocation_unexplained" and not doc["culprits"]
+    # the same warning for a cache of GiBs (gh-lkrg-172) is a suspected leak of that cache
+    big = text.replace("slabs: 663, objs: 20964", "slabs: 663000, objs: 20964000")
+    doc = _replay_text(big, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "slab-unreclaimable")

@@ -112,7 +112,11 @@ def build(
         evidence.static.get("alloc_failure"),
     )
     ctx["snapshot"] = SimpleNamespace(
-        top=snap.top, candidates=list(snap.candidates), kinds=snap.kinds, slab_total=snap.slab_total
+        top=snap.top,
+        candidates=list(snap.candidates),
+        kinds=snap.kinds,
+        slab_total=snap.slab_total,
+        failure=snap.failure,
     )
     dentry = ctx.get("dentry")
     if dentry is not None and not kernel.dentry_negative_counted:

@@ -28,7 +28,10 @@ _DERIVED: dict[str, tuple[tuple[str, ...], str]] = {
         ("meminfo",),
         "what grows: top (the growth that explains the rest), slow (steady over hours, below the short-window rate), untimed and given_back (between outputs without times), gradual_kind, growers, side_effects, kinds",
     ),
-    "snapshot": ((), "one snapshot judged: top (the biggest abnormal component), candidates, kinds, slab_total"),
+    "snapshot": (
+        (),
+        "one snapshot judged: top (the biggest abnormal component), candidates, kinds, slab_total, failure (an allocation failure in the evidence)",
+    ),
     "history": (
         (),
         "long-window rates from Prometheus or earlier runs (--prometheus, --baseline): source, window, days, "

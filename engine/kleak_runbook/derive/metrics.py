@@ -88,6 +88,9 @@ class Metrics:
     page_size: int = 4096
     slab_total: int | None = None  # all slab in the last slab sample (slabtop's own total when it gives one)
     slab_active: int | None = None  # what live objects fill of slab_total, when the source says (slabtop)
+    slab_source: str | None = (
+        None  # the last slab sample's format (parsers.slabinfo version: "2.1", "slub-failure", ...)
+    )
     arc_size: int | None = None  # ZFS's ARC (arcstats size) in the last sample that has it
     spl_slab: Any = None  # ZFS's SPL slab caches (parsers.spl_slab.SplSlab) in the last sample that has them
 
@@ -174,6 +177,7 @@ def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
         m.caches = _cache_stats(infos, sample_times(with_slab), reclaim, page_size)
         m.slab_total = infos[-1].size_bytes
         m.slab_active = infos[-1].active_total_bytes
+        m.slab_source = infos[-1].version
 
     with_vm = evidence.with_spec("vmallocinfo")
     if with_vm:

@@ -28,7 +28,9 @@ class Candidate:
     # slab-unreclaimable | slab-reclaimable | vmalloc | percpu | page-allocator | zfs-arc | user | kernel
     # | cache (the page cache, from a ticket's words) | released (given back when a program stops, in words)
     # | lowmem (a 32-bit kernel's low memory ran out) | balloon (a hypervisor's balloon driver holds it)
-    # | vmalloc-area (the vmalloc area ran out while the system booted)
+    # | vmalloc-area (the vmalloc area ran out while the system booted) | fragmentation (a high-order
+    # allocation failed with free memory above the watermarks) | atomic-reserve (an atomic order-0
+    # allocation found its zone at the min watermark)
     kind: str
     bytes: int
     share: float | None  # of MemTotal, when known
@@ -44,6 +46,9 @@ class Snapshot:
     candidates: tuple[Candidate, ...]  # biggest first
     slab_total: int | None
     mem_total: int | None
+    # an allocation failure the evidence holds (SLUB's warning, warn_alloc's): memory, or a cgroup's
+    # limit, ran out at that moment; it says which request failed, not what holds the memory
+    failure: str | None = None
 
     @property
     def top(self) -> Candidate | None:
@@ -275,6 +280,8 @@ def _alloc_failure(metrics: Metrics, failure: Any, p: Mapping[str, Any]) -> Cand
     """A vmalloc of a few pages that failed (warn_alloc's "vmalloc: allocation failure") while RAM is
     not what ran out: the vmalloc or module area is exhausted (bpf_jit_limit, MODULES_VADDR), by
     the code in the trace above the allocator. A failed page allocation names no kind: skipped."""
+    if getattr(failure, "kind", None) == "pages":
+        return _page_failure(metrics, failure)
     if getattr(failure, "kind", None) != "vmalloc":
         return None
     avail, total = metrics.meminfo.get("MemAvailable"), metrics.mem_total
@@ -301,6 +308,62 @@ def _alloc_failure(metrics: Metrics, failure: Any, p: Mapping[str, Any]) -> Cand
         + (f" in {caller}" if caller else "")
         + ": the vmalloc or module area it draws from is exhausted",
     )
+
+
+def _page_failure(metrics: Metrics, failure: Any) -> Candidate | None:
+    """A page allocation that failed, judged by the zones its report printed (else by MemFree):
+
+    - of order 1 or more while a zone it could use (not DMA, which ordinary allocations leave
+      alone) held free memory above its high watermark: the memory was there, in pieces too small
+      for 2**order contiguous pages, i.e. fragmentation;
+    - atomic (it may not wait for reclaim) of order 0 with a zone at its min watermark and no
+      kernel memory of that zone out of proportion: the reserve kept for atomic allocations ran
+      out under a burst, not a leak (vm.min_free_kbytes sets that reserve).
+
+    Either names where the memory is not; anything abnormal the figures show decides before it."""
+    order = getattr(failure, "order", None)
+    if order is None:
+        return None
+    zones = [z for z in getattr(failure, "zones", ()) if z.name != "DMA"]
+    what = f"an order-{order} allocation ({4 << order} KiB contiguous) failed for {failure.comm}" + (
+        f" in {failure.caller}" if failure.caller else ""
+    )
+    if order >= 1:
+        roomy = [z for z in zones if z.free > z.high]
+        free_mib = sum(z.free for z in roomy) // 1024**2
+        if not zones:
+            free, total = metrics.meminfo.get("MemFree"), metrics.mem_total
+            if free is None or not total or int(free) < 0.1 * total:
+                return None
+            free_mib = int(free) // 1024**2
+        elif not roomy:
+            return None
+        return Candidate(
+            "fragmentation",
+            0,
+            None,
+            failure.caller,
+            f"{what} while {free_mib} MiB was free"
+            + (
+                f" in {', '.join(z.name for z in roomy)}, above {'its' if len(roomy) == 1 else 'their'} high watermark"
+                if zones
+                else ""
+            )
+            + ": the memory was there, in pieces too small (fragmentation)",
+        )
+    low = [z for z in zones if z.free <= z.min]
+    if getattr(failure, "atomic", False) and low:
+        held = [z for z in low if z.size and z.unreclaimable_slab is not None and z.unreclaimable_slab > 0.2 * z.size]
+        if held:
+            return None  # unreclaimable slab filled the zone: that, not the reserve, is the story
+        return Candidate(
+            "atomic-reserve",
+            0,
+            None,
+            failure.caller,
+            f"an atomic {what[3:]} with {', '.join(f'{z.name} at {z.free // 1024} KiB free (min {z.min // 1024} KiB)' for z in low)}",
+        )
+    return None
 
 
 def judge(
@@ -355,7 +418,13 @@ def judge(
         unrec_total = sum(int(c.bytes) for c in unreclaimable)
         # one cache's row pasted alone (no other row, no slabtop total): the poster singled it out,
         # so the comparison _outlier makes is already made; it needs only to be above the noise floor
-        lone = len(caches) == 1 and metrics.slab_active is None and slab_total == size
+        # (SLUB's failure warning shows the cache that could not grow, not one the poster singled out)
+        lone = (
+            len(caches) == 1
+            and metrics.slab_active is None
+            and slab_total == size
+            and metrics.slab_source != "slub-failure"
+        )
         if (
             (dominant and big)
             or _outlier(biggest, unreclaimable, slab_total, p)
@@ -587,7 +656,9 @@ def judge(
         if programs is not None:
             out.append(programs)  # only when nothing kernel-side is abnormal: it explains, it never hides
     failed = _alloc_failure(metrics, failure, p)
-    if failed is not None and not any(c.kind == "vmalloc" for c in out):
+    # fragmentation and an empty atomic reserve explain only what nothing else does
+    explains = failed is not None and (failed.kind not in ("fragmentation", "atomic-reserve") or not out)
+    if failed is not None and explains and not any(c.kind == "vmalloc" for c in out):
         out.append(failed)
     _from_words(out, metrics, words)
     if getattr(words, "kept", False):
@@ -613,4 +684,11 @@ def judge(
     # abnormal explains more than that residue, so the residue decides only when nothing else does.
     mixed = metrics.vmalloc_source == "unavailable"
     out.sort(key=lambda c: (mixed and c.kind == "page-allocator", -c.bytes))
-    return Snapshot(tuple(out), slab_total, total)
+    failed_cache = biggest.name if metrics.slab_source == "slub-failure" and biggest is not None else None
+    if failed_cache is not None:
+        said = f"SLUB could not allocate from {failed_cache}"
+    elif failure is not None:
+        said = f"a {'vmalloc' if failure.kind == 'vmalloc' else 'page'} allocation failed for {failure.comm}"
+    else:
+        said = None
+    return Snapshot(tuple(out), slab_total, total, said)

@@ -30,14 +30,24 @@ from kleak_runbook.parsers.oom import _PREFIX
 
 SPEC = "alloc_failure"
 _VMALLOC = re.compile(r"^(?P<comm>.+?): vmalloc: allocation failure: (?P<bytes>[0-9]+) bytes")
-_PAGES = re.compile(r"^(?P<comm>.+?): page allocation failure: order:(?P<order>[0-9]+)")
+# "page allocation failure: order:4, mode:0x10c0d0"; 2.6-3.x kernels also wrote "failure. order:0"
+_PAGES = re.compile(
+    r"^(?P<comm>.+?): page allocation failure[:.] order:(?P<order>[0-9]+)(?:,\s*mode:(?P<mode>0x[0-9a-f]+)(?:\((?P<flags>[^)]*)\))?)?"
+)
+# a zone's line of the report that follows: "Node 0 Normal free:1711868kB min:18248kB low:22808kB high:27372kB ..."
+_ZONE = re.compile(
+    r"^Node (?P<node>[0-9]+) (?P<zone>\w+) free:(?P<free>[0-9]+)kB min:(?P<min>[0-9]+)kB low:[0-9]+kB high:(?P<high>[0-9]+)kB"
+)
+_ZONE_SIZE = re.compile(r"\b(?:managed|present):([0-9]+)kB")
+_ZONE_SLAB = re.compile(r"\bslab_unreclaimable:([0-9]+)kB")
 # "bpf_jit_binary_alloc+0x5b/0xe0", "? foo+0x1/0x2" (a guess the unwinder is not sure of), "[<c0123>] foo+..."
 _FRAME = re.compile(r"^(?:\[<[0-9a-f]+>\]\s*)?(?P<unsure>\?\s+)?(?P<fn>[A-Za-z_][\w.]*)\+0x[0-9a-f]+/0x[0-9a-f]+")
 # the warning's own frames and the allocators': the caller is the first frame after them
 _INTERNAL = re.compile(
     r"^(?:dump_stack\w*|show_stack|warn_alloc\w*|__?vmalloc\w*|vmalloc\w*|__vmalloc_area_node|__get_vm_area\w*"
     r"|module_alloc|execmem_alloc\w*|__alloc_pages\w*|alloc_pages\w*|__alloc_pages_slowpath\w*|get_order"
-    r"|kvmalloc\w*|__kvmalloc\w*)$"
+    r"|kvmalloc\w*|__kvmalloc\w*|__get_free_pages|get_zeroed_page|kmalloc_order\w*|kmalloc_large\w*"
+    r"|__kmalloc_large\w*)$"
 )
 
 
@@ -52,6 +62,23 @@ class AllocFailure:
     caller: str | None  # the first frame above the allocator, when the trace is there
     stack: tuple[str, ...]  # the trace's sure frames, innermost first
     uptime: float | None = None  # seconds since boot, from the warning's dmesg timestamp
+    order: int | None = None  # a page allocation's order (2**order contiguous pages)
+    # the request could not wait for reclaim: GFP_ATOMIC or GFP_NOWAIT by name, or 2.6-4.3's bare
+    # GFP_ATOMIC (mode 0x20, __GFP_HIGH without __GFP_WAIT)
+    atomic: bool = False
+    zones: tuple[Zone, ...] = ()  # the zones the report printed after the warning
+
+
+@dataclass(frozen=True)
+class Zone:
+    """One zone's line in the report that follows a failure: free memory against its watermarks (bytes)."""
+
+    name: str
+    free: int
+    min: int
+    high: int
+    size: int | None  # managed (else present) memory of the zone
+    unreclaimable_slab: int | None  # 2.6-4.7 kernels count slab per zone
 
 
 def parse_alloc_failure(text: str) -> AllocFailure:
@@ -75,8 +102,43 @@ def parse_alloc_failure(text: str) -> AllocFailure:
         if v is not None:
             return AllocFailure("vmalloc", v["comm"], int(v["bytes"]), caller, tuple(stack), uptime)
         assert p is not None
-        return AllocFailure("pages", p["comm"], 4096 << min(int(p["order"]), 20), caller, tuple(stack), uptime)
+        order = int(p["order"])
+        flags = p["flags"] or ""
+        atomic = bool(re.search(r"\bGFP_(?:ATOMIC|NOWAIT)\b", flags)) or (not flags and p["mode"] == "0x20")
+        return AllocFailure(
+            "pages",
+            p["comm"],
+            4096 << min(order, 20),
+            caller,
+            tuple(stack),
+            uptime,
+            order,
+            atomic,
+            _zones(lines[at + 1 :]),
+        )
     raise ParseError(SPEC, "no 'vmalloc: allocation failure' or 'page allocation failure' line")
+
+
+def _zones(lines: list[str]) -> tuple[Zone, ...]:
+    """The zone lines of the report after a warning, up to the next warning: each zone once."""
+    zones: dict[tuple[str, str], Zone] = {}
+    for line in lines:
+        if _VMALLOC.match(line) or _PAGES.match(line):
+            break
+        z = _ZONE.match(line)
+        if z is None or (z["node"], z["zone"]) in zones:
+            continue
+        size = _ZONE_SIZE.findall(line)
+        slab = _ZONE_SLAB.search(line)
+        zones[(z["node"], z["zone"])] = Zone(
+            z["zone"],
+            int(z["free"]) * 1024,
+            int(z["min"]) * 1024,
+            int(z["high"]) * 1024,
+            int(size[-1]) * 1024 if size else None,
+            int(slab.group(1)) * 1024 if slab else None,
+        )
+    return tuple(zones.values())
 
 
 def alloc_failure_report(text: str) -> str | None:
@@ -85,5 +147,5 @@ def alloc_failure_report(text: str) -> str | None:
     for at, line in enumerate(lines):
         bare = _PREFIX.sub("", line.lstrip("> ")).strip()
         if _VMALLOC.match(bare) or _PAGES.match(bare):
-            return "\n".join(x.lstrip("> ") for x in lines[at : at + 60]) + "\n"
+            return "\n".join(x.lstrip("> ") for x in lines[at : at + 400]) + "\n"  # its report's zone lines too
     return None

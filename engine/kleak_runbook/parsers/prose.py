@@ -93,7 +93,7 @@ _STEADY = re.compile(
 # the kind of kernel memory a sentence that says something grows names (first match wins)
 _KINDS = (
     ("slab-unreclaimable", re.compile(r"\bSUnreclaim\b|\bunreclaimable slab\b|\bslab\b|\bkmalloc\b", re.I)),
-    ("percpu", re.compile(r"\bper-?cpu\b", re.I)),
+    ("percpu", re.compile(r"\bper-?cpu\b|\bper cpu (?:memory|allocat\w*|counters?|areas?|chunks?|data)\b", re.I)),
     ("vmalloc", re.compile(r"\bvmalloc\w*|\bVmallocUsed\b", re.I)),
     (
         "page-allocator",
@@ -105,7 +105,11 @@ _KINDS = (
     ),
 )
 # programs' memory, told in words: huge pages set aside, shared memory and tmpfs
-_USER_WORDS = re.compile(r"\bhuge ?pages?\b|\bHugePages_\w+|\bShmem\b|\btmpfs\b|/dev/shm\b", re.I)
+# (Kubernetes' memory-backed emptyDir volume is a tmpfs)
+_USER_WORDS = re.compile(
+    r"\bhuge ?pages?\b|\bHugePages_\w+|\bShmem\b|\btmpfs\b|/dev/shm\b|\bemptyDir\b[\s\S]{0,40}?\bmedium\b\W{0,5}Memory\b",
+    re.I,
+)
 # the page cache, told in words: "cache and buffers grow after the backup", "buff/cache holds 40G"
 _PAGE_CACHE = re.compile(
     r"\bpage ?cache\b|\bbuff(?:ers)?/cache\b|\bcache and buffers\b|\bbuffers and cache\b|\bcached memory\b"
@@ -155,6 +159,15 @@ _NOT_PROGRAMS = re.compile(
     r"|Linux|Windows|Ubuntu|Debian|CentOS|RHEL|Fedora|Arch|OS|guest|hypervisor|laptop|desktop|PC|computer|device|board)$",
     re.I,
 )
+# "tailscaled eats up all memory over time", "Somehow `tailscaled` keeps eating up memory": a program
+# by its name said to take the memory, with no size (a kernel thread, a cache or a kind is no program)
+_PROGRAM_TAKES_MEMORY = re.compile(
+    r"(?:^|[\s`'\"(])(?P<name>[A-Za-z][\w.-]{2,})[`'\")]?\s+(?:keeps\s+|is\s+|was\s+)?(?:eats?|eating|ate|takes?|taking|took"
+    r"|consumes?|consuming|hogs?|hogging|grabs?|grabbing)\s+(?:up\s+)?(?:all\s+(?:the\s+|of\s+the\s+)?)?(?:my\s+|our\s+|the\s+)?(?:available\s+)?"
+    r"(?:memory|RAM)\b",
+    re.I,
+)
+_KERNEL_THREAD = re.compile(r"^(?:kworker|kswapd|ksoftirqd|kthreadd|khugepaged|kcompactd|rcu\w*|jbd2|xfsaild)", re.I)
 # "memory usage of init process grows ad infinitum (seen up to 27 GB)"
 _MEMORY_OF_PROGRAM = re.compile(
     r"\b(?:memory|RAM|RSS)(?:\s+usage)?\s+of\s+(?:the\s+)?(?P<name>[A-Za-z][\w.-]+)(?:\s+(?:process|daemon|service))?\b"
@@ -171,6 +184,11 @@ _TOP_ROW = re.compile(
     r"^\s*[0-9]+\s+\S+\s+(?:rt|-?[0-9]+)\s+-?[0-9]+\s+[0-9.]+[kmgtp]?\s+(?P<res>[0-9.]+)(?P<unit>[kmgtp]?)\s+[0-9.]+[kmgtp]?"
     r"\s+[A-Z]\s+[0-9.]+\s+[0-9.]+\s+[0-9:.]+\s+(?P<cmd>\S+)",
     re.M,
+)
+# a row of the OOM killer's task table: "[  pid  ]   uid  tgid total_vm      rss ... name" (rss in pages),
+# after any dmesg stamp; the pid's brackets hold no dot (a stamp's do)
+_OOM_TASK_ROW = re.compile(
+    r"\[\s*[0-9]+\]\s+-?[0-9]+\s+[0-9]+\s+[0-9]+\s+(?P<rss>[0-9]+)\s+(?:-?[0-9]+\s+)+(?P<cmd>[^\s\[\]]+)\s*$", re.M
 )
 _TOP_UNITS = {"": 1024, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
 # the BPF JIT's memory limit reached (bpf_jit_limit): seccomp filters and BPF programs fail to load
@@ -206,6 +224,14 @@ _RELEASED = re.compile(
     re.I,
 )
 # ZFS's ARC said to hold memory: "about 8GB are currently in use by ARC", "the ARC takes 40 GB"
+# dropping the page cache said to fix it: "the only way to fix this is to run: echo 1 > /proc/sys/vm/drop_caches"
+_PAGE_CACHE_DROP = re.compile(r"\becho\s+[13]\s*>\s*/proc/sys/vm/drop_caches")
+_DROP_FIXES = re.compile(
+    r"\b(?:fix\w*|solv\w*|resolv\w*|frees?|freed|releas\w*|clear\w*|brings?\s+(?:it\s+)?back|gives?\s+(?:it\s+)?back"
+    r"|goes\s+down|went\s+down|back\s+to\s+normal|helps?|helped|reclaim\w*)\b",
+    re.I,
+)
+_DENIED = re.compile(r"\b(?:no|not|never|cannot|without)\b|n['’]t\b", re.I)
 _ARC_WORDS = re.compile(r"\b(?:ZFS\s+)?ARC\b")
 _NEGATION = re.compile(r"\b(?:no|not|none|nothing|only|never|less than|under|below)\b|n['’]t\b", re.I)
 # /proc/cgroups' count for the memory controller, told in words: "65535 as num_cgroups for memory"
@@ -352,7 +378,8 @@ def read_prose(text: str) -> ProseFacts:
         memcgs,
         kinds,
         bool(_USER_WORDS.search(text)),
-        any(_USER_WORDS.search(x) for x in claims),
+        # a sentence that ties a leak to them, hedged or not ("possible memory leak caused by emptyDir.medium.Memory")
+        any(_USER_WORDS.search(x) and _LEAKS.search(x) for x in _SENTENCE.split(text)),
         any(_KERNEL.search(x) for x in claims)
         or any(_bytes(m.group(1), m.group(2)) >= 1024**3 for x in stated for m in _KERNEL_HELD.finditer(x)),
         any(re.search(r"\bkmemleak\b", x, re.I) and not _FOUND_NOTHING.search(x) for x in _SENTENCE.split(text)),
@@ -361,7 +388,8 @@ def read_prose(text: str) -> ProseFacts:
             _PAGE_CACHE.search(x)
             and (_GROWS.search(x) or any(_bytes(m.group(1), m.group(2)) >= 1024**3 for m in _SIZED.finditer(x)))
             for x in stated
-        ),
+        )
+        or _page_cache_dropped(stated),
         _process(text, stated),
         any(_NO_OWNER.search(x) for x in stated),
         any(
@@ -416,11 +444,24 @@ def _process(text: str, stated: list[str]) -> str | None:
             clause = sentence[sentence.rfind("\n", 0, m.start()) + 1 : m.end()]  # its own line, up to it
             if size >= 1024**3 and not _NEGATION.search(clause):
                 return m.group(0).strip()
+    for sentence in stated:
+        for m in _PROGRAM_TAKES_MEMORY.finditer(sentence):
+            name = m.group("name")
+            clause = sentence[sentence.rfind("\n", 0, m.start()) + 1 : m.end()]
+            if not (
+                _NOT_PROGRAMS.match(name)
+                or _KERNEL_THREAD.match(name)
+                or _SLAB_NAMED.fullmatch(name)
+                or name.lower().endswith(("_cache", "cache", "_cachep"))
+                or _NEGATION.search(clause)
+            ):
+                return re.sub(r"[`'\"()]", "", m.group(0)).strip()
     rows = [(int(m.group("rss")) * 1024, m.group("cmd"), "ps") for m in _PS_ROW.finditer(text)]
     rows += [
         (round(float(m.group("res")) * _TOP_UNITS[m.group("unit")]), m.group("cmd"), "top")
         for m in _TOP_ROW.finditer(text)
     ]
+    rows += [(int(m.group("rss")) * 4096, m.group("cmd"), "OOM task table") for m in _OOM_TASK_ROW.finditer(text)]
     rss, cmd, tool = max(rows, default=(0, "", ""))
     if rss >= 1024**3:
         return f"{cmd.rsplit('/', 1)[-1]} at {rss / 1024**3:.1f} GiB RSS ({tool})"
@@ -457,6 +498,12 @@ def _balloon(text: str) -> int | None:
     return next((size for m in _BALLOON.finditer(text) if (size := _either_size(m)) >= 1024**3), None)
 
 
+def _page_cache_dropped(stated: list[str]) -> bool:
+    """A sentence says that dropping the page cache (``echo 1`` or ``3 > drop_caches``) fixes it, or
+    gives the memory back, and does not deny it ("can't be freed by echo 3 > drop_caches")."""
+    return any(_PAGE_CACHE_DROP.search(x) and _DROP_FIXES.search(x) and not _DENIED.search(x) for x in stated)
+
+
 def _kept(stated: list[str]) -> bool:
     """Slab, or a cache named, said not to be given back, and something that should have freed it
     said to have been tried (drop_caches, vfs_cache_pressure, swapping, memory pressure, the OOM
@@ -470,7 +517,9 @@ def _growing(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     leaks, first named first."""
     caches: dict[str, None] = {}
     kinds: dict[str, None] = {}
+    before = ""
     for sentence in _SENTENCE.split(text):
+        sentence, before = _with_referent(sentence, before), sentence
         grows = bool(_GROWS.search(sentence) or _KEPT.search(sentence))
         if not grows and not any(_bytes(m.group(1), m.group(2)) >= MIN_NAMED_CACHE for m in _SIZED.finditer(sentence)):
             continue  # a cache named with a size of a GiB or more is what the ticket is about, grown or not
@@ -491,6 +540,18 @@ def _growing(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         for _at, kind in sorted(named):
             kinds.setdefault(kind, None)
     return tuple(caches), tuple(kinds)
+
+
+# "I've observed a leak in this": the sentence points back at what the one before named
+_POINTS_BACK = re.compile(r"\b(?:leak\w*|grow\w*|grew)\s+(?:in|of|with|from)\s+(?:this|it|that|them|these)\b", re.I)
+
+
+def _with_referent(sentence: str, before: str) -> str:
+    """A sentence that says something leaks "in this", naming no kind itself, read with the sentence
+    before it ("Linux has a separate per CPU counter. I've observed a leak in this")."""
+    if before and _POINTS_BACK.search(sentence) and not any(p.search(sentence) for _, p in _KINDS):
+        return f"{before} {sentence}"
+    return sentence
 
 
 def parse_words(text: str) -> ProseFacts:
