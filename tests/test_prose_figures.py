@@ -271,3 +271,16 @@ def test_dropping_the_page_cache_said_to_fix_it() -> None:
     assert read_prose(text).cache
     # tests/cases/gh-opensuse-sysconfig-4-shmem-stamps: denied
     assert not read_prose("Shmem increases much, and it can't be freed by echo 3 > /proc/sys/vm/drop_caches.\n").cache
+
+
+def test_oom_counter_lines_name_no_kind_and_a_stalled_page_pool_does() -> None:
+    # tests/cases/blog-krunch-oom-frag-2612: a 2.6.12 OOM's pageset header and counters, read as words
+    text = "DMA per-cpu:\ncpu 0 hot: low 2, high 6, batch 1\nActive:20 inactive:23 free:1631 slab:874 mapped:20\nit grows\n"
+    assert read_prose(text).kinds == ()
+    assert read_prose("per-cpu memory grows every day\n").kinds == ("percpu",)
+    # tests/cases/gh-libreqos-551-page-pool-inflight, one dmesg line
+    line = (
+        "[Tue Sep 24 22:56:32 2024] page_pool_release_retry() stalled pool shutdown: id 51, 4032 inflight 26825 sec\n"
+    )
+    assert read_prose(line).kinds == ("page-allocator",)
+    assert read_prose(line.replace("4032 inflight", "0 inflight")).kinds == ()

@@ -10,11 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from kleak_runbook.derive.metrics import CallerStat, Metrics
 from kleak_runbook.derive.series import Series
 from kleak_runbook.derive.snapshot import judge
+from kleak_runbook.errors import ParseError
 from kleak_runbook.parsers.alloc_failure import alloc_failure_report, parse_alloc_failure
 from kleak_runbook.parsers.prose import read_prose
 
@@ -192,3 +194,24 @@ def test_a_slub_failure_names_the_request_not_the_holder(tmp_path: Path) -> None
     big = text.replace("slabs: 663, objs: 20964", "slabs: 663000, objs: 20964000")
     doc = _replay_text(big, tmp_path)
     assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "slab-unreclaimable")
+
+
+def test_an_oom_for_a_high_order_request_while_memory_was_free() -> None:
+    # serverfault-410413-oom-order2-embedded: the OOM header, cut before Mem-Info, and the asker's words
+    header = "myshellscript invoked oom-killer: gfp_mask=0xd0, order=2, oomkilladj=0\n"
+    report = alloc_failure_report(" " + header)
+    assert report is not None
+    failure = parse_alloc_failure(report)
+    assert (failure.oom, failure.order, failure.comm) == (True, 2, "myshellscript")
+    words = read_prose(
+        "I am not able to understand why would kernel issue this oom killer when I see enough memory is available\n"
+    )
+    assert words.free_seen
+    top = judge(_metrics(), PARAMS, failure=failure, words=words).top
+    assert top is not None and top.kind == "fragmentation" and top.why.startswith("the OOM killer ran when an order-2")
+    assert not read_prose("there is not enough memory available\n").free_seen
+    assert judge(_metrics(), PARAMS, failure=failure).top is None  # nothing says memory was free
+    # a cgroup's OOM is its limit, whatever the order
+    memcg = header + "Memory cgroup out of memory: Kill process 1 (x)\n"
+    with pytest.raises(ParseError):
+        parse_alloc_failure(memcg)

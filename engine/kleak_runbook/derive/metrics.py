@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from kleak_runbook.derive.kernel import Kernel
@@ -145,6 +146,8 @@ def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
                             only_cut.setdefault(name, value)
         with_mem = kept
     meminfos: list[MemInfo] = [s.values["meminfo"] for s in with_mem]
+    if only_cut:  # the same moment: what only the shorter output gives counts in every judgement
+        meminfos = [MemInfo(MappingProxyType({**only_cut, **mi.fields})) for mi in meminfos]
     mtimes = sample_times(with_mem)
     window = (mtimes[-1] - mtimes[0]) if mtimes else 0.0
     m = Metrics(
@@ -168,6 +171,9 @@ def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
                 union.update(mi.fields)
             m.meminfo = {n: Series.of([v] * len(meminfos), None) for n, v in union.items()}
             m.mem_total = union.get("MemTotal", m.mem_total)
+            meminfos = [MemInfo(MappingProxyType(union))] * len(
+                meminfos
+            )  # and kernel memory is judged on them together
 
     with_slab = evidence.with_spec("slabinfo")
     reclaim: dict[str, bool] = evidence.static.get("slab_reclaim_account") or {}

@@ -276,12 +276,12 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
         )
 
 
-def _alloc_failure(metrics: Metrics, failure: Any, p: Mapping[str, Any]) -> Candidate | None:
+def _alloc_failure(metrics: Metrics, failure: Any, p: Mapping[str, Any], words: Any = None) -> Candidate | None:
     """A vmalloc of a few pages that failed (warn_alloc's "vmalloc: allocation failure") while RAM is
     not what ran out: the vmalloc or module area is exhausted (bpf_jit_limit, MODULES_VADDR), by
     the code in the trace above the allocator. A failed page allocation names no kind: skipped."""
     if getattr(failure, "kind", None) == "pages":
-        return _page_failure(metrics, failure)
+        return _page_failure(metrics, failure, bool(getattr(words, "free_seen", False)))
     if getattr(failure, "kind", None) != "vmalloc":
         return None
     avail, total = metrics.meminfo.get("MemAvailable"), metrics.mem_total
@@ -310,7 +310,7 @@ def _alloc_failure(metrics: Metrics, failure: Any, p: Mapping[str, Any]) -> Cand
     )
 
 
-def _page_failure(metrics: Metrics, failure: Any) -> Candidate | None:
+def _page_failure(metrics: Metrics, failure: Any, free_seen: bool = False) -> Candidate | None:
     """A page allocation that failed, judged by the zones its report printed (else by MemFree):
 
     - of order 1 or more while a zone it could use (not DMA, which ordinary allocations leave
@@ -325,17 +325,29 @@ def _page_failure(metrics: Metrics, failure: Any) -> Candidate | None:
     if order is None:
         return None
     zones = [z for z in getattr(failure, "zones", ()) if z.name != "DMA"]
-    what = f"an order-{order} allocation ({4 << order} KiB contiguous) failed for {failure.comm}" + (
-        f" in {failure.caller}" if failure.caller else ""
+    what = (
+        ("the OOM killer ran when " if getattr(failure, "oom", False) else "")
+        + (f"an order-{order} allocation ({4 << order} KiB contiguous) failed for {failure.comm}")
+        + (f" in {failure.caller}" if failure.caller else "")
     )
     if order >= 1:
         roomy = [z for z in zones if z.free > z.high]
         free_mib = sum(z.free for z in roomy) // 1024**2
         if not zones:
             free, total = metrics.meminfo.get("MemFree"), metrics.mem_total
-            if free is None or not total or int(free) < 0.1 * total:
+            if free is not None and total and int(free) >= 0.1 * total and "HighTotal" not in metrics.meminfo:
+                free_mib = int(free) // 1024**2
+            elif free is None and free_seen:
+                return Candidate(
+                    "fragmentation",
+                    0,
+                    None,
+                    failure.caller,
+                    f"{what}, and the ticket says memory was free then (the reporter's observation: no free"
+                    " figure is in the evidence): memory there in pieces too small (fragmentation)",
+                )
+            else:
                 return None
-            free_mib = int(free) // 1024**2
         elif not roomy:
             return None
         return Candidate(
@@ -655,7 +667,7 @@ def judge(
         programs = _user_memory(metrics.meminfo, total, p)
         if programs is not None:
             out.append(programs)  # only when nothing kernel-side is abnormal: it explains, it never hides
-    failed = _alloc_failure(metrics, failure, p)
+    failed = _alloc_failure(metrics, failure, p, words)
     # fragmentation and an empty atomic reserve explain only what nothing else does
     explains = failed is not None and (failed.kind not in ("fragmentation", "atomic-reserve") or not out)
     if failed is not None and explains and not any(c.kind == "vmalloc" for c in out):

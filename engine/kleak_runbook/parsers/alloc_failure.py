@@ -34,6 +34,12 @@ _VMALLOC = re.compile(r"^(?P<comm>.+?): vmalloc: allocation failure: (?P<bytes>[
 _PAGES = re.compile(
     r"^(?P<comm>.+?): page allocation failure[:.] order:(?P<order>[0-9]+)(?:,\s*mode:(?P<mode>0x[0-9a-f]+)(?:\((?P<flags>[^)]*)\))?)?"
 )
+# the OOM killer's first line names the request that failed the same way:
+# "myshellscript invoked oom-killer: gfp_mask=0xd0, order=2, oomkilladj=0"
+_OOM_INVOKED = re.compile(
+    r"^(?P<comm>.+?) invoked oom-killer: gfp_mask=(?P<mode>0x[0-9a-f]+)(?:\((?P<flags>[^)]*)\))?, order=(?P<order>[0-9]+)"
+)
+_MEMCG_OOM = re.compile(r"Memory cgroup out of memory|^memory: usage [0-9]+kB|\bmem_cgroup_out_of_memory\b|oom_memcg=")
 # a zone's line of the report that follows: "Node 0 Normal free:1711868kB min:18248kB low:22808kB high:27372kB ..."
 _ZONE = re.compile(
     r"^Node (?P<node>[0-9]+) (?P<zone>\w+) free:(?P<free>[0-9]+)kB min:(?P<min>[0-9]+)kB low:[0-9]+kB high:(?P<high>[0-9]+)kB"
@@ -67,6 +73,8 @@ class AllocFailure:
     # GFP_ATOMIC (mode 0x20, __GFP_HIGH without __GFP_WAIT)
     atomic: bool = False
     zones: tuple[Zone, ...] = ()  # the zones the report printed after the warning
+    # the OOM killer's header rather than warn_alloc's warning (the request failed, and the OOM killer ran)
+    oom: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,19 @@ def parse_alloc_failure(text: str) -> AllocFailure:
     for at, line in enumerate(lines):
         v, p = _VMALLOC.match(line), _PAGES.match(line)
         if v is None and p is None:
+            o = _OOM_INVOKED.match(line)
+            if o is not None and not any(_MEMCG_OOM.search(x) for x in lines[at:]):
+                order = int(o["order"])
+                return AllocFailure(
+                    "pages",
+                    o["comm"],
+                    4096 << min(order, 20),
+                    None,
+                    (),
+                    order=order,
+                    zones=_zones(lines[at + 1 :]),
+                    oom=True,
+                )
             continue
         stack: list[str] = []
         for later in lines[at + 1 :]:
@@ -112,9 +133,9 @@ def parse_alloc_failure(text: str) -> AllocFailure:
             caller,
             tuple(stack),
             uptime,
-            order,
-            atomic,
-            _zones(lines[at + 1 :]),
+            order=order,
+            atomic=atomic,
+            zones=_zones(lines[at + 1 :]),
         )
     raise ParseError(SPEC, "no 'vmalloc: allocation failure' or 'page allocation failure' line")
 
@@ -123,7 +144,7 @@ def _zones(lines: list[str]) -> tuple[Zone, ...]:
     """The zone lines of the report after a warning, up to the next warning: each zone once."""
     zones: dict[tuple[str, str], Zone] = {}
     for line in lines:
-        if _VMALLOC.match(line) or _PAGES.match(line):
+        if _VMALLOC.match(line) or _PAGES.match(line) or _OOM_INVOKED.match(line):
             break
         z = _ZONE.match(line)
         if z is None or (z["node"], z["zone"]) in zones:
@@ -146,6 +167,6 @@ def alloc_failure_report(text: str) -> str | None:
     lines = text.splitlines()
     for at, line in enumerate(lines):
         bare = _PREFIX.sub("", line.lstrip("> ")).strip()
-        if _VMALLOC.match(bare) or _PAGES.match(bare):
+        if _VMALLOC.match(bare) or _PAGES.match(bare) or _OOM_INVOKED.match(bare):
             return "\n".join(x.lstrip("> ") for x in lines[at : at + 400]) + "\n"  # its report's zone lines too
     return None

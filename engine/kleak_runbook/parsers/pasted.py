@@ -550,6 +550,19 @@ def split_pasted(text: str) -> PastedBlocks:
         add("meminfo", facts.meminfo(), "partial")
         said = "; ".join(repr(x) for x in facts.said)
         notes.append(f"meminfo: figures stated in the ticket's words (rounded as written), not /proc/meminfo: {said}")
+    elif (
+        sampled["meminfo"]
+        and "MemTotal" in facts.fields
+        and all(f in ("oom", "partial") for f in forms_of.get("meminfo", ()))
+        and not any("MemTotal:" in t or re.search(r"[0-9] pages RAM", t) for t in sampled["meminfo"])
+    ):
+        # counters without the memory size (an OOM report cut before "pages RAM", grep'd lines) and
+        # the size stated in words ("in a VM with 4GB RAM"): the size, as a part of the same moment
+        add("meminfo", f"MemTotal: {facts.fields['MemTotal'] // 1024} kB\n", "partial")
+        notes.append(
+            "meminfo: MemTotal stated in the ticket's words (rounded as written), not in the output:"
+            f" {facts.fields['MemTotal'] // 1024**2} MiB"
+        )
     if "cgroups" not in static and facts.memory_cgroups is not None:
         # "65535 as num_cgroups for memory": /proc/cgroups' one figure that matters, as a grep'd row
         count, words = facts.memory_cgroups

@@ -92,8 +92,11 @@ _STEADY = re.compile(
 )
 # the kind of kernel memory a sentence that says something grows names (first match wins)
 _KINDS = (
-    ("slab-unreclaimable", re.compile(r"\bSUnreclaim\b|\bunreclaimable slab\b|\bslab\b|\bkmalloc\b", re.I)),
-    ("percpu", re.compile(r"\bper-?cpu\b|\bper cpu (?:memory|allocat\w*|counters?|areas?|chunks?|data)\b", re.I)),
+    (
+        "slab-unreclaimable",
+        re.compile(r"\bSUnreclaim\b|\bunreclaimable slab\b|\bslab\b(?!:\s*[0-9])|\bkmalloc\b", re.I),
+    ),
+    ("percpu", re.compile(r"\bper-?cpu\b(?!:)|\bper cpu (?:memory|allocat\w*|counters?|areas?|chunks?|data)\b", re.I)),
     ("vmalloc", re.compile(r"\bvmalloc\w*|\bVmallocUsed\b", re.I)),
     (
         "page-allocator",
@@ -198,6 +201,9 @@ _BPF_JIT_FULL = re.compile(
     r"|\bBPF\b[^\n]{0,80}\bexhaust\w*\s+(?:the\s+)?kernel executable memory",
     re.I,
 )
+# a page pool destroyed while its pages are still out ("page_pool_release_retry() stalled pool shutdown: id 51,
+# 4032 inflight 26825 sec"): the driver's pages, never returned, held past the pool's end (the page allocator's)
+_PAGE_POOL_STALL = re.compile(r"\bstalled pool shutdown\b[^\n]{0,40}?\b[1-9][0-9]* inflight\b")
 # "free memory drops after restarting": less free, the opposite of memory given back
 _FREE_WORD = re.compile(r"\b(?:free|available|avail)\b", re.I)
 # a 32-bit kernel (the kernel's own memory must fit in its low memory) and the OOM killer
@@ -232,6 +238,13 @@ _DROP_FIXES = re.compile(
     re.I,
 )
 _DENIED = re.compile(r"\b(?:no|not|never|cannot|without)\b|n['’]t\b", re.I)
+# the reporter saw memory free when it ran out: "I see enough memory is available", "while almost all of
+# 64 GB RAM is still free" (not "not enough memory is available")
+_FREE_SEEN = re.compile(
+    r"\b(?:enough|plenty\s+of|lots\s+of|sufficient)\s+(?:free\s+)?(?:memory|RAM)\s+(?:is\s+|was\s+)?(?:still\s+)?"
+    r"(?:available|free|left)\b|\ball\s+of\s+[^.\n]{0,30}?\b(?:is|was)\s+(?:still\s+)?free\b",
+    re.I,
+)
 _ARC_WORDS = re.compile(r"\b(?:ZFS\s+)?ARC\b")
 _NEGATION = re.compile(r"\b(?:no|not|none|nothing|only|never|less than|under|below)\b|n['’]t\b", re.I)
 # /proc/cgroups' count for the memory controller, told in words: "65535 as num_cgroups for memory"
@@ -303,6 +316,8 @@ class ProseFacts:
     balloon: int | None = None  # bytes a hypervisor's balloon driver is said to hold
     # the module whose unloading the ticket says gives the memory back ("rmmod ath11k_ahb ath11k")
     module: str | None = None
+    # the reporter says memory was free, or enough available, when it ran out
+    free_seen: bool = False
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -368,6 +383,8 @@ def read_prose(text: str) -> ProseFacts:
     caches, kinds = _growing(text)
     if _BPF_JIT_FULL.search(text) and "vmalloc" not in kinds:
         kinds = (*kinds, "vmalloc")  # the JIT's programs are vmalloc'ed: a kind named by the failure itself
+    if _PAGE_POOL_STALL.search(text) and "page-allocator" not in kinds:
+        kinds = (*kinds, "page-allocator")
     stated = _claims(text)
     claims = [x for x in stated if _LEAKS.search(x)]  # the sentences that say something leaks
     return ProseFacts(
@@ -403,6 +420,11 @@ def read_prose(text: str) -> ProseFacts:
         bool(_THIRTY_TWO_BIT.search(text) and _OOM_WORDS.search(text)) and not claims,  # no leak claimed
         _balloon(text),
         _unloaded_module(stated) if claims else None,
+        any(
+            not re.search(r"\b(?:not|no|never)\s+(?:\w+\s+)?$|n['’]t\s+(?:\w+\s+)?$", x[: m.start()])
+            for x in stated
+            for m in _FREE_SEEN.finditer(x)
+        ),
     )
 
 
