@@ -10,6 +10,10 @@ is not counted. Nothing is subtracted: the yardstick is the whole command agains
   bare ansible        ansible all -i HOST, [-c local] -m raw -a 'cat <every file ours collects>; uname -a; ...'
   bare ssh cat        ssh root@127.0.0.1 '<the same command>' (SSH only: what the wire itself costs)
 
+The warm-up round also fills our cache directory (``KLEAK_CACHE_DIR`` in the work dir, as a
+user's first run fills ``~/.cache/kleak-runbook``): the validation memo and compiled expressions,
+so the counted rounds are a host's later runs with a fresh ``--out``.
+
 Wall: median and min-max of the rounds. CPU: user + system of the whole process tree (wait4).
 Needs root (sshd, /proc/slabinfo).
 

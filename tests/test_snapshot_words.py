@@ -215,3 +215,23 @@ def test_an_oom_for_a_high_order_request_while_memory_was_free() -> None:
     memcg = header + "Memory cgroup out of memory: Kill process 1 (x)\n"
     with pytest.raises(ParseError):
         parse_alloc_failure(memcg)
+
+
+def test_an_atomic_failure_without_its_zone_lines_and_an_arm_backtrace() -> None:
+    # tests/cases/gh-rpi-linux-153-atomic-alloc-failure, shortened (ARM's "(fn+off/len) from" frames)
+    text = (
+        "Apr  9 09:12:27 keylime kernel: [170238.829785] sshd: page allocation failure: order:0, mode:0x20\n"
+        "Apr  9 09:12:27 keylime kernel: [170238.829849] [<c0013a7c>] (unwind_backtrace+0x0/0xf0) from [<c009274c>] (warn_alloc_failed+0xc4/0x11c)\n"
+        "Apr  9 09:12:27 keylime kernel: [170238.829875] [<c009274c>] (warn_alloc_failed+0xc4/0x11c) from [<c0094a5c>] (__alloc_pages_nodemask+0x3e0/0x63c)\n"
+        "Apr  9 09:12:27 keylime kernel: [170238.829899] [<c0094a5c>] (__alloc_pages_nodemask+0x3e0/0x63c) from [<c02e49ec>] (__netdev_alloc_frag+0x90/0x118)\n"
+        "Apr  9 09:12:27 keylime kernel: [170238.829923] [<c02e49ec>] (__netdev_alloc_frag+0x90/0x118) from [<c02e8b5c>] (__netdev_alloc_skb+0x40/0xd0)\n"
+    )
+    report = alloc_failure_report(text)
+    assert report is not None
+    failure = parse_alloc_failure(report)
+    assert failure.atomic and failure.caller == "__netdev_alloc_frag"
+    top = judge(_metrics(), PARAMS, failure=failure).top
+    assert top is not None and top.kind == "atomic-reserve"
+    # when memory itself ran out (MemAvailable 1% of MemTotal), the reserve is not the story
+    mi = {"MemTotal": _series(8 * GiB), "MemAvailable": _series(80 * 1024**2)}
+    assert judge(_metrics(mem_total=8 * GiB, meminfo=mi), PARAMS, failure=failure).top is None

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import NoReturn
 
 from kleak_runbook import __version__, history_cmd, long_window, post, session
-from kleak_runbook.decide import runbook as rbmod
 from kleak_runbook.errors import KleakError
 from kleak_runbook.probes import CONSENTS
 
@@ -285,6 +284,7 @@ def _is_knowledge(path: Path) -> bool:
 
 
 def _validate(names: list[str]) -> int:
+    from kleak_runbook.decide import runbook as rbmod
     from kleak_runbook.decide.knowledge import check_knowledge
 
     bad = 0
@@ -313,6 +313,8 @@ def _validate(names: list[str]) -> int:
 
 
 def _list() -> int:
+    from kleak_runbook.decide import runbook as rbmod
+
     for path in rbmod.bundled():
         rb = rbmod.load(path)
         intrusive = ", ".join(f"--allow-intrusive {p}" for p in rb.intrusive_probes) or "none"

@@ -364,6 +364,19 @@ def _page_failure(metrics: Metrics, failure: Any, free_seen: bool = False) -> Ca
             + ": the memory was there, in pieces too small (fragmentation)",
         )
     low = [z for z in zones if z.free <= z.min]
+    avail, total = metrics.meminfo.get("MemAvailable"), metrics.mem_total
+    if getattr(failure, "atomic", False) and not zones and not getattr(failure, "oom", False):
+        if avail is not None and total and int(avail) < 0.05 * total:
+            return None  # memory itself ran out
+        # warn_alloc's classic "order:0, mode:0x20" from a driver's receive path, its zone lines not
+        # pasted: an atomic request may take only what is above the min watermark
+        return Candidate(
+            "atomic-reserve",
+            0,
+            None,
+            failure.caller,
+            f"an atomic {what[3:]} (the report's zone lines are not in the evidence)",
+        )
     if getattr(failure, "atomic", False) and low:
         held = [z for z in low if z.size and z.unreclaimable_slab is not None and z.unreclaimable_slab > 0.2 * z.size]
         if held:

@@ -47,10 +47,11 @@ _ZONE = re.compile(
 _ZONE_SIZE = re.compile(r"\b(?:managed|present):([0-9]+)kB")
 _ZONE_SLAB = re.compile(r"\bslab_unreclaimable:([0-9]+)kB")
 # "bpf_jit_binary_alloc+0x5b/0xe0", "? foo+0x1/0x2" (a guess the unwinder is not sure of), "[<c0123>] foo+..."
-_FRAME = re.compile(r"^(?:\[<[0-9a-f]+>\]\s*)?(?P<unsure>\?\s+)?(?P<fn>[A-Za-z_][\w.]*)\+0x[0-9a-f]+/0x[0-9a-f]+")
+# ARM's unwinder: "[<c009274c>] (warn_alloc_failed+0xc4/0x11c) from [<c0094a5c>] (__alloc_pages_nodemask+...)"
+_FRAME = re.compile(r"^(?:\[<[0-9a-f]+>\]\s*)?(?P<unsure>\?\s+)?\(?(?P<fn>[A-Za-z_][\w.]*)\+0x[0-9a-f]+/0x[0-9a-f]+")
 # the warning's own frames and the allocators': the caller is the first frame after them
 _INTERNAL = re.compile(
-    r"^(?:dump_stack\w*|show_stack|warn_alloc\w*|__?vmalloc\w*|vmalloc\w*|__vmalloc_area_node|__get_vm_area\w*"
+    r"^(?:dump_stack\w*|show_stack|unwind_backtrace|dump_backtrace|warn_alloc\w*|__?vmalloc\w*|vmalloc\w*|__vmalloc_area_node|__get_vm_area\w*"
     r"|module_alloc|execmem_alloc\w*|__alloc_pages\w*|alloc_pages\w*|__alloc_pages_slowpath\w*|get_order"
     r"|kvmalloc\w*|__kvmalloc\w*|__get_free_pages|get_zeroed_page|kmalloc_order\w*|kmalloc_large\w*"
     r"|__kmalloc_large\w*)$"
