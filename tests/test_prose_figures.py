@@ -284,3 +284,17 @@ def test_oom_counter_lines_name_no_kind_and_a_stalled_page_pool_does() -> None:
     )
     assert read_prose(line).kinds == ("page-allocator",)
     assert read_prose(line.replace("4032 inflight", "0 inflight")).kinds == ()
+
+
+def test_kmemleaks_own_words_and_more_ways_of_saying_no_program_holds_it() -> None:
+    # tests/cases/gh-tempesta-2412-kmemleak-seccomp: its title, no "kmemleak" in it
+    facts = read_prose("unreferenced objects (leaks) on daily remote tests with debug kernel\n")
+    assert facts.kernel_leak and facts.kmemleak
+    # tests/cases/blog-waff-linux-ate-my-memory and blog-dedoimedo-top-missing
+    assert read_prose(
+        "A server reporting very high memory usage, yet, no processes to be found consuming it.\n"
+    ).no_owner
+    assert read_prose("Checking PS, not a single process is using more than 0.5% memory.\n").no_owner
+    text = "the sum of all of the processes does not amount to what the total memory usage supposedly is.\n"
+    assert read_prose(text).no_owner and read_prose(text).about_memory
+    assert not read_prose("The processes add up to what top says.\n").no_owner

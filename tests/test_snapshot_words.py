@@ -235,3 +235,39 @@ def test_an_atomic_failure_without_its_zone_lines_and_an_arm_backtrace() -> None
     # when memory itself ran out (MemAvailable 1% of MemTotal), the reserve is not the story
     mi = {"MemTotal": _series(8 * GiB), "MemAvailable": _series(80 * 1024**2)}
     assert judge(_metrics(mem_total=8 * GiB, meminfo=mi), PARAMS, failure=failure).top is None
+
+
+def test_a_costly_order_or_an_atomic_high_order_failure_without_zone_lines_is_fragmentation() -> None:
+    # tests/cases/gh-writeboost-72-order8-cached: order 8, a 3.18 kernel's unnamed mode (it may sleep)
+    costly = parse_alloc_failure("dmwb_writeback_: page allocation failure: order:8, mode:0x204010\n")
+    assert (costly.order, costly.atomic) == (8, False)
+    top = judge(_metrics(), PARAMS, failure=costly).top
+    assert top is not None and top.kind == "fragmentation" and "an order above 3" in top.why
+    # tests/cases/gh-wl500g-217-order3-router: 2.6's "failure. order:3, mode:0x4020" (__GFP_HIGH|__GFP_COMP)
+    atomic = parse_alloc_failure("swapper: page allocation failure. order:3, mode:0x4020\n")
+    assert atomic.atomic
+    top = judge(_metrics(), PARAMS, failure=atomic).top
+    assert top is not None and top.kind == "fragmentation" and top.why.startswith("an atomic order-3")
+    # an order-2 request that could wait, without zone lines, says nothing either way
+    waits = parse_alloc_failure("cc1: page allocation failure. order:2, mode:0xd0\n")
+    assert not waits.atomic and judge(_metrics(), PARAMS, failure=waits).top is None
+    # memory itself ran out (MemAvailable 1% of MemTotal): not fragmentation
+    mi = {"MemTotal": _series(8 * GiB), "MemAvailable": _series(80 * 1024**2)}
+    assert judge(_metrics(mem_total=8 * GiB, meminfo=mi), PARAMS, failure=costly).top is None
+
+
+def test_free_used_no_program_holds_without_a_slab_figure_is_inconclusive(tmp_path: Path) -> None:
+    # tests/cases/blog-waff-linux-ate-my-memory, shortened: the command typed bare gives free's unit
+    text = (
+        "A server reporting a very high memory usage statistic, yet, no processes to be found consuming it.\n\n"
+        " free -m\n"
+        "              total       used       free     shared    buffers     cached\n"
+        "Mem:          2048       1638        410          0        93       124\n"
+        "-/+ buffers/cache:       1590        234\n"
+    )
+    doc = _replay_text(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("inconclusive", "unknown")
+    assert doc["mem_total_bytes"] == 2 * GiB
+    # with SUnreclaim beside it, free's used is split: the kernel memory outside slab is named
+    doc = _replay_text(text + "SUnreclaim:  102400 kB\nSlab:  204800 kB\n", tmp_path)
+    assert doc["verdict"] == "suspected-leak"

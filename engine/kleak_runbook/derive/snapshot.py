@@ -28,6 +28,7 @@ class Candidate:
     # slab-unreclaimable | slab-reclaimable | vmalloc | percpu | page-allocator | zfs-arc | user | kernel
     # | cache (the page cache, from a ticket's words) | released (given back when a program stops, in words)
     # | lowmem (a 32-bit kernel's low memory ran out) | balloon (a hypervisor's balloon driver holds it)
+    # | unowned (free's "used" that no program holds, with no slab figure to split it)
     # | vmalloc-area (the vmalloc area ran out while the system booted) | fragmentation (a high-order
     # allocation failed with free memory above the watermarks) | atomic-reserve (an atomic order-0
     # allocation found its zone at the min watermark)
@@ -310,6 +311,9 @@ def _alloc_failure(metrics: Metrics, failure: Any, p: Mapping[str, Any], words: 
     )
 
 
+COSTLY_ORDER = 3  # PAGE_ALLOC_COSTLY_ORDER: above it the allocator gives up early, without the OOM killer
+
+
 def _page_failure(metrics: Metrics, failure: Any, free_seen: bool = False) -> Candidate | None:
     """A page allocation that failed, judged by the zones its report printed (else by MemFree):
 
@@ -330,6 +334,29 @@ def _page_failure(metrics: Metrics, failure: Any, free_seen: bool = False) -> Ca
         + (f"an order-{order} allocation ({4 << order} KiB contiguous) failed for {failure.comm}")
         + (f" in {failure.caller}" if failure.caller else "")
     )
+    atomic = bool(getattr(failure, "atomic", False))
+    oom = bool(getattr(failure, "oom", False))
+    if not zones and not oom and (order > COSTLY_ORDER or (atomic and order >= 1)):
+        # no zone lines: a request above the costly order (the allocator does not try hard for
+        # those), or a high-order one that could not wait, fails for want of contiguous memory far
+        # more often than for want of memory
+        avail, total = metrics.meminfo.get("MemAvailable"), metrics.mem_total
+        if avail is not None and total and int(avail) < 0.05 * total:
+            return None  # memory itself ran out
+        return Candidate(
+            "fragmentation",
+            0,
+            None,
+            failure.caller,
+            f"{'an atomic ' + what[3:] if atomic else what}: "
+            + (
+                f"an order above {COSTLY_ORDER} ({4 << order} KiB in one piece), which the allocator does not"
+                " try hard to find"
+                if order > COSTLY_ORDER
+                else "a high-order request that could not wait for compaction or reclaim"
+            )
+            + " (the report's zone lines are not in the evidence)",
+        )
     if order >= 1:
         roomy = [z for z in zones if z.free > z.high]
         free_mib = sum(z.free for z in roomy) // 1024**2
@@ -653,9 +680,24 @@ def judge(
     ):
         # free cannot split "used", but the reporter looked at the programs and they do not hold it:
         # what slab does not explain is kernel memory outside slab (the page allocator, vmalloc)
-        slab = int(slab_field) if slab_field is not None else int(slab_total or 0)
+        known_slab = slab_field if slab_field is not None else slab_total
+        slab = int(known_slab or 0)
         rest = int(used) - slab
-        if rest > float(p.get("max_unaccounted_fraction", 0.25)) * total:
+        if (
+            known_slab is None
+            and kdyn is None  # smem's kernel figure splits it
+            and not getattr(words, "zfs", False)  # ZFS's ARC shows as used (before 0.8 from SPL slabs)
+            and rest > float(p.get("max_unaccounted_fraction", 0.25)) * total
+        ):
+            # no slab figure: reclaimable caches (dentries, inodes) and leaked kernel memory look the same
+            add(
+                "unowned",
+                rest,
+                None,
+                f"free counts {_gib(int(used))} used and the ticket says no program holds it; the evidence has"
+                " no slab figure to tell cache from kernel memory",
+            )
+        elif known_slab is not None and rest > float(p.get("max_unaccounted_fraction", 0.25)) * total:
             add(
                 "page-allocator",
                 rest,

@@ -123,6 +123,7 @@ _SPECS = (
             "smem": _lazy("smem:parse_smem_areas"),
             "vmstat": _lazy("vmstat:parse_vmstat_s"),
             "memstat": _lazy("memory_stat:parse_memory_stat"),
+            "sar": _lazy("sar:parse_sar_row"),
         },
     ),
     Spec(

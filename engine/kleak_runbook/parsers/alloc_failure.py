@@ -54,7 +54,7 @@ _INTERNAL = re.compile(
     r"^(?:dump_stack\w*|show_stack|unwind_backtrace|dump_backtrace|warn_alloc\w*|__?vmalloc\w*|vmalloc\w*|__vmalloc_area_node|__get_vm_area\w*"
     r"|module_alloc|execmem_alloc\w*|__alloc_pages\w*|alloc_pages\w*|__alloc_pages_slowpath\w*|get_order"
     r"|kvmalloc\w*|__kvmalloc\w*|__get_free_pages|get_zeroed_page|kmalloc_order\w*|kmalloc_large\w*"
-    r"|__kmalloc_large\w*)$"
+    r"|__kmalloc_large\w*|new_slab|allocate_slab|_{0,3}slab_alloc\w*|kmem_cache_alloc\w*|__kmalloc\w*|kmalloc\w*)$"
 )
 
 
@@ -126,7 +126,7 @@ def parse_alloc_failure(text: str) -> AllocFailure:
         assert p is not None
         order = int(p["order"])
         flags = p["flags"] or ""
-        atomic = bool(re.search(r"\bGFP_(?:ATOMIC|NOWAIT)\b", flags)) or (not flags and p["mode"] == "0x20")
+        atomic = bool(re.search(r"\bGFP_(?:ATOMIC|NOWAIT)\b", flags)) or (not flags and _old_atomic(p["mode"]))
         return AllocFailure(
             "pages",
             p["comm"],
@@ -139,6 +139,16 @@ def parse_alloc_failure(text: str) -> AllocFailure:
             zones=_zones(lines[at + 1 :]),
         )
     raise ParseError(SPEC, "no 'vmalloc: allocation failure' or 'page allocation failure' line")
+
+
+def _old_atomic(mode: str | None) -> bool:
+    """A mode printed without names (kernels before 4.10) that could not wait: before 4.4 every
+    flag sat below 0x80000 and __GFP_WAIT was 0x10 (GFP_ATOMIC = __GFP_HIGH = 0x20; 0x4020 adds
+    __GFP_COMP). Later layouts are left alone: read wrongly, they would call a sleeping request atomic."""
+    if mode is None:
+        return False
+    value = int(mode, 16)
+    return value < 0x80000 and not value & 0x10
 
 
 def _zones(lines: list[str]) -> tuple[Zone, ...]:

@@ -153,6 +153,11 @@ class Clock:
         else:
             self.pending.wall = wall
 
+    def stamp(self, wall: str | None) -> None:
+        """The next block's time, known from the block itself (a sar row's time of day)."""
+        self._settle()
+        self.pending = _Stamp(wall=wall)
+
     def block(self) -> None:
         self.times.append(self.pending)
         self.pending = _Stamp()

@@ -85,6 +85,8 @@ _OS_RELEASE = re.compile(
 
 
 _EMPHASIS = re.compile(r"^(?:\*\*|__|`)+|(?:\*\*|__|`)+$")
+# a figure made bold inside a row ("Mem:  8192  5491  **366**"): the figure
+_BOLD_FIGURE = re.compile(r"\*\*([0-9][0-9.,]*[A-Za-z]{0,3})\*\*")
 
 
 # a code block copied from a web page with its line numbers: "8Percpu:   21614240 kB"
@@ -114,6 +116,8 @@ def clean(line: str) -> str:
     size lines become the arcstats rows they summarise."""
     bare = _QUOTE.sub("", line).strip()
     bare = _EMPHASIS.sub("", bare).strip() or bare  # a fence line stays a (non-evidence) line
+    if "**" in bare:
+        bare = _BOLD_FIGURE.sub(r"\1", bare)
     bare = _LINE_NUMBER.sub("", bare)
     numbered = _LIST_NUMBER.match(bare)  # "  3. Mem: 132256952 ...": a web page's numbered code lines
     if numbered and (_FREE.match(bare[numbered.end() :]) or _MEMINFO.match(bare[numbered.end() :])):

@@ -51,6 +51,7 @@ from kleak_runbook.parsers.paste_lines import (
     kind_of,
 )
 from kleak_runbook.parsers.prose import read_prose
+from kleak_runbook.parsers.sar import sar_kernel, take_sar
 from kleak_runbook.parsers.slabinfo import parse_slabinfo, parse_slabtop
 from kleak_runbook.parsers.smem import parse_smem_areas
 from kleak_runbook.parsers.spl_slab import ROW as _SPL_ROW
@@ -299,9 +300,13 @@ class _Splitter:
             self.ignored += 1
             self.prose.append(line)
             prompt = _PROMPT.match(line)
-            self.prompt = line if prompt and prompt["cmd"] else None
+            self.prompt = line if (prompt and prompt["cmd"]) or _BARE_FREE.match(line) else None
             if prompt and prompt["cmd"]:
                 expect_release = bool(re.search(r"\buname\s+-r\b", prompt["cmd"]))
+
+
+# the command typed without its prompt on the line before the output: "free -m"
+_BARE_FREE = re.compile(r"^(?:sudo\s+)?free(?:\s+-{1,2}[A-Za-z][\w=-]*)+\s*$")
 
 
 def _normalise(kind: str, lines: list[str]) -> tuple[str | None, str | None]:
@@ -470,6 +475,8 @@ def kmemleak_report(text: str) -> str | None:
 
 def split_pasted(text: str) -> PastedBlocks:
     """Find and normalise every recognisable block in ``text``; see the module docstring."""
+    sar_uname = sar_kernel(text)
+    text, sar_rows, sar_note = take_sar(text)  # a sar -r report: a timed sample per row
     splitter = _Splitter()
     splitter.feed(text)
     splitter.close()
@@ -489,6 +496,15 @@ def split_pasted(text: str) -> PastedBlocks:
         sampled[spec].append(text)
         clock.block()
 
+    for wall, row in sar_rows:
+        clock.stamp(wall)
+        add("meminfo", row, "sar")
+    if sar_rows:
+        notes.append(
+            f"meminfo: from sar -r ({len(sar_rows)} rows): only its columns (free, buffers, cache, active and"
+            " inactive, committed; slab, kernel stacks, page tables and vmalloc with sar -r ALL), no SUnreclaim"
+            " or SReclaimable; times are the host's local time of day" + (f"; {sar_note}" if sar_note else "")
+        )
     stray: list[str] = []  # "Key: N" lines that are no meminfo
     raw: list[tuple[str, list[str]]] = []
     for kind, lines in splitter.raw:  # an OOM report is cut up by call traces and task tables
@@ -543,6 +559,8 @@ def split_pasted(text: str) -> PastedBlocks:
             continue
         spec = "slabinfo" if kind == "slabtop" else kind
         add(spec, normalised, "slabtop" if kind == "slabtop" else "")
+    if sar_uname and sar_rows:
+        static.setdefault("uname", sar_uname)  # after any uname pasted, which says more
     facts = read_prose("\n".join([*splitter.prose, *stray]))
     described: tuple[str, ...] = ()
     if not sampled["meminfo"] and facts.fields and (facts.counters or order):

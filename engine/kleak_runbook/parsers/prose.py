@@ -141,6 +141,12 @@ _NO_OWNER = re.compile(
     r"\b(?:could|can|did|do)(?:\s*n['’]t|\s+not|no)\s+(?:find|found|see|tell|account for|explain)\s+(?:where|what|who|which)"
     r"|\bno (?:single )?(?:process|program|application|container)(?:es|s)?\s+(?:is\s+|are\s+)?(?:using|uses|holds?|holding|consum\w*)"
     r"|\bnot (?:used|held|owned) by any (?:process|program)|\bmissing (?:about |around |~)?[0-9]"
+    # "no processes to be found consuming it", "not a single process is using more than 0.5%"
+    r"|\bno (?:single )?(?:process|program)(?:es|s)?\b[^.\n]{0,30}?\b(?:consum\w*|using|uses|hold\w*|eating)\b"
+    r"|\bnot a single (?:process|program)\b[^.\n]{0,20}?\b(?:using|uses|consum\w*|hold\w*)\b"
+    # "the sum of all of the processes does not amount to what the total memory usage supposedly is"
+    r"|\b(?:sum|total) of (?:all )?(?:of )?(?:the )?(?:processes|programs)\b[^.\n]{0,40}?"
+    r"\b(?:does not|doesn['’]t|do not|don['’]t)\s+(?:add up|amount|match|come close)"
     r"|\b(?:memory|RAM) (?:is |goes |went )?missing\b|\bdisappear\w*"
     # "htop doesn't show memory usage", "top does not show anything using too much RAM"
     r"|\b(?:h?top|ps|glances|smem|atop|btop)\b[^.\n]{0,40}?\b(?:does|did|do|would)(?:\s*n['’]t|\s+not)\s+show"
@@ -318,6 +324,7 @@ class ProseFacts:
     module: str | None = None
     # the reporter says memory was free, or enough available, when it ran out
     free_seen: bool = False
+    zfs: bool = False  # the text names ZFS (its ARC is memory free calls used)
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -330,7 +337,7 @@ class ProseFacts:
     @property
     def about_memory(self) -> bool:
         """The words tell of memory: a figure, a term, a cache, a program's GiBs, the ARC, the
-        page cache, memory given back."""
+        page cache, memory given back, memory no program holds."""
         return bool(
             self.fields
             or self.terms
@@ -342,6 +349,7 @@ class ProseFacts:
             or self.balloon
             or self.lowmem
             or self.kinds
+            or self.no_owner
         )
 
     @property
@@ -399,7 +407,11 @@ def read_prose(text: str) -> ProseFacts:
         any(_USER_WORDS.search(x) and _LEAKS.search(x) for x in _SENTENCE.split(text)),
         any(_KERNEL.search(x) for x in claims)
         or any(_bytes(m.group(1), m.group(2)) >= 1024**3 for x in stated for m in _KERNEL_HELD.finditer(x)),
-        any(re.search(r"\bkmemleak\b", x, re.I) and not _FOUND_NOTHING.search(x) for x in _SENTENCE.split(text)),
+        # (or its own words: "unreferenced object 0x...", "unreferenced objects (leaks)")
+        any(
+            re.search(r"\bkmemleak\b|\bunreferenced objects?\b", x, re.I) and not _FOUND_NOTHING.search(x)
+            for x in _SENTENCE.split(text)
+        ),
         _kept(stated),
         any(
             _PAGE_CACHE.search(x)
@@ -425,6 +437,7 @@ def read_prose(text: str) -> ProseFacts:
             for x in stated
             for m in _FREE_SEEN.finditer(x)
         ),
+        bool(re.search(r"\b(?:ZFS|zfs|zpool|ZoL|OpenZFS|zfs_arc_max)\b", text)),
     )
 
 
