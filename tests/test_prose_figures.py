@@ -298,3 +298,15 @@ def test_kmemleaks_own_words_and_more_ways_of_saying_no_program_holds_it() -> No
     text = "the sum of all of the processes does not amount to what the total memory usage supposedly is.\n"
     assert read_prose(text).no_owner and read_prose(text).about_memory
     assert not read_prose("The processes add up to what top says.\n").no_owner
+
+
+def test_the_module_a_leak_trace_names() -> None:
+    # tests/cases/gh-hardkernel-360-fcoe-kmemleak, shortened: frames without kmemleak's header
+    text = (
+        "So I decided to build with DEBUG_KMEMLEAK. So there seems to be two leak points:\n"
+        "    [<c08085e0>] __napi_alloc_skb+0x90/0x120\n"
+        "    [<c06366c0>] r8152_poll+0x308/0xf90\n"
+        "    [<bf3382ec>] fcoe_ctlr_vn_add+0x3c/0x1b4 [libfcoe]\n"
+    )
+    assert read_prose(text).leak_frame == "fcoe_ctlr_vn_add [libfcoe]"
+    assert read_prose(text.replace("DEBUG_KMEMLEAK", "debugging")).leak_frame is None  # no leak report

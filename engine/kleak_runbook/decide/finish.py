@@ -3,6 +3,7 @@ advice, all frozen into one ``Result``."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,14 @@ def finish(
         # no cache rows or vmalloc areas to rank: what the snapshot judge named (the ticket's words,
         # the trace of a failed allocation)
         what = "vmalloc-caller" if kind == "vmalloc" else "slab-cache"
-        culprits = (Culprit(what, top.name, top.bytes, None, (("source", top.why),)),)
+        frame = re.fullmatch(r"(\S+) \[([\w-]+)\]", top.name)  # code in a module a leak trace names
+        if frame is not None:
+            culprits = (
+                Culprit("backtrace", top.name, top.bytes, None, (("source", top.why), ("module", frame.group(2)))),
+                Culprit("module", frame.group(2), top.bytes, None, (("source", top.why),)),
+            )
+        else:
+            culprits = (Culprit(what, top.name, top.bytes, None, (("source", top.why),)),)
     elif not culprits and top is not None and top.name and top.kind == kind == "page-allocator":
         # pages no field shows, named by the module the ticket says gives them back when unloaded
         culprits = (Culprit("module", top.name, top.bytes, None, (("source", top.why),)),)

@@ -263,7 +263,7 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
                 "slab-unreclaimable" if kmemleak else "kernel",
                 0,
                 None,
-                None,
+                getattr(words, "leak_frame", None) if kmemleak else None,  # the module code its trace names
                 "the ticket says the kernel leaks memory"
                 + (", as kmemleak reported" if kmemleak else "")
                 + " (the reporter's claim: the evidence has no figure of it)",
@@ -275,6 +275,35 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
                 "lowmem", 0, None, None, "the ticket tells of the OOM killer on a 32-bit kernel (the reporter's words)"
             )
         )
+
+
+def _zfs_host(out: list[Candidate], metrics: Metrics, words: Any) -> list[Candidate]:
+    """On a host the ticket says runs ZFS, with no arcstats to size the ARC, large unreclaimable slab
+    and vmalloc are where ZFS keeps its caches (the ARC's buffers and the SPL's slabs before 0.8, its
+    metadata caches after): the ARC, unless the words say it grows or leaks, or slab rows name
+    another cache as the one that holds it."""
+    if not out or not getattr(words, "zfs", False) or metrics.arc_size is not None or metrics.spl_slab is not None:
+        return out
+    if any(getattr(words, k, None) for k in ("kinds", "caches", "kernel_leak", "steady", "kept")):
+        return out
+    held = [c for c in out if c.kind in ("slab-unreclaimable", "vmalloc") and (c.name is None or is_zfs_cache(c.name))]
+    if not held or out[0] not in held:
+        return out
+    su = metrics.kmem.get("slab_unreclaimable")
+    vm = metrics.kmem.get("vmalloc")
+    size = int(su or 0) + int(vm or 0) or max(c.bytes for c in held)
+    parts = " and ".join(
+        f"{label} {_gib(int(v))}"
+        for label, v in (("unreclaimable slab", su), ("vmalloc", vm))
+        if v is not None and int(v)
+    )
+    why = (
+        f"the ticket names ZFS, and {parts or 'kernel memory'} hold ZFS's caches there (the ARC's buffers and"
+        " metadata are allocated as unreclaimable slab and vmalloc, not as page cache); its arcstats"
+        " (/proc/spl/kstat/zfs/arcstats, size) would confirm it is the ARC"
+    )
+    total = metrics.mem_total
+    return [Candidate("zfs-arc", size, size / total if total else None, None, why)] + [c for c in out if c not in held]
 
 
 def _alloc_failure(metrics: Metrics, failure: Any, p: Mapping[str, Any], words: Any = None) -> Candidate | None:
@@ -727,6 +756,7 @@ def judge(
     explains = failed is not None and (failed.kind not in ("fragmentation", "atomic-reserve") or not out)
     if failed is not None and explains and not any(c.kind == "vmalloc" for c in out):
         out.append(failed)
+    out = _zfs_host(out, metrics, words)
     _from_words(out, metrics, words)
     if getattr(words, "kept", False):
         out = [

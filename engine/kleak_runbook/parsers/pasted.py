@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from kleak_runbook.errors import ParseError
 from kleak_runbook.parsers.alloc_failure import alloc_failure_report
 from kleak_runbook.parsers.arcstats import parse_arcstats
+from kleak_runbook.parsers.exporter import take_exported
 from kleak_runbook.parsers.free import parse_free
 from kleak_runbook.parsers.meminfo import parse_meminfo
 from kleak_runbook.parsers.memory_stat import parse_memory_stat
@@ -477,6 +478,7 @@ def split_pasted(text: str) -> PastedBlocks:
     """Find and normalise every recognisable block in ``text``; see the module docstring."""
     sar_uname = sar_kernel(text)
     text, sar_rows, sar_note = take_sar(text)  # a sar -r report: a timed sample per row
+    text, exported = take_exported(text)  # node_exporter's or telegraf's meminfo
     splitter = _Splitter()
     splitter.feed(text)
     splitter.close()
@@ -499,6 +501,12 @@ def split_pasted(text: str) -> PastedBlocks:
     for wall, row in sar_rows:
         clock.stamp(wall)
         add("meminfo", row, "sar")
+    for wall, block, form in exported:
+        clock.stamp(wall)
+        add("meminfo", block, form)
+    if exported:
+        agent = "node_exporter" if exported[0][2] == "node_exporter" else "telegraf's inputs.mem"
+        notes.append(f"meminfo: from {agent}'s figures, not /proc/meminfo itself: the fields it exports")
     if sar_rows:
         notes.append(
             f"meminfo: from sar -r ({len(sar_rows)} rows): only its columns (free, buffers, cache, active and"
@@ -626,7 +634,8 @@ def split_pasted(text: str) -> PastedBlocks:
         ignored_lines=ignored,
         described=described,
         alloc_failure=alloc_failure_report(text),
-        words="\n".join([*splitter.prose, *stray]) + "\n" if facts.about_memory else None,
+        # (words that name ZFS beside outputs: its caches are memory the outputs show as the kernel's)
+        words="\n".join([*splitter.prose, *stray]) + "\n" if facts.about_memory or (order and facts.zfs) else None,
         notes=tuple(dict.fromkeys(notes)),
         order=tuple(order),
         slabinfo_forms=tuple(forms),

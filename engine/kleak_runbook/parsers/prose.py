@@ -281,6 +281,10 @@ _FOUND_NOTHING = re.compile(
     r"|\b(?:shows?|reports?|finds?|found|detects?|detected|lists?|says?)\s+nothing\b|\bnothing\s+(?:in|from)\s+kmemleak\b",
     re.I,
 )
+# a backtrace frame in a module: "[<bf3382ec>] fcoe_ctlr_vn_add+0x3c/0x1b4 [libfcoe]"
+_MODULE_FRAME = re.compile(
+    r"^\s*(?:\[<[0-9a-f]+>\]\s*)?(?P<fn>[A-Za-z_][\w.]*)\+0x[0-9a-f]+/0x[0-9a-f]+\s+\[(?P<mod>[A-Za-z0-9_-]+)\]", re.M
+)
 _HEDGE = re.compile(r"\b(?:may be|maybe|might|perhaps|possibl[ey]|not sure|wonder\w*)\b", re.I)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<!:)\n\s*\n|\n(?=#{1,6}\s)")  # and at a markdown heading
 
@@ -324,6 +328,9 @@ class ProseFacts:
     module: str | None = None
     # the reporter says memory was free, or enough available, when it ran out
     free_seen: bool = False
+    # the first frame in a module of a leak backtrace the ticket shows (kmemleak's, without its
+    # "unreferenced object" header): "fcoe_ctlr_vn_add [libfcoe]"
+    leak_frame: str | None = None
     zfs: bool = False  # the text names ZFS (its ARC is memory free calls used)
 
     def meminfo(self) -> str:
@@ -436,6 +443,12 @@ def read_prose(text: str) -> ProseFacts:
             not re.search(r"\b(?:not|no|never)\s+(?:\w+\s+)?$|n['’]t\s+(?:\w+\s+)?$", x[: m.start()])
             for x in stated
             for m in _FREE_SEEN.finditer(x)
+        ),
+        next(
+            (f"{m['fn']} [{m['mod']}]" for m in _MODULE_FRAME.finditer(text))
+            if re.search(r"kmemleak|\bunreferenced objects?\b", text, re.I)  # CONFIG_DEBUG_KMEMLEAK too
+            else iter(()),
+            None,
         ),
         bool(re.search(r"\b(?:ZFS|zfs|zpool|ZoL|OpenZFS|zfs_arc_max)\b", text)),
     )
