@@ -48,3 +48,13 @@ def test_a_machine_oom_is_not_taken_for_a_cgroup_one(tmp_path: Path) -> None:
     assert split_pasted(LAB_OOM.read_text()).oom_memcg is None
     doc = _replay(LAB_OOM, tmp_path / "out")
     assert "memory cgroup" not in doc["summary"]
+
+
+def test_the_charge_path_in_the_trace_marks_a_cgroups_own_oom() -> None:
+    # tests/cases/gh-moby-38613-memcg-oom-rhel7 (3.10): the fault path's mem_cgroup_oom_synchronize;
+    # tests/cases/gh-reportportal-203-memcg-oom (5.x): try_charge
+    from kleak_runbook.parsers.oom_memcg import MEMCG_OOM
+
+    assert MEMCG_OOM.search(" [<ffffffffbe835506>] mem_cgroup_oom_synchronize+0x546/0x570")
+    assert MEMCG_OOM.search("[ 7093.543738]  try_charge+0x77c/0x810")
+    assert not MEMCG_OOM.search(" [<ffffffff8115a32e>] oom_kill_process+0x24e/0x3b0")

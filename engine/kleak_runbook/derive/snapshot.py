@@ -589,14 +589,17 @@ def judge(
         and (
             over(slab_total, "large_reclaimable_fraction", "large_cache_bytes")
             or (
-                not (total or metrics.meminfo)
+                # (free's or top's totals beside them show no slab to set the caches against)
+                "Slab" not in metrics.meminfo
+                and "SUnreclaim" not in metrics.meminfo
                 and biggest_reclaimable >= float(p.get("dominant_cache_share", 0.5)) * slab_total
                 and biggest_reclaimable >= float(p.get("notable_cache_bytes", 256 * 1024**2))
             )
         )
     ):
-        # slab caches are all the evidence and one reclaimable cache holds most of them: that cache
-        # is what the memory in question is, at any size (there is nothing else to set it against)
+        # slab caches are all the kernel memory the evidence shows and one reclaimable cache holds
+        # most of them: that cache is what the memory in question is, at any size (there is no
+        # meminfo slab figure to set it against)
         add(
             "slab-reclaimable",
             reclaimable,

@@ -124,6 +124,7 @@ _SPECS = (
             "vmstat": _lazy("vmstat:parse_vmstat_s"),
             "memstat": _lazy("memory_stat:parse_memory_stat"),
             "sar": _lazy("sar:parse_sar_row"),
+            "top": _lazy("top:parse_top_summary"),
             "node_exporter": _lazy("exporter:parse_node_memory"),
             "telegraf": _lazy("exporter:parse_telegraf_mem"),
         },

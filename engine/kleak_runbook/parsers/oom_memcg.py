@@ -27,6 +27,8 @@ MEMCG_OOM = re.compile(
     r"\bmemory: usage [0-9]+kB, limit [0-9]+kB, failcnt [0-9]+|\bMemory cgroup out of memory: Kill|constraint=CONSTRAINT_MEMCG\b"
     # the OOM killer entered from the memory controller (the call trace), and older kernels' own words
     r"|\bmem_cgroup_out_of_memory\+0x|\bkilled as a result of limit of\b"
+    # a charge that failed at the cgroup's limit (2.6-4.x: the fault path's synchronize, the charge itself)
+    r"|\bmem_cgroup_oom_synchronize\+0x|\b__mem_cgroup_try_charge\+0x|\btry_charge(?:_memcg)?\+0x"
 )
 _NO_LIMIT_KB = 1 << 50  # "limit 9007199254740988kB": the page counter's maximum, i.e. no limit
 

@@ -57,6 +57,7 @@ from kleak_runbook.parsers.slabinfo import parse_slabinfo, parse_slabtop
 from kleak_runbook.parsers.smem import parse_smem_areas
 from kleak_runbook.parsers.spl_slab import ROW as _SPL_ROW
 from kleak_runbook.parsers.spl_slab import parse_spl_slab
+from kleak_runbook.parsers.top import take_top
 from kleak_runbook.parsers.vmallocinfo import parse_vmallocinfo
 from kleak_runbook.parsers.vmstat import parse_vmstat_s
 
@@ -479,6 +480,7 @@ def split_pasted(text: str) -> PastedBlocks:
     sar_uname = sar_kernel(text)
     text, sar_rows, sar_note = take_sar(text)  # a sar -r report: a timed sample per row
     text, exported = take_exported(text)  # node_exporter's or telegraf's meminfo
+    text, tops = take_top(text)  # top's Mem and Swap lines
     splitter = _Splitter()
     splitter.feed(text)
     splitter.close()
@@ -501,6 +503,12 @@ def split_pasted(text: str) -> PastedBlocks:
     for wall, row in sar_rows:
         clock.stamp(wall)
         add("meminfo", row, "sar")
+    for block in tops:
+        add("meminfo", block, "top")
+    if tops:
+        notes.append(
+            "meminfo: from top's summary lines: only totals (used, free, cache, available), no kernel memory fields"
+        )
     for wall, block, form in exported:
         clock.stamp(wall)
         add("meminfo", block, form)
