@@ -58,3 +58,20 @@ def test_the_charge_path_in_the_trace_marks_a_cgroups_own_oom() -> None:
     assert MEMCG_OOM.search(" [<ffffffffbe835506>] mem_cgroup_oom_synchronize+0x546/0x570")
     assert MEMCG_OOM.search("[ 7093.543738]  try_charge+0x77c/0x810")
     assert not MEMCG_OOM.search(" [<ffffffff8115a32e>] oom_kill_process+0x24e/0x3b0")
+
+
+def test_a_cgroups_kill_line_pasted_alone(tmp_path: object) -> None:
+    # tests/cases/gh-kata-7470-memcg-oom-qemu, its two lines, shortened: no "invoked oom-killer" line
+    from kleak_runbook.parsers.pasted import split_pasted
+
+    text = (
+        "[40743.903374] oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=cri-containerd-50fa.scope,"
+        "mems_allowed=0,oom_memcg=/kubepods.slice,task_memcg=/kubepods.slice/x.scope,task=qemu-system-x86,pid=1162211,uid=0\n"
+        "[40743.903412] Memory cgroup out of memory: Killed process 1162211 (qemu-system-x86) total-vm:2804836kB,"
+        " anon-rss:20456kB, file-rss:61968kB, shmem-rss:100848kB, UID:0 pgtables:692kB oom_score_adj:-999\n"
+    )
+    assert split_pasted(text).oom_memcg is not None
+    global_kill = text.replace("CONSTRAINT_MEMCG", "CONSTRAINT_NONE").replace(
+        "Memory cgroup out of memory", "Out of memory"
+    )
+    assert split_pasted(global_kill).oom_memcg is None

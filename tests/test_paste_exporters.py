@@ -97,3 +97,13 @@ def test_a_zfs_host_holds_its_arc_as_unreclaimable_slab_and_vmalloc(tmp_path: Pa
     # ... and so with ZFS named when the words say it grows
     doc = _replay("ZFS host. SUnreclaim keeps growing every day until OOM.\n\n" + line + "\n", tmp_path)
     assert doc["verdict"] == "suspected-leak"
+
+
+def test_figures_no_memory_can_be_are_left_out() -> None:
+    # synthetic edge cases: an agent's line damaged in a paste
+    mi = parse_node_memory(
+        "node_memory_MemTotal_bytes 1e999\nnode_memory_MemFree_bytes -5\nnode_memory_Cached_bytes 7\n"
+    )
+    assert dict(mi.fields) == {"Cached": 7}
+    mi = parse_telegraf_mem("mem,host=a total=1e999,free=1i,cached=NaN 9999999999999999999\n")
+    assert dict(mi.fields) == {"MemFree": 1}

@@ -310,3 +310,32 @@ def test_the_module_a_leak_trace_names() -> None:
     )
     assert read_prose(text).leak_frame == "fcoe_ctlr_vn_add [libfcoe]"
     assert read_prose(text.replace("DEBUG_KMEMLEAK", "debugging")).leak_frame is None  # no leak report
+
+
+def test_a_system_in_capitals_is_no_program_and_an_oom_lines_shmem_rss_is_no_shmem() -> None:
+    # tests/cases/gh-haos-2180-vm-memory-climbs: the whole VM, not a program in it
+    assert read_prose("HAOS is using about 2.4GB of memory after a reboot.\n").process is None
+    assert read_prose("mysqld is using about 2.4GB of memory after a reboot.\n").process
+    # tests/cases/gh-rpi-5551-32bit-oom-kills: the OOM killer's line counts each victim's shmem-rss
+    kill = "Out of memory: Killed process 13021 (kodi.bin) total-vm:1099788kB, anon-rss:148084kB, shmem-rss:0kB\n"
+    assert not read_prose(kill).user
+    assert read_prose("Shmem keeps growing until OOM\n").user
+
+
+def test_a_metric_named_in_one_sentence_and_said_to_grow_in_the_next() -> None:
+    # tests/cases/gh-deckhouse-1386-systemd-cgroup-sunreclaim, two sentences
+    text = (
+        "To highlight the problem see the graph on `node_memory_SUnreclaim_bytes` metric. If graph constantly grows,"
+        " it is problem with memory leak.\n"
+    )
+    assert read_prose(text).kinds == ("slab-unreclaimable",)
+    assert read_prose("See the graph on our dashboard. If graph constantly grows, call us.\n").kinds == ()
+
+
+def test_memory_kept_after_closing_every_program_is_no_programs() -> None:
+    # tests/cases/gh-nixpkgs-124040-free-suspend
+    assert read_prose("This usage doesn't reduced even after closing all programs and become to half ram.\n").no_owner
+    assert read_prose(
+        "Even if there are no running applications at the time, memory consumption still increases.\n"
+    ).no_owner
+    assert not read_prose("After closing all programs the memory came back.\n").process

@@ -15,9 +15,12 @@ from hypothesis import strategies as st
 
 from kleak_runbook.errors import KleakError
 from kleak_runbook.evidence.replay_manifest import parse_action, parse_manifest
+from kleak_runbook.evidence.specs import SPECS
+from kleak_runbook.parsers.alloc_failure import parse_alloc_failure
 from kleak_runbook.parsers.cgroups import parse_cgroup_stat, parse_cgroups
 from kleak_runbook.parsers.cmdline import parse_cmdline
 from kleak_runbook.parsers.dentry_state import parse_dentry_state
+from kleak_runbook.parsers.exporter import parse_node_memory, parse_telegraf_mem
 from kleak_runbook.parsers.inode_state import parse_inode_state
 from kleak_runbook.parsers.kconfig import parse_kconfig
 from kleak_runbook.parsers.kmemleak import group_by_backtrace, parse_kmemleak
@@ -25,10 +28,12 @@ from kleak_runbook.parsers.meminfo import parse_meminfo
 from kleak_runbook.parsers.modules import parse_modules
 from kleak_runbook.parsers.page_owner import aggregate_page_owner, parse_page_owner_by_stack
 from kleak_runbook.parsers.pasted import split_pasted
+from kleak_runbook.parsers.sar import parse_sar_memory
 from kleak_runbook.parsers.slabinfo import parse_slabinfo, parse_slabtop
 from kleak_runbook.parsers.slub_traces import parse_alloc_traces
 from kleak_runbook.parsers.tainted import parse_tainted
 from kleak_runbook.parsers.timestamp import parse_timestamp
+from kleak_runbook.parsers.top import parse_top_summary
 from kleak_runbook.parsers.trace_hist import parse_trace_hist, site_of
 from kleak_runbook.parsers.version import (
     parse_os_release,
@@ -41,6 +46,7 @@ from kleak_runbook.parsers.zoneinfo import parse_zoneinfo
 
 SAMPLES = Path(__file__).parent.parent / "samples"
 LAB = SAMPLES / "lab-debian-6.1" / "kmalloc-leak"
+CASES = Path(__file__).parent.parent / "cases"
 RUNS = SAMPLES / "lab-runs"
 
 
@@ -72,8 +78,9 @@ def _page_owner(text: str) -> Any:
 
 def _pasted(text: str) -> Any:
     blocks = split_pasted(text)
-    for meminfo in blocks.meminfo:
-        parse_meminfo(meminfo)
+    for at, (spec, index) in enumerate(blocks.order):  # each block with the parser of its form, as replay does
+        SPECS[spec].parser(blocks.form(spec, index))(getattr(blocks, spec)[index])
+        assert at < len(blocks.times) or not blocks.times
     return blocks
 
 
@@ -118,6 +125,23 @@ PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "kconfig": (parse_kconfig, 'CONFIG_SLUB_DEBUG=y\n# CONFIG_PAGE_OWNER is not set\nCONFIG_X="a b"\n'),
     "timestamp": (parse_timestamp, "2026-11-24T16:53:05.268978220Z\n"),
     "pasted": (_pasted, _text(SAMPLES / "public/rocm-176-kmalloc-leak.txt")),
+    "pasted_sar": (_pasted, _text(CASES / "blog-catalyst2-sar-r/input.txt")),
+    "pasted_top_slabtop": (_pasted, _text(CASES / "blog-besthub-nas-xfs-inode-ili/input.txt")),
+    "pasted_telegraf": (_pasted, _text(CASES / "gh-telegraf-15663-mem-zfs/input.txt")),
+    "pasted_alloc_failure": (_pasted, _text(CASES / "gh-zfs-2816-order4-alloc/input.txt")),
+    "sar": (parse_sar_memory, _text(CASES / "blog-catalyst2-sar-r/input.txt")),
+    "top": (
+        parse_top_summary,
+        "KiB Mem:  16415460 total, 16289720 used,   125740 free,      640 buffers\n"
+        "KiB Swap:  3999740 total,   153912 used,  3845828 free.     7456 cached Mem\n",
+    ),
+    "node_exporter": (
+        parse_node_memory,
+        "node_memory_MemTotal_bytes 1.7179869184e+10\n"
+        'node_memory_SUnreclaim_bytes{instance="a:9100"} 5.57e+08\nnode_memory_HugePages_Total 0\n',
+    ),
+    "telegraf": (parse_telegraf_mem, _text(CASES / "gh-telegraf-15663-mem-zfs/input.txt")),
+    "alloc_failure": (parse_alloc_failure, _text(CASES / "gh-zfs-2816-order4-alloc/input.txt")),
     "manifest": (_manifest, _text(_first("lab-runs/*/evidence/manifest.json"), 100_000)),
     "probe_action": (_action, '{"rc": "0", "ns": "51650410"}\n'),
 }

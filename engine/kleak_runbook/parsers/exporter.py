@@ -12,6 +12,7 @@ Both become the ``/proc/meminfo`` fields they come from.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timezone
 from types import MappingProxyType
@@ -69,6 +70,18 @@ _TELEGRAF = {
 _LINE_PROTOCOL = re.compile(r"^mem(?:,(?P<tags>\S*))?\s+(?P<fields>\S+)(?:\s+(?P<ns>[0-9]{10,19}))?\s*$")
 
 
+def _figure(text: str) -> int | None:
+    """A size or count as the agent printed it (``5.57e+08``, ``57691877376``), or None for what no
+    memory figure can be: negative, not finite, beyond 2**63, not a number."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if not math.isfinite(value) or not 0 <= value < 2**63:
+        return None
+    return round(value)
+
+
 def is_node_memory(line: str) -> bool:
     return _NODE.match(line.strip()) is not None
 
@@ -107,7 +120,9 @@ def parse_node_memory(text: str) -> MemInfo:
         name = _PARENS.get(m["name"], m["name"])
         if not m["bytes"] and name not in _COUNTS:
             continue  # node_memory_numa_* and other series that are not meminfo fields
-        fields.setdefault(name, round(float(m["value"])))
+        value = _figure(m["value"])
+        if value is not None:
+            fields.setdefault(name, value)
     if "MemTotal" not in fields and not fields:
         raise ParseError(SPEC, "no node_memory_<field>_bytes line")
     return MemInfo(MappingProxyType(fields))
@@ -140,10 +155,10 @@ def telegraf_samples(text: str) -> list[tuple[str | None, MemInfo]]:
         for pair in m["fields"].split(","):
             key, _, value = pair.partition("=")
             name = _TELEGRAF.get(key)
-            number = value.rstrip("iu")
-            if name is None or not re.fullmatch(r"[-+]?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?", number):
+            figure = _figure(value.rstrip("iu"))
+            if name is None or figure is None:
                 continue
-            fields[name] = round(float(number))
+            fields[name] = figure
         wall = None
         if m["ns"]:
             seconds = int(m["ns"]) / 1e9

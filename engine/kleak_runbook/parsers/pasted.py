@@ -441,6 +441,10 @@ def _memcg_at_limit(text: str) -> str | None:
     return _memcg_lines(text)
 
 
+# the kill line of a cgroup's own OOM, pasted without the report's first line
+_MEMCG_KILL = re.compile(r"\bMemory cgroup out of memory: Kill|\bconstraint=CONSTRAINT_MEMCG\b")
+
+
 def _memcg_lines(text: str) -> str | None:
     """The lines of a text holding an OOM report that show the OOM was a memory cgroup's own
     (wherever the report's lines were cut into blocks: dmesg and journal prefixes differ)."""
@@ -636,7 +640,9 @@ def split_pasted(text: str) -> PastedBlocks:
         os_release=static.get("os_release"),
         cgroups=static.get("cgroups"),
         oom_report=static.get("oom_report"),
-        oom_memcg=(_memcg_lines(text) if static.get("oom_report") else _memcg_at_limit(text))
+        oom_memcg=(
+            _memcg_lines(text) if static.get("oom_report") or _MEMCG_KILL.search(text) else _memcg_at_limit(text)
+        )
         or _memcg_files(text, notes),
         kmemleak=kmemleak_report(text),
         ignored_lines=ignored,

@@ -94,7 +94,11 @@ _STEADY = re.compile(
 _KINDS = (
     (
         "slab-unreclaimable",
-        re.compile(r"\bSUnreclaim\b|\bunreclaimable slab\b|\bslab\b(?!:\s*[0-9])|\bkmalloc\b", re.I),
+        re.compile(
+            # (inside a metric's name too: node_memory_SUnreclaim_bytes)
+            r"(?<![A-Za-z])SUnreclaim(?![a-z])|\bunreclaimable slab\b|\bslab\b(?!:\s*[0-9])|\bkmalloc\b",
+            re.I,
+        ),
     ),
     ("percpu", re.compile(r"\bper-?cpu\b(?!:)|\bper cpu (?:memory|allocat\w*|counters?|areas?|chunks?|data)\b", re.I)),
     ("vmalloc", re.compile(r"\bvmalloc\w*|\bVmallocUsed\b", re.I)),
@@ -110,7 +114,7 @@ _KINDS = (
 # programs' memory, told in words: huge pages set aside, shared memory and tmpfs
 # (Kubernetes' memory-backed emptyDir volume is a tmpfs)
 _USER_WORDS = re.compile(
-    r"\bhuge ?pages?\b|\bHugePages_\w+|\bShmem\b|\btmpfs\b|/dev/shm\b|\bemptyDir\b[\s\S]{0,40}?\bmedium\b\W{0,5}Memory\b",
+    r"\bhuge ?pages?\b|\bHugePages_\w+|\bShmem\b(?!-rss|:\s*[0-9])|\btmpfs\b|/dev/shm\b|\bemptyDir\b[\s\S]{0,40}?\bmedium\b\W{0,5}Memory\b",
     re.I,
 )
 # the page cache, told in words: "cache and buffers grow after the backup", "buff/cache holds 40G"
@@ -144,6 +148,9 @@ _NO_OWNER = re.compile(
     # "no processes to be found consuming it", "not a single process is using more than 0.5%"
     r"|\bno (?:single )?(?:process|program)(?:es|s)?\b[^.\n]{0,30}?\b(?:consum\w*|using|uses|hold\w*|eating)\b"
     r"|\bnot a single (?:process|program)\b[^.\n]{0,20}?\b(?:using|uses|consum\w*|hold\w*)\b"
+    # "doesn't go down even after closing all programs", "even if there are no running applications"
+    r"|\bafter (?:closing|killing|stopping|quitting|exiting) (?:all|every) (?:the |of the )?(?:programs|applications|apps|processes)\b"
+    r"|\bno (?:running )?(?:applications|programs|processes|apps) (?:are )?(?:running|open)?"
     # "the sum of all of the processes does not amount to what the total memory usage supposedly is"
     r"|\b(?:sum|total) of (?:all )?(?:of )?(?:the )?(?:processes|programs)\b[^.\n]{0,40}?"
     r"\b(?:does not|doesn['’]t|do not|don['’]t)\s+(?:add up|amount|match|come close)"
@@ -161,6 +168,8 @@ _NAMED_PROGRAM_MEMORY = re.compile(
     r"|nearly)\s*)?" + _SIZE + r"\+?\s*(?:of\s+)?(?:RAM|memory|mem|RSS)\b",
     re.I,
 )
+# a name in capitals ("HAOS is using 2.4GB of memory", "WSL", "NAS") is a system more often than a program
+_SYSTEM_NAME = re.compile(r"^[A-Z0-9]{2,6}$")
 _NOT_PROGRAMS = re.compile(
     r"^(?:kernel|slab\w*|SUnreclaim|SReclaimable|Percpu|vmalloc\w*|cache\w*|buff\w*|ARC|ZFS|driver|module|memory"
     r"|system|server|machine|host|box|it|this|that|which|what|and|total|used|free|available|swap|tmpfs|shmem"
@@ -486,7 +495,7 @@ def _process(text: str, stated: list[str]) -> str | None:
         said = [(m, _either_size(m)) for m in _PROCESS_MEMORY.finditer(sentence)] + [
             (m, _bytes(m.group(2), m.group(3)))
             for m in [*_NAMED_PROGRAM_MEMORY.finditer(sentence), *_MEMORY_OF_PROGRAM.finditer(sentence)]
-            if not _NOT_PROGRAMS.match(m.group("name"))
+            if not _NOT_PROGRAMS.match(m.group("name")) and not _SYSTEM_NAME.match(m.group("name"))
         ]
         for m, size in said:
             clause = sentence[sentence.rfind("\n", 0, m.start()) + 1 : m.end()]  # its own line, up to it
@@ -498,6 +507,7 @@ def _process(text: str, stated: list[str]) -> str | None:
             clause = sentence[sentence.rfind("\n", 0, m.start()) + 1 : m.end()]
             if not (
                 _NOT_PROGRAMS.match(name)
+                or _SYSTEM_NAME.match(name)
                 or _KERNEL_THREAD.match(name)
                 or _SLAB_NAMED.fullmatch(name)
                 or name.lower().endswith(("_cache", "cache", "_cachep"))
@@ -591,7 +601,12 @@ def _growing(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 # "I've observed a leak in this": the sentence points back at what the one before named
-_POINTS_BACK = re.compile(r"\b(?:leak\w*|grow\w*|grew)\s+(?:in|of|with|from)\s+(?:this|it|that|them|these)\b", re.I)
+_POINTS_BACK = re.compile(
+    r"\b(?:leak\w*|grow\w*|grew)\s+(?:in|of|with|from)\s+(?:this|it|that|them|these)\b"
+    # "... see the graph of node_memory_SUnreclaim_bytes. If the graph constantly grows, ..."
+    r"|\b(?:(?:the|this|that|its)\s+)?(?:graph|metric|curve|chart|counter)\s+(?:\w+\s+)?(?:grows|grew|rises|increases|climbs|keeps)",
+    re.I,
+)
 
 
 def _with_referent(sentence: str, before: str) -> str:
