@@ -339,3 +339,8 @@ def test_memory_kept_after_closing_every_program_is_no_programs() -> None:
         "Even if there are no running applications at the time, memory consumption still increases.\n"
     ).no_owner
     assert not read_prose("After closing all programs the memory came back.\n").process
+
+
+def test_kernels_in_the_plural_are_the_kernel() -> None:
+    # tests/cases/gh-linuxkit-1365-hvsock-free, its title
+    assert read_prose("Newer stable kernels leak memory on Hyper-V with lots of Hyper-V socket activity\n").kernel_leak

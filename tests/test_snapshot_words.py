@@ -271,3 +271,37 @@ def test_free_used_no_program_holds_without_a_slab_figure_is_inconclusive(tmp_pa
     # with SUnreclaim beside it, free's used is split: the kernel memory outside slab is named
     doc = _replay_text(text + "SUnreclaim:  102400 kB\nSlab:  204800 kB\n", tmp_path)
     assert doc["verdict"] == "suspected-leak"
+
+
+def test_vmallocs_own_error_lines_of_later_kernels() -> None:
+    # tests/cases/gh-bcachefs-542-vmalloc-order9: the pages behind a vmalloc, order 9, in journalctl's
+    # format with microseconds
+    line = (
+        "May 15 09:38:52.733230 wombat-pc kernel: kworker/8:1: vmalloc error: size 0, page order 9, failed to"
+        " allocate pages, mode:0xdc2(GFP_KERNEL|__GFP_HIGHMEM|__GFP_ZERO), nodemask=(null)\n"
+    )
+    report = alloc_failure_report(line)
+    assert report is not None
+    failure = parse_alloc_failure(report)
+    assert (failure.kind, failure.order, failure.comm) == ("pages", 9, "kworker/8:1")
+    top = judge(_metrics(), PARAMS, failure=failure).top
+    assert top is not None and top.kind == "fragmentation"
+    # synthetic: the area itself ran out ("vm_struct allocation failed"): a vmalloc failure of that size
+    area = parse_alloc_failure(
+        "insmod: vmalloc error: size 8192, vm_struct allocation failed, mode:0xcc0(GFP_KERNEL)\n"
+    )
+    assert (area.kind, area.bytes) == ("vmalloc", 8192)
+
+
+def test_free_used_the_ticket_says_the_kernel_leaks_is_kernel_memory(tmp_path: Path) -> None:
+    # tests/cases/gh-linuxkit-1365-hvsock-free, shortened: free before and after, cache flat
+    text = (
+        "Newer stable kernels leak memory on Hyper-V with lots of Hyper-V socket activity.\n\n"
+        "After the test finishes, the free memory is depleted:\n"
+        "/ # free\n"
+        "             total       used       free     shared    buffers     cached\n"
+        "Mem:        997320     884208     113112      81960          0      81960\n"
+        "-/+ buffers/cache:     802248     195072\n"
+    )
+    doc = _replay_text(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "unknown")

@@ -364,33 +364,42 @@ def _page_failure(metrics: Metrics, failure: Any, free_seen: bool = False) -> Ca
         + (f" in {failure.caller}" if failure.caller else "")
     )
     atomic = bool(getattr(failure, "atomic", False))
-    oom = bool(getattr(failure, "oom", False))
-    if not zones and not oom and (order > COSTLY_ORDER or (atomic and order >= 1)):
-        # no zone lines: a request above the costly order (the allocator does not try hard for
-        # those), or a high-order one that could not wait, fails for want of contiguous memory far
-        # more often than for want of memory
-        avail, total = metrics.meminfo.get("MemAvailable"), metrics.mem_total
-        if avail is not None and total and int(avail) < 0.05 * total:
-            return None  # memory itself ran out
-        return Candidate(
-            "fragmentation",
-            0,
-            None,
-            failure.caller,
-            f"{'an atomic ' + what[3:] if atomic else what}: "
-            + (
-                f"an order above {COSTLY_ORDER} ({4 << order} KiB in one piece), which the allocator does not"
-                " try hard to find"
+    avail, total = metrics.meminfo.get("MemAvailable"), metrics.mem_total
+    if avail is not None and total and int(avail) < 0.05 * total:
+        return None  # memory itself ran out: any request could have failed
+    if not zones and not getattr(failure, "oom", False):
+        # warn_alloc's warning without its zone lines. A request above the costly order (the
+        # allocator does not try hard for those), or a high-order one that could not wait, fails for
+        # want of contiguous memory far more often than for want of memory; the classic atomic
+        # "order:0, mode:0x20" from a driver's receive path may take only what is above the min
+        # watermark
+        unseen = " (the report's zone lines are not in the evidence)"
+        if order > COSTLY_ORDER or (atomic and order >= 1):
+            why = (
+                f"an order above {COSTLY_ORDER} ({4 << order} KiB in one piece), which the allocator does not try hard to find"
                 if order > COSTLY_ORDER
                 else "a high-order request that could not wait for compaction or reclaim"
             )
-            + " (the report's zone lines are not in the evidence)",
-        )
+            return Candidate(
+                "fragmentation",
+                0,
+                None,
+                failure.caller,
+                f"{'an atomic ' + what[3:] if atomic else what}: {why}{unseen}",
+            )
+        if atomic:
+            return Candidate(
+                "atomic-reserve",
+                0,
+                None,
+                failure.caller,
+                f"an atomic {what[3:]}{unseen}",
+            )
     if order >= 1:
         roomy = [z for z in zones if z.free > z.high]
         free_mib = sum(z.free for z in roomy) // 1024**2
         if not zones:
-            free, total = metrics.meminfo.get("MemFree"), metrics.mem_total
+            free = metrics.meminfo.get("MemFree")
             if free is not None and total and int(free) >= 0.1 * total and "HighTotal" not in metrics.meminfo:
                 free_mib = int(free) // 1024**2
             elif free is None and free_seen:
@@ -420,20 +429,7 @@ def _page_failure(metrics: Metrics, failure: Any, free_seen: bool = False) -> Ca
             + ": the memory was there, in pieces too small (fragmentation)",
         )
     low = [z for z in zones if z.free <= z.min]
-    avail, total = metrics.meminfo.get("MemAvailable"), metrics.mem_total
-    if getattr(failure, "atomic", False) and not zones and not getattr(failure, "oom", False):
-        if avail is not None and total and int(avail) < 0.05 * total:
-            return None  # memory itself ran out
-        # warn_alloc's classic "order:0, mode:0x20" from a driver's receive path, its zone lines not
-        # pasted: an atomic request may take only what is above the min watermark
-        return Candidate(
-            "atomic-reserve",
-            0,
-            None,
-            failure.caller,
-            f"an atomic {what[3:]} (the report's zone lines are not in the evidence)",
-        )
-    if getattr(failure, "atomic", False) and low:
+    if atomic and low:
         held = [z for z in low if z.size and z.unreclaimable_slab is not None and z.unreclaimable_slab > 0.2 * z.size]
         if held:
             return None  # unreclaimable slab filled the zone: that, not the reserve, is the story
@@ -721,13 +717,20 @@ def judge(
             and not getattr(words, "zfs", False)  # ZFS's ARC shows as used (before 0.8 from SPL slabs)
             and rest > float(p.get("max_unaccounted_fraction", 0.25)) * total
         ):
-            # no slab figure: reclaimable caches (dentries, inodes) and leaked kernel memory look the same
+            # no slab figure: reclaimable caches (dentries, inodes) and leaked kernel memory look the
+            # same, unless the ticket says the kernel leaks (then it is kernel memory of no known kind)
+            claimed = bool(getattr(words, "kernel_leak", False))
             add(
-                "unowned",
+                "kernel" if claimed else "unowned",
                 rest,
                 None,
-                f"free counts {_gib(int(used))} used and the ticket says no program holds it; the evidence has"
-                " no slab figure to tell cache from kernel memory",
+                f"free counts {_gib(int(used))} used"
+                + (
+                    ", which the ticket says the kernel leaks; the evidence has no slab figure to tell which kind"
+                    if claimed
+                    else " and the ticket says no program holds it; the evidence has no slab figure to tell cache"
+                    " from kernel memory"
+                ),
             )
         elif known_slab is not None and rest > float(p.get("max_unaccounted_fraction", 0.25)) * total:
             add(

@@ -30,6 +30,13 @@ from kleak_runbook.parsers.oom import _PREFIX
 
 SPEC = "alloc_failure"
 _VMALLOC = re.compile(r"^(?P<comm>.+?): vmalloc: allocation failure: (?P<bytes>[0-9]+) bytes")
+# 5.13 and later: "vmalloc error: size 0, page order 9, failed to allocate pages" (the pages behind
+# the area, a page allocation of that order) or "vmalloc error: size 8192, vm_struct allocation
+# failed" (the area itself)
+_VMALLOC_ERROR = re.compile(
+    r"^(?P<comm>.+?): vmalloc error: size (?P<bytes>[0-9]+), (?:page order (?P<order>[0-9]+), failed to allocate pages"
+    r"|(?P<area>vm_struct allocation failed))"
+)
 # "page allocation failure: order:4, mode:0x10c0d0"; 2.6-3.x kernels also wrote "failure. order:0"
 _PAGES = re.compile(
     r"^(?P<comm>.+?): page allocation failure[:.] order:(?P<order>[0-9]+)(?:,\s*mode:(?P<mode>0x[0-9a-f]+)(?:\((?P<flags>[^)]*)\))?)?"
@@ -96,6 +103,18 @@ def parse_alloc_failure(text: str) -> AllocFailure:
     lines = [_PREFIX.sub("", line).strip() for line in raw]
     for at, line in enumerate(lines):
         v, p = _VMALLOC.match(line), _PAGES.match(line)
+        e = _VMALLOC_ERROR.match(line)
+        if e is not None and e["area"]:
+            v = e  # the area ran out: a vmalloc failure of that size
+        elif e is not None:
+            order = int(e["order"])  # the pages behind it: a page allocation failure of that order
+            mode = re.search(r"mode:(0x[0-9a-f]+)(?:\(([^)]*)\))?", line)
+            flags = mode.group(2) or "" if mode else ""
+            atomic = bool(re.search(r"\bGFP_(?:ATOMIC|NOWAIT)\b", flags))
+            return AllocFailure(
+                "pages", e["comm"], 4096 << min(order, 20), None, (), None, order=order, atomic=atomic,
+                zones=_zones(lines[at + 1 :]),
+            )  # fmt: skip
         if v is None and p is None:
             o = _OOM_INVOKED.match(line)
             if o is not None and not any(_MEMCG_OOM.search(x) for x in lines[at:]):
@@ -178,6 +197,6 @@ def alloc_failure_report(text: str) -> str | None:
     lines = text.splitlines()
     for at, line in enumerate(lines):
         bare = _PREFIX.sub("", line.lstrip("> ")).strip()
-        if _VMALLOC.match(bare) or _PAGES.match(bare) or _OOM_INVOKED.match(bare):
+        if _VMALLOC.match(bare) or _PAGES.match(bare) or _OOM_INVOKED.match(bare) or _VMALLOC_ERROR.match(bare):
             return "\n".join(x.lstrip("> ") for x in lines[at : at + 400]) + "\n"  # its report's zone lines too
     return None

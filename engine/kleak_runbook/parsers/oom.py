@@ -23,7 +23,9 @@ PAGE = 4096
 # "<4>[ 3117.587337] ", "[Tue Feb  4 16:15:16 2025] ", "Feb  4 16:15:16 host kernel: "
 _PREFIX = re.compile(
     r"^(?:<\d+>)?(?:\[\s*[\d.]+\]\s*|\[[A-Z][a-z]{2} [^\]]+\]\s*)?"
-    r"(?:[A-Z][a-z]{2}\s+\d+\s+[\d:]+\s+(?:\S+\s+)?kernel:\s*(?:\[\s*[\d.]+\]\s*)?)?"
+    # syslog and journalctl ("May 15 09:38:52.733230 host kernel:", -o short-iso "2024-05-15T09:38:52+0200 host kernel:")
+    r"(?:(?:[A-Z][a-z]{2}\s+\d+\s+[\d:]+(?:\.\d+)?|\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)\s+(?:\S+\s+)?kernel:\s*"
+    r"(?:\[\s*[\d.]+\]\s*)?)?"
 )
 _PAIR = re.compile(r"\b([a-z_()]+):(\d+)(kB)?\b")
 _PAGES = re.compile(r"^(\d+) pages (RAM|reserved|HighMem/MovableOnly)\b")

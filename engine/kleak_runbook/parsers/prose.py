@@ -271,7 +271,7 @@ _MEMCGS = re.compile(
 # hard-wrapped lines stay in their sentence, and so does a list that a line ending in ":" introduces
 # what a claim of a leak says, and that the kernel is what leaks
 _LEAKS = re.compile(r"\b(?:leak\w*|memleak)\b", re.I)
-_KERNEL = re.compile(r"\bkernel\b|\bkmemleak\b|\bdrivers?\b", re.I)  # not "module": Python and Node have them
+_KERNEL = re.compile(r"\bkernels?\b|\bkmemleak\b|\bdrivers?\b", re.I)  # not "module": Python and Node have them
 # slab, or a cache by name, in a sentence
 _SLAB_NAMED = re.compile(
     _GENERIC_CACHE.pattern
