@@ -149,6 +149,13 @@ def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
     if only_cut:  # the same moment: what only the shorter output gives counts in every judgement
         meminfos = [MemInfo(MappingProxyType({**only_cut, **mi.fields})) for mi in meminfos]
     mtimes = sample_times(with_mem)
+    if len(meminfos) > 1 and not mtimes and not any(all(n in mi for mi in meminfos) for n in meminfos[-1].fields):
+        # untimed outputs that share no field (grep'd Low/High lines beside free) are parts of one
+        # moment, not a series: each figure as its output gave it, judged together
+        union: dict[str, int] = {}
+        for mi in meminfos:
+            union.update(mi.fields)
+        meminfos = [MemInfo(MappingProxyType(union))] * len(meminfos)
     window = (mtimes[-1] - mtimes[0]) if mtimes else 0.0
     m = Metrics(
         times=mtimes,
@@ -162,18 +169,6 @@ def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
     if meminfos:
         names = [n for n in meminfos[-1].fields if all(n in mi for mi in meminfos)]
         m.meminfo = {n: Series.of([mi[n] for mi in meminfos], mtimes) for n in names}
-        m.meminfo.update({n: Series.of([v] * len(meminfos), mtimes) for n, v in only_cut.items()})
-        if not names and len(meminfos) > 1 and not mtimes:
-            # untimed outputs that share no field (grep'd Low/High lines beside free) are parts of one
-            # moment, not a series: each figure as its output gave it
-            union: dict[str, int] = {}
-            for mi in meminfos:
-                union.update(mi.fields)
-            m.meminfo = {n: Series.of([v] * len(meminfos), None) for n, v in union.items()}
-            m.mem_total = union.get("MemTotal", m.mem_total)
-            meminfos = [MemInfo(MappingProxyType(union))] * len(
-                meminfos
-            )  # and kernel memory is judged on them together
 
     with_slab = evidence.with_spec("slabinfo")
     reclaim: dict[str, bool] = evidence.static.get("slab_reclaim_account") or {}

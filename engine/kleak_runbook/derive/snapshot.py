@@ -310,13 +310,13 @@ def _alloc_failure(metrics: Metrics, failure: Any, p: Mapping[str, Any], words: 
     """A vmalloc of a few pages that failed (warn_alloc's "vmalloc: allocation failure") while RAM is
     not what ran out: the vmalloc or module area is exhausted (bpf_jit_limit, MODULES_VADDR), by
     the code in the trace above the allocator. A failed page allocation names no kind: skipped."""
-    if getattr(failure, "kind", None) == "pages":
-        return _page_failure(metrics, failure, bool(getattr(words, "free_seen", False)))
-    if getattr(failure, "kind", None) != "vmalloc":
+    if getattr(failure, "kind", None) not in ("pages", "vmalloc"):
         return None
     avail, total = metrics.meminfo.get("MemAvailable"), metrics.mem_total
     if avail is not None and total and int(avail) < 0.05 * total:
         return None  # memory itself ran out: any allocation could have failed
+    if failure.kind == "pages":
+        return _page_failure(metrics, failure, bool(getattr(words, "free_seen", False)))
     caller = failure.caller
     uptime = getattr(failure, "uptime", None)
     if uptime is not None and uptime < float(p.get("settle_after_boot_s", 300)):
@@ -358,15 +358,13 @@ def _page_failure(metrics: Metrics, failure: Any, free_seen: bool = False) -> Ca
     if order is None:
         return None
     zones = [z for z in getattr(failure, "zones", ()) if z.name != "DMA"]
+    atomic = bool(getattr(failure, "atomic", False))
     what = (
         ("the OOM killer ran when " if getattr(failure, "oom", False) else "")
-        + (f"an order-{order} allocation ({4 << order} KiB contiguous) failed for {failure.comm}")
+        + f"an {'atomic ' if atomic else ''}order-{order} allocation ({4 << order} KiB contiguous) failed for {failure.comm}"
         + (f" in {failure.caller}" if failure.caller else "")
     )
-    atomic = bool(getattr(failure, "atomic", False))
-    avail, total = metrics.meminfo.get("MemAvailable"), metrics.mem_total
-    if avail is not None and total and int(avail) < 0.05 * total:
-        return None  # memory itself ran out: any request could have failed
+    total = metrics.mem_total
     if not zones and not getattr(failure, "oom", False):
         # warn_alloc's warning without its zone lines. A request above the costly order (the
         # allocator does not try hard for those), or a high-order one that could not wait, fails for
@@ -385,7 +383,7 @@ def _page_failure(metrics: Metrics, failure: Any, free_seen: bool = False) -> Ca
                 0,
                 None,
                 failure.caller,
-                f"{'an atomic ' + what[3:] if atomic else what}: {why}{unseen}",
+                f"{what}: {why}{unseen}",
             )
         if atomic:
             return Candidate(
@@ -393,7 +391,7 @@ def _page_failure(metrics: Metrics, failure: Any, free_seen: bool = False) -> Ca
                 0,
                 None,
                 failure.caller,
-                f"an atomic {what[3:]}{unseen}",
+                f"{what}{unseen}",
             )
     if order >= 1:
         roomy = [z for z in zones if z.free > z.high]
@@ -438,7 +436,7 @@ def _page_failure(metrics: Metrics, failure: Any, free_seen: bool = False) -> Ca
             0,
             None,
             failure.caller,
-            f"an atomic {what[3:]} with {', '.join(f'{z.name} at {z.free // 1024} KiB free (min {z.min // 1024} KiB)' for z in low)}",
+            f"{what} with {', '.join(f'{z.name} at {z.free // 1024} KiB free (min {z.min // 1024} KiB)' for z in low)}",
         )
     return None
 

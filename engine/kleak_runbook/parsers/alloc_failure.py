@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from kleak_runbook.errors import ParseError
 from kleak_runbook.parsers.oom import _PREFIX
+from kleak_runbook.parsers.oom_memcg import MEMCG_OOM
 
 SPEC = "alloc_failure"
 _VMALLOC = re.compile(r"^(?P<comm>.+?): vmalloc: allocation failure: (?P<bytes>[0-9]+) bytes")
@@ -46,7 +47,6 @@ _PAGES = re.compile(
 _OOM_INVOKED = re.compile(
     r"^(?P<comm>.+?) invoked oom-killer: gfp_mask=(?P<mode>0x[0-9a-f]+)(?:\((?P<flags>[^)]*)\))?, order=(?P<order>[0-9]+)"
 )
-_MEMCG_OOM = re.compile(r"Memory cgroup out of memory|^memory: usage [0-9]+kB|\bmem_cgroup_out_of_memory\b|oom_memcg=")
 # a zone's line of the report that follows: "Node 0 Normal free:1711868kB min:18248kB low:22808kB high:27372kB ..."
 _ZONE = re.compile(
     r"^Node (?P<node>[0-9]+) (?P<zone>\w+) free:(?P<free>[0-9]+)kB min:(?P<min>[0-9]+)kB low:[0-9]+kB high:(?P<high>[0-9]+)kB"
@@ -109,15 +109,13 @@ def parse_alloc_failure(text: str) -> AllocFailure:
         elif e is not None:
             order = int(e["order"])  # the pages behind it: a page allocation failure of that order
             mode = re.search(r"mode:(0x[0-9a-f]+)(?:\(([^)]*)\))?", line)
-            flags = mode.group(2) or "" if mode else ""
-            atomic = bool(re.search(r"\bGFP_(?:ATOMIC|NOWAIT)\b", flags))
             return AllocFailure(
-                "pages", e["comm"], 4096 << min(order, 20), None, (), None, order=order, atomic=atomic,
-                zones=_zones(lines[at + 1 :]),
+                "pages", e["comm"], 4096 << min(order, 20), None, (), None, order=order,
+                atomic=_cannot_wait(mode.group(1), mode.group(2)) if mode else False, zones=_zones(lines[at + 1 :]),
             )  # fmt: skip
         if v is None and p is None:
             o = _OOM_INVOKED.match(line)
-            if o is not None and not any(_MEMCG_OOM.search(x) for x in lines[at:]):
+            if o is not None and not any(MEMCG_OOM.search(x) for x in lines[at:]):  # a cgroup's own: its limit
                 order = int(o["order"])
                 return AllocFailure(
                     "pages",
@@ -144,8 +142,7 @@ def parse_alloc_failure(text: str) -> AllocFailure:
             return AllocFailure("vmalloc", v["comm"], int(v["bytes"]), caller, tuple(stack), uptime)
         assert p is not None
         order = int(p["order"])
-        flags = p["flags"] or ""
-        atomic = bool(re.search(r"\bGFP_(?:ATOMIC|NOWAIT)\b", flags)) or (not flags and _old_atomic(p["mode"]))
+        atomic = _cannot_wait(p["mode"], p["flags"])
         return AllocFailure(
             "pages",
             p["comm"],
@@ -160,10 +157,13 @@ def parse_alloc_failure(text: str) -> AllocFailure:
     raise ParseError(SPEC, "no 'vmalloc: allocation failure' or 'page allocation failure' line")
 
 
-def _old_atomic(mode: str | None) -> bool:
-    """A mode printed without names (kernels before 4.10) that could not wait: before 4.4 every
-    flag sat below 0x80000 and __GFP_WAIT was 0x10 (GFP_ATOMIC = __GFP_HIGH = 0x20; 0x4020 adds
-    __GFP_COMP). Later layouts are left alone: read wrongly, they would call a sleeping request atomic."""
+def _cannot_wait(mode: str | None, flags: str | None) -> bool:
+    """A request that could not wait for reclaim: GFP_ATOMIC or GFP_NOWAIT by name (4.10 on), or a
+    mode printed without names that lacks __GFP_WAIT: before 4.4 every flag sat below 0x80000 and
+    __GFP_WAIT was 0x10 (GFP_ATOMIC = __GFP_HIGH = 0x20; 0x4020 adds __GFP_COMP). Unnamed modes of
+    later layouts are left alone: read wrongly, they would call a sleeping request atomic."""
+    if flags:
+        return bool(re.search(r"\bGFP_(?:ATOMIC|NOWAIT)\b", flags))
     if mode is None:
         return False
     value = int(mode, 16)

@@ -86,9 +86,14 @@ def is_node_memory(line: str) -> bool:
     return _NODE.match(line.strip()) is not None
 
 
-def is_telegraf_mem(line: str) -> bool:
+def _telegraf_mem(line: str) -> re.Match[str] | None:
+    """A ``mem`` line of line protocol with the total and free it must have."""
     m = _LINE_PROTOCOL.match(line.strip())
-    return m is not None and "total=" in m["fields"] and "free=" in m["fields"]
+    return m if m is not None and "total=" in m["fields"] and "free=" in m["fields"] else None
+
+
+def is_telegraf_mem(line: str) -> bool:
+    return _telegraf_mem(line) is not None
 
 
 def parse_node_memory(text: str) -> MemInfo:
@@ -148,8 +153,8 @@ def telegraf_samples(text: str) -> list[tuple[str | None, MemInfo]]:
     """Each ``mem`` line: its time (ISO 8601, UTC) and its fields."""
     out: list[tuple[str | None, MemInfo]] = []
     for raw in text.splitlines():
-        m = _LINE_PROTOCOL.match(raw.strip())
-        if m is None or not is_telegraf_mem(raw):
+        m = _telegraf_mem(raw)
+        if m is None:
             continue
         fields: dict[str, int] = {}
         for pair in m["fields"].split(","):
@@ -183,7 +188,7 @@ def take_exported(text: str) -> tuple[str, list[tuple[str | None, str, str]]]:
         try:
             parse_node_memory("\n".join(lines[i] for i in node))
         except ParseError:
-            node = []
+            pass  # no figure a memory can have: left as text
         else:
             samples.append((None, "\n".join(lines[i].strip() for i in node) + "\n", "node_exporter"))
             for i in node:

@@ -52,7 +52,7 @@ from kleak_runbook.parsers.paste_lines import (
     kind_of,
 )
 from kleak_runbook.parsers.prose import read_prose
-from kleak_runbook.parsers.sar import sar_kernel, take_sar
+from kleak_runbook.parsers.sar import take_sar
 from kleak_runbook.parsers.slabinfo import parse_slabinfo, parse_slabtop
 from kleak_runbook.parsers.smem import parse_smem_areas
 from kleak_runbook.parsers.spl_slab import ROW as _SPL_ROW
@@ -481,8 +481,7 @@ def kmemleak_report(text: str) -> str | None:
 
 def split_pasted(text: str) -> PastedBlocks:
     """Find and normalise every recognisable block in ``text``; see the module docstring."""
-    sar_uname = sar_kernel(text)
-    text, sar_rows, sar_note = take_sar(text)  # a sar -r report: a timed sample per row
+    text, sar_rows, sar = take_sar(text)  # a sar -r report: a timed sample per row
     text, exported = take_exported(text)  # node_exporter's or telegraf's meminfo
     text, tops = take_top(text)  # top's Mem and Swap lines
     splitter = _Splitter()
@@ -523,7 +522,8 @@ def split_pasted(text: str) -> PastedBlocks:
         notes.append(
             f"meminfo: from sar -r ({len(sar_rows)} rows): only its columns (free, buffers, cache, active and"
             " inactive, committed; slab, kernel stacks, page tables and vmalloc with sar -r ALL), no SUnreclaim"
-            " or SReclaimable; times are the host's local time of day" + (f"; {sar_note}" if sar_note else "")
+            " or SReclaimable; times are the host's local time of day"
+            + (f"; {sar.date_note}" if sar and sar.date_note else "")
         )
     stray: list[str] = []  # "Key: N" lines that are no meminfo
     raw: list[tuple[str, list[str]]] = []
@@ -579,8 +579,8 @@ def split_pasted(text: str) -> PastedBlocks:
             continue
         spec = "slabinfo" if kind == "slabtop" else kind
         add(spec, normalised, "slabtop" if kind == "slabtop" else "")
-    if sar_uname and sar_rows:
-        static.setdefault("uname", sar_uname)  # after any uname pasted, which says more
+    if sar is not None and sar.uname:
+        static.setdefault("uname", sar.uname)  # after any uname pasted, which says more
     facts = read_prose("\n".join([*splitter.prose, *stray]))
     described: tuple[str, ...] = ()
     if not sampled["meminfo"] and facts.fields and (facts.counters or order):

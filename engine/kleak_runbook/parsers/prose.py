@@ -404,12 +404,13 @@ def read_prose(text: str) -> ProseFacts:
             terms.setdefault(t.group(1).lower(), None)
     count = _MEMCGS.search(text)
     memcgs = (int(next(g for g in count.groups() if g).replace(",", "")), count.group(0).strip()) if count else None
-    caches, kinds = _growing(text)
+    sentences = _SENTENCE.split(text)
+    caches, kinds = _growing(sentences)
     if _BPF_JIT_FULL.search(text) and "vmalloc" not in kinds:
         kinds = (*kinds, "vmalloc")  # the JIT's programs are vmalloc'ed: a kind named by the failure itself
     if _PAGE_POOL_STALL.search(text) and "page-allocator" not in kinds:
         kinds = (*kinds, "page-allocator")
-    stated = _claims(text)
+    stated = _claims(sentences)
     claims = [x for x in stated if _LEAKS.search(x)]  # the sentences that say something leaks
     return ProseFacts(
         MappingProxyType(fields),
@@ -420,13 +421,13 @@ def read_prose(text: str) -> ProseFacts:
         kinds,
         bool(_USER_WORDS.search(text)),
         # a sentence that ties a leak to them, hedged or not ("possible memory leak caused by emptyDir.medium.Memory")
-        any(_USER_WORDS.search(x) and _LEAKS.search(x) for x in _SENTENCE.split(text)),
+        any(_USER_WORDS.search(x) and _LEAKS.search(x) for x in sentences),
         any(_KERNEL.search(x) for x in claims)
         or any(_bytes(m.group(1), m.group(2)) >= 1024**3 for x in stated for m in _KERNEL_HELD.finditer(x)),
         # (or its own words: "unreferenced object 0x...", "unreferenced objects (leaks)")
         any(
             re.search(r"\bkmemleak\b|\bunreferenced objects?\b", x, re.I) and not _FOUND_NOTHING.search(x)
-            for x in _SENTENCE.split(text)
+            for x in sentences
         ),
         _kept(stated),
         any(
@@ -463,10 +464,15 @@ def read_prose(text: str) -> ProseFacts:
     )
 
 
-def _claims(text: str) -> list[str]:
+def _claims(sentences: list[str]) -> list[str]:
     """The sentences that state something: "Is it a kernel memory leak?" asks, it does not claim,
     and nor does "there may be some driver caused memory leak"."""
-    return [x for x in _SENTENCE.split(text) if not x.rstrip().endswith("?") and not _HEDGE.search(x)]
+    return [x for x in sentences if not x.rstrip().endswith("?") and not _HEDGE.search(x)]
+
+
+def _clause(sentence: str, m: re.Match[str]) -> str:
+    """The part of ``sentence`` on the match's own line, up to the match's end."""
+    return sentence[sentence.rfind("\n", 0, m.start()) + 1 : m.end()]
 
 
 _VMRSS = re.compile(r"\bVmRSS:?\s+([0-9]+)\s*kB", re.I)
@@ -498,20 +504,18 @@ def _process(text: str, stated: list[str]) -> str | None:
             if not _NOT_PROGRAMS.match(m.group("name")) and not _SYSTEM_NAME.match(m.group("name"))
         ]
         for m, size in said:
-            clause = sentence[sentence.rfind("\n", 0, m.start()) + 1 : m.end()]  # its own line, up to it
-            if size >= 1024**3 and not _NEGATION.search(clause):
+            if size >= 1024**3 and not _NEGATION.search(_clause(sentence, m)):
                 return m.group(0).strip()
     for sentence in stated:
         for m in _PROGRAM_TAKES_MEMORY.finditer(sentence):
             name = m.group("name")
-            clause = sentence[sentence.rfind("\n", 0, m.start()) + 1 : m.end()]
             if not (
                 _NOT_PROGRAMS.match(name)
                 or _SYSTEM_NAME.match(name)
                 or _KERNEL_THREAD.match(name)
                 or _SLAB_NAMED.fullmatch(name)
                 or name.lower().endswith(("_cache", "cache", "_cachep"))
-                or _NEGATION.search(clause)
+                or _NEGATION.search(_clause(sentence, m))
             ):
                 return re.sub(r"[`'\"()]", "", m.group(0)).strip()
     rows = [(int(m.group("rss")) * 1024, m.group("cmd"), "ps") for m in _PS_ROW.finditer(text)]
@@ -570,13 +574,13 @@ def _kept(stated: list[str]) -> bool:
     return any(_SLAB_NAMED.search(x) for x in kept) and any(_RECLAIM_TRIED.search(x) for x in kept)
 
 
-def _growing(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _growing(sentences: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The caches, and the kinds of kernel memory, named in sentences that say something grows or
     leaks, first named first."""
     caches: dict[str, None] = {}
     kinds: dict[str, None] = {}
     before = ""
-    for sentence in _SENTENCE.split(text):
+    for sentence in sentences:
         sentence, before = _with_referent(sentence, before), sentence
         grows = bool(_GROWS.search(sentence) or _KEPT.search(sentence))
         if not grows and not any(_bytes(m.group(1), m.group(2)) >= MIN_NAMED_CACHE for m in _SIZED.finditer(sentence)):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 from types import MappingProxyType
 
 from kleak_runbook.errors import ParseError
@@ -42,7 +43,9 @@ _COLUMNS = {
 _TIME = re.compile(r"^(?P<h>[0-9]{2}):(?P<m>[0-9]{2}):(?P<s>[0-9]{2})(?:\s*(?P<ampm>AM|PM))?\s+")
 _NUMBER = re.compile(r"^[0-9]+(?:[.,][0-9]+)?$")
 # the report's first line: "Linux 3.10.0-1160.25.1.el7.x86_64 (server) 	25/05/21 	_x86_64_	(1 CPU)"
-_HEADER_DATE = re.compile(r"^Linux\s+\S+\s+\(\S*\)\s+(?P<date>[0-9]{1,4}[/.-][0-9]{1,2}[/.-][0-9]{1,4})\b")
+_HEADER = re.compile(
+    r"^Linux\s+(?P<release>\S+)\s+\((?P<host>\S*)\)\s+(?P<date>[0-9]{1,4}[/.-][0-9]{1,2}[/.-][0-9]{1,4})\b"
+)
 
 
 @dataclass(frozen=True)
@@ -58,14 +61,15 @@ class SarMemory:
     date: str | None  # the header's date as YYYY-MM-DD, when its order is certain
     date_note: str | None  # how an uncertain date was read
     restarted: bool  # a LINUX RESTART was in the report: only the rows after it are kept
+    header: str | None = None  # the report's first line, as pasted
+    # that line as ``uname -a`` would start it ("Linux <host> <release>"), for the kernel it names
+    uname: str | None = None
 
     def wall(self, sample: SarSample) -> str | None:
         """The sample's time as ISO 8601 without a zone (sar prints the host's local time)."""
         if self.date is None:
             return None
         y, mo, d = (int(x) for x in self.date.split("-"))
-        from datetime import date, timedelta
-
         day = date(y, mo, d) + timedelta(days=sample.day)
         return f"{day.isoformat()}T{sample.clock}"
 
@@ -82,30 +86,71 @@ def _clock(m: re.Match[str]) -> int:
     return hour * 3600 + int(m["m"]) * 60 + int(m["s"])
 
 
-def _header_date(text: str) -> tuple[str | None, str | None]:
+def _header_date(written: str) -> tuple[str | None, str | None]:
     """The report's date as YYYY-MM-DD, and a note when the day and month could be either way round."""
-    for line in text.splitlines():
-        m = _HEADER_DATE.match(line.strip())
+    parts = [int(x) for x in re.split(r"[/.-]", written)]
+    if parts[0] > 31:  # 2021-05-25
+        y, mo, d = parts
+        note = None
+    else:
+        a, b, y = parts
+        y += 2000 if y < 100 else 0
+        if a > 12:
+            d, mo, note = a, b, None
+        elif b > 12:
+            mo, d, note = a, b, None
+        else:  # 05/06/21: sysstat prints the locale's order; taken as month first (the C and en_US locales)
+            mo, d = a, b
+            note = f"sar's date {written} read month first; only the times of day matter for rates"
+    if 1 <= mo <= 12 and 1 <= d <= 31 and 1970 <= y <= 2200:
+        return f"{y:04d}-{mo:02d}-{d:02d}", note
+    return None, None
+
+
+@dataclass(frozen=True)
+class _Row:
+    index: int  # the line's place in the text
+    columns: str  # the column line above it
+    line: str
+    seconds: int  # its time of day
+    values: dict[str, float]
+
+
+def _bare(line: str) -> str:
+    return line.strip().lstrip(">").strip()
+
+
+def _rows(lines: list[str]) -> tuple[list[_Row], list[int], bool]:
+    """The report's rows after its last LINUX RESTART, every line that is the report's (column
+    lines, rows, Average: rows, restarts), and whether it restarted."""
+    columns: str | None = None
+    rows: list[_Row] = []
+    own: list[int] = []
+    restarted = False
+    for i, raw in enumerate(lines):
+        line = _bare(raw)
+        if is_sar_header(line):
+            columns = line
+            own.append(i)
+            continue
+        if columns is None:
+            continue
+        if "LINUX RESTART" in line or line.startswith("Average:"):
+            own.append(i)
+            if "LINUX RESTART" in line:
+                rows, restarted = [], True  # the rows before it are another boot's
+            continue
+        m = _TIME.match(line)
         if m is None:
             continue
-        parts = [int(x) for x in re.split(r"[/.-]", m["date"])]
-        if parts[0] > 31:  # 2021-05-25
-            y, mo, d = parts
-            note = None
-        else:
-            a, b, y = parts
-            y += 2000 if y < 100 else 0
-            if a > 12:
-                d, mo, note = a, b, None
-            elif b > 12:
-                mo, d, note = a, b, None
-            else:  # 05/06/21: sysstat prints the locale's order; taken as month first (the C and en_US locales)
-                mo, d = a, b
-                note = f"sar's date {m['date']} read month first; only the times of day matter for rates"
-        if 1 <= mo <= 12 and 1 <= d <= 31 and 1970 <= y <= 2200:
-            return f"{y:04d}-{mo:02d}-{d:02d}", note
-        return None, None
-    return None, None
+        names = columns.split()
+        names = names[names.index("kbmemfree") :]
+        values = line[m.end() :].split()
+        if len(values) != len(names) or not all(_NUMBER.match(v) for v in values):
+            continue  # a header repeated, a cut row
+        own.append(i)
+        rows.append(_Row(i, columns, line, _clock(m), {c: float(v.replace(",", ".")) for c, v in zip(names, values)}))
+    return rows, own, restarted
 
 
 def _total(row: dict[str, float]) -> float | None:
@@ -134,44 +179,30 @@ def parse_sar_memory(text: str) -> SarMemory:
     >>> sar.wall(sar.samples[1])
     '2021-05-25T16:20:01'
     """
-    columns: list[str] | None = None
-    rows: list[tuple[int, dict[str, float]]] = []
-    restarted = False
-    for raw in text.splitlines():
-        line = raw.strip().lstrip(">").strip()
-        if is_sar_header(line):
-            words = line.split()
-            columns = words[words.index("kbmemfree") :]
-            continue
-        if "LINUX RESTART" in line:
-            rows, restarted = [], True  # the rows before it are another boot's
-            continue
-        m = _TIME.match(line)
-        if columns is None or m is None:
-            continue
-        values = line[m.end() :].split()
-        if len(values) != len(columns) or not all(_NUMBER.match(v) for v in values):
-            continue  # a header repeated, a cut row
-        rows.append((_clock(m), {c: float(v.replace(",", ".")) for c, v in zip(columns, values)}))
+    lines = text.splitlines()
+    rows, _, restarted = _rows(lines)
     if not rows:
         raise ParseError(SPEC, "no sar -r row (a time and a value under each of kbmemfree, kbmemused, ...)")
-    totals = [_total(row) for _, row in rows]
+    totals = [_total(row.values) for row in rows]
     known = sorted(t for t in totals if t is not None)
     # one size for every row: %memused is rounded to 0.01, so later sysstat's rows differ by a little
     total = known[len(known) // 2] if known else None
     samples: list[SarSample] = []
     day, last = 0, -1
-    for seconds, row in rows:
+    for row in rows:
+        seconds = row.seconds
         if seconds <= last:
             day += 1  # past midnight
         last = seconds
-        fields = {name: round(row[col]) * 1024 for col, name in _COLUMNS.items() if col in row}
+        fields = {name: round(row.values[col]) * 1024 for col, name in _COLUMNS.items() if col in row.values}
         if total is not None:
             fields["MemTotal"] = round(total) * 1024
         clock = f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
         samples.append(SarSample(clock, day, MemInfo(MappingProxyType(fields))))
-    date, note = _header_date(text)
-    return SarMemory(tuple(samples), date, note, restarted)
+    head = next((m for m in (_HEADER.match(_bare(x)) for x in lines) if m is not None), None)
+    when, note = _header_date(head["date"]) if head else (None, None)
+    uname = f"Linux {head['host'] or 'unknown'} {head['release']} (from the sar report)\n" if head else None
+    return SarMemory(tuple(samples), when, note, restarted, head.group(0) if head else None, uname)
 
 
 def parse_sar_row(text: str) -> MemInfo:
@@ -179,47 +210,19 @@ def parse_sar_row(text: str) -> MemInfo:
     return parse_sar_memory(text).samples[-1].meminfo
 
 
-def take_sar(text: str) -> tuple[str, list[tuple[str | None, str]], str | None]:
+def take_sar(text: str) -> tuple[str, list[tuple[str | None, str]], SarMemory | None]:
     """``text`` with its ``sar -r`` columns and rows blanked out (the report's header line stays: it
-    names the kernel), each row as a sample's text (that header line, the column line and the row)
-    with the row's time, and a note on the date."""
+    names the kernel), each row as a sample's text (the header line, the column line and the row)
+    with the row's time, and the report."""
     lines = text.splitlines()
-    if not any(is_sar_header(x.strip().lstrip(">").strip()) for x in lines):
+    rows, own, _ = _rows(lines)
+    if not rows:
         return text, [], None
-    try:
-        report = parse_sar_memory(text)
-    except ParseError:
-        return text, [], None
-    head = next((x.strip() for x in lines if _HEADER_DATE.match(x.strip())), None)
-    columns: str | None = None
-    rows: list[str] = []
-    kept = list(lines)
-    for i, raw in enumerate(lines):
-        line = raw.strip().lstrip(">").strip()
-        if is_sar_header(line):
-            columns = line
-            kept[i] = ""
-        elif columns is not None and (line.startswith("Average:") or "LINUX RESTART" in line):
-            kept[i] = ""
-            rows = [] if "LINUX RESTART" in line else rows
-        elif columns is not None and _TIME.match(line):
-            values = line[_TIME.match(line).end() :].split()  # type: ignore[union-attr]
-            words = columns.split()
-            if len(values) == len(words) - words.index("kbmemfree") and all(_NUMBER.match(v) for v in values):
-                rows.append("\n".join(x for x in (head, columns, line) if x) + "\n")
-                kept[i] = ""
-    samples = [(report.wall(s), row) for s, row in zip(report.samples, rows)]
-    return "\n".join(kept) + "\n", samples, report.date_note
-
-
-def sar_kernel(text: str) -> str | None:
-    """The report's header line as ``uname -a`` would start it: "Linux <host> <release>"."""
-    for line in text.splitlines():
-        m = re.match(r"^Linux\s+(?P<release>\S+)\s+\((?P<host>\S*)\)\s+[0-9]", line.strip())
-        if m is not None and is_sar_report(text):
-            return f"Linux {m['host'] or 'unknown'} {m['release']} (from the sar report)\n"
-    return None
-
-
-def is_sar_report(text: str) -> bool:
-    return any(is_sar_header(x.strip().lstrip(">").strip()) for x in text.splitlines())
+    report = parse_sar_memory(text)
+    blank = set(own)
+    kept = ["" if i in blank else x for i, x in enumerate(lines)]
+    samples = [
+        (report.wall(s), "\n".join(x for x in (report.header, row.columns, row.line) if x) + "\n")
+        for s, row in zip(report.samples, rows)
+    ]
+    return "\n".join(kept) + "\n", samples, report
