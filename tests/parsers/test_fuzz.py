@@ -129,6 +129,10 @@ PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "pasted_top_slabtop": (_pasted, _text(CASES / "blog-besthub-nas-xfs-inode-ili/input.txt")),
     "pasted_telegraf": (_pasted, _text(CASES / "gh-telegraf-15663-mem-zfs/input.txt")),
     "pasted_alloc_failure": (_pasted, _text(CASES / "gh-zfs-2816-order4-alloc/input.txt")),
+    "pasted_quoted_printable": (_pasted, _text(CASES / "netdev-2020-test-maps-oom-2g-vm/input.txt")),
+    "pasted_node_meminfo": (_pasted, _text(CASES / "gh-spdk-1954-node-meminfo-cut/input.txt")),
+    "pasted_bpftool": (_pasted, _text(CASES / "gh-cilium-37935-bpf-maps-kmem/input.txt")),
+    "pasted_chinese": (_pasted, _text(CASES / "gh-tencent-dcache-32-pagecache-prose-zh/input.txt")),
     "sar": (parse_sar_memory, _text(CASES / "blog-catalyst2-sar-r/input.txt")),
     "top": (
         parse_top_summary,
@@ -212,6 +216,18 @@ TOKENS = st.sampled_from(
         "[<ffffffff81234567>]",
         "f+0x1/0x2",
         "\t3\t|f+0x1/0x2",
+        "8.977.12 GB",
+        "1.234.567,89 MB",
+        "=3D",
+        "=",
+        "Node 0 MemTotal: 1 kB",
+        "Kernel driver in use: x",
+        '"bytes_memlock": 99999999999999999999',
+        "innodb_buffer_pool_size = 48G",
+        "-Xmx9999999999g",
+        "占用了61G。",
+        "OOM killer disabled.",
+        "vmalloc: allocation failure: 1 bytes",
     ]
 )
 

@@ -29,7 +29,15 @@ def _guards(walk: HostWalk, verdict: str, kind: str, metrics: Metrics | None) ->
     if walk.store.unreachable is not None:
         return "inconclusive", "unknown", notes
     m = metrics
-    if verdict == "leak" and (m is None or m.sample_count < 3 or m.times is None):
+    # growth across three or more outputs that stayed after the load that took it stopped: a leak shown
+    # by what was not given back, which needs no rate (the runbook's held_after_stop)
+    held = (
+        m is not None
+        and m.sample_count >= 3
+        and getattr(walk.context.get("growth"), "untimed", None) is not None
+        and getattr(walk.context.get("words"), "stopped", False)
+    )
+    if verdict == "leak" and not held and (m is None or m.sample_count < 3 or m.times is None):
         verdict = "suspected-leak"
         notes.append(
             "fewer than three timed samples cannot show steady growth (two always look steady): "
@@ -125,8 +133,14 @@ def finish(
             )
         else:
             culprits = (Culprit(what, top.name, top.bytes, None, (("source", top.why),)),)
-    elif not culprits and top is not None and top.name and top.kind == kind == "page-allocator":
-        # pages no field shows, named by the module the ticket says gives them back when unloaded
+    elif (
+        not culprits
+        and top is not None
+        and top.name
+        and (top.kind == kind == "page-allocator" or (top.kind, kind) == ("kernel", "unknown"))
+    ):
+        # pages no field shows, named by the module the ticket says gives them back when unloaded;
+        # kernel memory of no known kind, by the driver of the device the ticket shows
         culprits = (Culprit("module", top.name, top.bytes, None, (("source", top.why),)),)
     hist = context.get("history")
     if hist is not None and step is not None and history_verdict.reached_from_history(walk.visits):

@@ -139,11 +139,18 @@ def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
         if not sample_times(with_mem):
             # outputs with no times side by side in a ticket (smem -w above a cat of meminfo) show
             # the same moment: a figure only the shorter one gives still counts
-            for s in with_mem:
-                if s.index in cut:
-                    for name, value in s.values["meminfo"].fields.items():
-                        if not any(name in k.values["meminfo"].fields for k in kept):
-                            only_cut.setdefault(name, value)
+            # the output nearest a kept one first (after it on a tie: "free && grep Slab /proc/meminfo"),
+            # each with the SUnreclaim its own Slab and SReclaimable imply when a grep left it out
+            def distance(s: ParsedSample) -> tuple[int, int]:
+                return min((abs(s.index - k.index) for k in kept), default=0), -s.index
+
+            for s in sorted((s for s in with_mem if s.index in cut), key=distance):
+                fields = dict(s.values["meminfo"].fields)
+                if "SUnreclaim" not in fields and "Slab" in fields and "SReclaimable" in fields:
+                    fields["SUnreclaim"] = max(int(fields["Slab"]) - int(fields["SReclaimable"]), 0)
+                for name, value in fields.items():
+                    if not any(name in k.values["meminfo"].fields for k in kept):
+                        only_cut.setdefault(name, value)
         with_mem = kept
     meminfos: list[MemInfo] = [s.values["meminfo"] for s in with_mem]
     if only_cut:  # the same moment: what only the shorter output gives counts in every judgement
@@ -224,6 +231,18 @@ def kmem_breakdown(
         vals = [mi.get(name) for mi in meminfos]
         return None if any(v is None for v in vals) else [int(v or 0) for v in vals]
 
+    def unreclaimable() -> list[int] | None:
+        """SUnreclaim, or Slab - SReclaimable where a grep left SUnreclaim out ("grep 'Slab\\|SReclaimable'")."""
+        vals: list[int] = []
+        for mi in meminfos:
+            su, slab, sr = mi.get("SUnreclaim"), mi.get("Slab"), mi.get("SReclaimable")
+            if su is None and slab is not None and sr is not None:
+                su = max(int(slab) - int(sr), 0)
+            if su is None:
+                return None
+            vals.append(int(su))
+        return vals
+
     n = len(meminfos)
     zeros = [0] * n
     out: dict[str, list[int]] = {}
@@ -233,7 +252,7 @@ def kmem_breakdown(
         ("kernel_stack", "KernelStack"),
         ("percpu", "Percpu"),
     ):
-        vals = col(field_name)
+        vals = unreclaimable() if key == "slab_unreclaimable" else col(field_name)
         if vals is not None:
             out[key] = vals
         else:
@@ -267,8 +286,27 @@ def kmem_breakdown(
     if slab_only is not None:  # kernels before 2.6.19 have no SReclaimable/SUnreclaim split
         out["slab_total"] = slab_only
     slab_known = "slab_unreclaimable" in out or "slab_total" in out
+    later = any(
+        col(k) is not None
+        for k in (
+            "CommitLimit",
+            "Committed_AS",
+            "VmallocTotal",
+            "VmallocUsed",
+            "Percpu",
+            "AnonHugePages",
+            "HugePages_Total",
+        )
+    )  # fields /proc/meminfo prints after PageTables
     if total is not None and free is not None and all(v is not None for v in lru) and not slab_known:
         m.notes.append("/proc/meminfo has no Slab lines (cut short?): memory in no field cannot be told from slab")
+    elif total is not None and free is not None and all(v is not None for v in lru) and pt is None and not later:
+        # a meminfo cut just after its slab lines (SUnreclaim, then KernelStack and PageTables, follow;
+        # a grep that picked fields from further down chose what it shows)
+        m.notes.append(
+            "/proc/meminfo stops before PageTables (cut short?): memory in no field cannot be told from the"
+            " kernel fields after it (page tables, vmalloc, per-CPU, huge pages)"
+        )
     elif total is not None and free is not None and all(v is not None for v in lru):
         hugetlb = col("Hugetlb")
         if hugetlb is None:

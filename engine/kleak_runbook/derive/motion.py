@@ -91,10 +91,10 @@ def _parts(metrics: Metrics) -> tuple[list[Motion], list[Motion], list[Motion]]:
     items: list[Motion] = []
     for c in metrics.caches.values():
         m = _motion(f"cache {c.name}", "slab-reclaimable" if c.reclaimable else "slab-unreclaimable", c.name, c.bytes)
-        if m is None:
-            continue
+        if m is None or c.reclaimable is True:
+            continue  # a reclaimable cache that fell was reclaimed (drop_caches, pressure): it clears nothing else
         everything.append(m)
-        if c.reclaimable is not True and not is_zfs_cache(c.name):
+        if not is_zfs_cache(c.name):
             items.append(m)
     for v in metrics.callers:
         m = _motion(f"vmalloc caller {v.caller}", "percpu" if v.percpu else "vmalloc", v.caller, v.bytes)

@@ -11,6 +11,7 @@ thousands of memory cgroups (dying cgroups pinning memory). Every abnormal compo
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,10 @@ class Candidate:
     # | unowned (free's "used" that no program holds, with no slab figure to split it)
     # | vmalloc-area (the vmalloc area ran out while the system booted) | fragmentation (a high-order
     # allocation failed with free memory above the watermarks) | atomic-reserve (an atomic order-0
-    # allocation found its zone at the min watermark)
+    # allocation found its zone at the min watermark) | suspend (an allocation failed while the
+    # system suspended, reclaim held back) | kernel-or-huge (memory off the LRU lists in a meminfo
+    # cut before Slab and HugePages, on a ticket about huge pages) | cgroup-view (a container's usage
+    # against its processes' RSS, in words) | host-view (a VM's memory as its hypervisor counts it, in words)
     kind: str
     bytes: int
     share: float | None  # of MemTotal, when known
@@ -188,6 +192,27 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
                 out[i] = Candidate(kind if c.kind == "kernel" else c.kind, c.bytes, c.share, named, f"{c.why}; {said}")
             return
     figures = bool(metrics.meminfo or metrics.caches or metrics.callers)
+    shown = metrics.caches.get(named) if named is not None else None
+    if (
+        not out
+        and shown is not None
+        and kind == "slab-unreclaimable"
+        and getattr(words, "kernel_leak", False)
+        and getattr(words, "kept", False)
+    ):
+        # the reporter saw this cache leak and stay when what used it was stopped or reclaim was
+        # forced, and its rows are in the evidence: small yet, but what the ticket is about
+        out.append(
+            Candidate(
+                kind,
+                int(shown.bytes),
+                None,
+                named,
+                f"the ticket says {named} leaks and is not given back when what used it stops, and its rows show"
+                f" {_size(int(shown.bytes))}",
+            )
+        )
+        return
     if not out and figures and not kind and getattr(words, "process", None):
         # nothing kernel-side is abnormal, and one program holds GiBs: where the memory went
         out.append(Candidate("user", 0, None, None, f"one program holds the memory ({words.process})"))
@@ -228,6 +253,20 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
                 "the ticket says memory leaks and that slab does not show it (the reporter's observation)",
             )
         )
+    elif getattr(words, "bpf", None) is not None:
+        held = int(words.bpf)
+        out.append(
+            Candidate(
+                "released",
+                held,
+                None,
+                None,
+                f"the BPF maps listed hold {_size(held)} (bpftool's bytes_memlock), allocated to the size their"
+                " program configured"
+                if held
+                else "the ticket's words put the memory in the BPF maps of a running program",
+            )
+        )
     elif getattr(words, "released", False):
         out.append(
             Candidate(
@@ -248,10 +287,43 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
         out.append(
             Candidate("zfs-arc", int(words.arc), None, None, f"the ticket says ZFS's ARC holds {_gib(words.arc)}")
         )
+    elif (
+        getattr(words, "zfs", False)
+        and getattr(words, "memory_grows", False)
+        and not getattr(words, "kernel_leak", False)
+    ):
+        # on a ZFS host, memory that grows with what the ticket tells of (reading, copying files) is the
+        # ARC filling, unless arcstats or a leak claim say otherwise
+        out.append(
+            Candidate(
+                "zfs-arc",
+                0,
+                None,
+                None,
+                "the ticket tells of memory growing on a ZFS host: ZFS's ARC caches what is read and written"
+                " there (arcstats' size would show it)",
+            )
+        )
+    elif getattr(words, "arc_capped", False):
+        out.append(Candidate("zfs-arc", 0, None, None, "the ticket says capping ZFS's ARC (zfs_arc_max) fixed it"))
     elif getattr(words, "process", None):
         # the reporter saw one program hold GiBs (its RSS, anon-rss in an OOM line): programs' memory
         out.append(
             Candidate("user", 0, None, None, f"the ticket's words put the memory in one program ({words.process!r})")
+        )
+    elif getattr(words, "configured", None) and (
+        "MemTotal" not in getattr(words, "fields", {}) or words.configured[0] >= 0.5 * words.fields["MemTotal"]
+    ):
+        size, said = words.configured
+        out.append(
+            Candidate(
+                "user",
+                size,
+                size / words.fields["MemTotal"] if "MemTotal" in words.fields else None,
+                None,
+                f"a program is configured to take {_gib(size)} ({said})"
+                + (f" of the {_gib(words.fields['MemTotal'])} the ticket states" if "MemTotal" in words.fields else ""),
+            )
         )
     elif getattr(words, "cache", False):
         out.append(Candidate("cache", 0, None, None, "the ticket's words put the memory in the page cache"))
@@ -263,10 +335,42 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
                 "slab-unreclaimable" if kmemleak else "kernel",
                 0,
                 None,
-                getattr(words, "leak_frame", None) if kmemleak else None,  # the module code its trace names
+                # the module code kmemleak's trace names, else the driver of the device the ticket shows
+                getattr(words, "leak_frame", None) if kmemleak else getattr(words, "driver", None),
                 "the ticket says the kernel leaks memory"
                 + (", as kmemleak reported" if kmemleak else "")
                 + " (the reporter's claim: the evidence has no figure of it)",
+            )
+        )
+    elif getattr(words, "host_view", None):
+        out.append(
+            Candidate(
+                "host-view",
+                0,
+                None,
+                None,
+                f'the memory in question is a VM\'s as its host counts it ("{words.host_view}")',
+            )
+        )
+    elif getattr(words, "overcommitted", False):
+        out.append(
+            Candidate(
+                "user",
+                0,
+                None,
+                None,
+                "the ticket says the host gave its guests more memory than it has (overcommitted): the guests'"
+                " RAM is the memory of their QEMU processes",
+            )
+        )
+    elif getattr(words, "cgroup_view", False):
+        out.append(
+            Candidate(
+                "cgroup-view",
+                0,
+                None,
+                None,
+                "the ticket sets a container's usage, as its cgroup counts it, against its processes' RSS",
             )
         )
     elif getattr(words, "lowmem", False):
@@ -306,6 +410,27 @@ def _zfs_host(out: list[Candidate], metrics: Metrics, words: Any) -> list[Candid
     return [Candidate("zfs-arc", size, size / total if total else None, None, why)] + [c for c in out if c not in held]
 
 
+def _zfs_thirty_two_bit(out: list[Candidate], words: Any) -> list[Candidate]:
+    """ZFS on a 32-bit kernel: the SPL allocates its slabs with vmalloc, from an address area of a
+    few hundred MiB that ZFS's caches outgrow (ZFS on Linux wants a 64-bit kernel, or vmalloc=<size>
+    raised). What the ticket shows of vmalloc, or of no kind, is that area running out, unless the
+    words claim a leak."""
+    if not (getattr(words, "zfs", False) and getattr(words, "thirty_two", False)):
+        return out
+    if getattr(words, "kernel_leak", False) or any(c.kind not in ("vmalloc", "kernel", "vmalloc-area") for c in out):
+        return out
+    return [
+        Candidate(
+            "vmalloc-area",
+            max((c.bytes for c in out), default=0),
+            None,
+            None,
+            "the ticket tells of ZFS on a 32-bit kernel, whose SPL allocates ZFS's caches with vmalloc from an"
+            " address area of a few hundred MiB",
+        )
+    ]
+
+
 def _alloc_failure(metrics: Metrics, failure: Any, p: Mapping[str, Any], words: Any = None) -> Candidate | None:
     """A vmalloc of a few pages that failed (warn_alloc's "vmalloc: allocation failure") while RAM is
     not what ran out: the vmalloc or module area is exhausted (bpf_jit_limit, MODULES_VADDR), by
@@ -315,6 +440,17 @@ def _alloc_failure(metrics: Metrics, failure: Any, p: Mapping[str, Any], words: 
     avail, total = metrics.meminfo.get("MemAvailable"), metrics.mem_total
     if avail is not None and total and int(avail) < 0.05 * total:
         return None  # memory itself ran out: any allocation could have failed
+    if getattr(failure, "suspend", False):
+        # tasks frozen, the OOM killer off, and (after the devices suspend) no I/O to write pages
+        # out: reclaim can free little, while drivers copy device memory (VRAM) into RAM
+        return Candidate(
+            "suspend",
+            int(failure.bytes),
+            None,
+            failure.caller,
+            f"a{'n' if failure.kind == 'vmalloc' else ''} {failure.kind if failure.kind == 'vmalloc' else 'page'}"
+            f" allocation failed for {failure.comm} while the system was suspending",
+        )
     if failure.kind == "pages":
         return _page_failure(metrics, failure, bool(getattr(words, "free_seen", False)))
     caller = failure.caller
@@ -329,6 +465,18 @@ def _alloc_failure(metrics: Metrics, failure: Any, p: Mapping[str, Any], words: 
             f"a vmalloc of {int(failure.bytes)} bytes failed for {failure.comm} {uptime:.0f} s after boot"
             + (f" in {caller}" if caller else ""),
         )
+    if int(failure.bytes) >= int(p.get("large_vmalloc_request_bytes", 8 * 1024**2)):
+        # one request of many MiB (a module's image) finds no free range that long: the area is too
+        # small for it (16 MiB for modules and a few hundred MiB of vmalloc on 32-bit kernels)
+        return Candidate(
+            "vmalloc-area",
+            int(failure.bytes),
+            None,
+            caller,
+            f"a vmalloc of {int(failure.bytes) / 1024**2:.1f} MiB failed for {failure.comm}"
+            + (f" in {caller}" if caller else "")
+            + ": one request that large finds no free range in the area",
+        )
     return Candidate(
         "vmalloc",
         int(failure.bytes),
@@ -338,6 +486,16 @@ def _alloc_failure(metrics: Metrics, failure: Any, p: Mapping[str, Any], words: 
         + (f" in {caller}" if caller else "")
         + ": the vmalloc or module area it draws from is exhausted",
     )
+
+
+_BPF_MAP_FRAME = re.compile(r"^(?:map_create|\w+_map_alloc\w*|bpf_map_area_alloc|bpf_map_alloc\w*)$")
+
+
+def _bpf_map_oom(failure: Any) -> str | None:
+    """The frame of BPF map creation (bpf(BPF_MAP_CREATE)) in the trace of an OOM killer's header."""
+    if failure is None or not getattr(failure, "oom", False):
+        return None
+    return next((fn for fn in getattr(failure, "stack", ()) if _BPF_MAP_FRAME.match(fn)), None)
 
 
 COSTLY_ORDER = 3  # PAGE_ALLOC_COSTLY_ORDER: above it the allocator gives up early, without the OOM killer
@@ -660,12 +818,16 @@ def judge(
                 if "VmstatUsed" in mi  # parsers.vmstat
                 else "the meminfo given stops before Slab"
             )
+            # huge pages are off the LRU lists too: a ticket about them (an SPDK or DPDK host) may be
+            # showing its huge page pool, which the lines given do not reach
+            huge_said = getattr(words, "user", False) and "HugePages_Total" not in mi
             add(
-                "kernel",
+                "kernel-or-huge" if huge_said else "kernel",
                 outside,
                 None,
                 f"{_gib(outside)} is neither free nor programs' memory nor page cache (MemTotal - MemFree - the LRU"
-                f" lists): kernel memory, or huge pages, of a kind not shown, as {source}",
+                f" lists): kernel memory, or huge pages, of a kind not shown, as {source}"
+                + ("; the ticket speaks of huge pages" if huge_said else ""),
             )
     kdyn = metrics.meminfo.get("KernelDynamicNoncache")  # smem -w: all kinds of kernel memory at once
     user = metrics.meminfo.get("UserspaceUsed")
@@ -757,11 +919,12 @@ def judge(
             out.append(programs)  # only when nothing kernel-side is abnormal: it explains, it never hides
     failed = _alloc_failure(metrics, failure, p, words)
     # fragmentation and an empty atomic reserve explain only what nothing else does
-    explains = failed is not None and (failed.kind not in ("fragmentation", "atomic-reserve") or not out)
+    explains = failed is not None and (failed.kind not in ("fragmentation", "atomic-reserve", "suspend") or not out)
     if failed is not None and explains and not any(c.kind == "vmalloc" for c in out):
         out.append(failed)
     out = _zfs_host(out, metrics, words)
     _from_words(out, metrics, words)
+    out = _zfs_thirty_two_bit(out, words)
     if getattr(words, "kept", False):
         out = [
             dataclasses.replace(
@@ -780,6 +943,27 @@ def judge(
         leaked = None  # the reporter says slab does not hold the memory: kmemleak's objects are a symptom
     if leaked is not None and not any(c.kind == leaked.kind for c in out):
         out.append(leaked)
+    bpf = _bpf_map_oom(failure)
+    if bpf is not None and metrics.vmalloc_source == "unavailable":
+        # the counters an OOM report gives leave out vmalloc and per-CPU memory, which BPF maps are
+        # made of: the memory in no counter is the maps of the programs still running
+        residue = [c for c in out if c.kind == "page-allocator"]
+        held = residue[0].bytes if residue else 0
+        out = [c for c in out if c.kind != "page-allocator"] + [
+            Candidate(
+                "released",
+                held,
+                share(held) if held else None,
+                None,
+                f"the OOM killer ran while {failure.comm} created a BPF map ({bpf} in its trace)"
+                + (
+                    f", with {_gib(held)} in no counter the report gives: BPF maps are vmalloc'ed and per-CPU"
+                    " memory, which an OOM report does not count"
+                    if held
+                    else ""
+                ),
+            )
+        ]
     # Without vmalloc's figure (an OOM report, SysRq-m, a kernel where VmallocUsed reads 0) memory in
     # no field mixes vmalloc, per-CPU and the page allocator: a component measured on its own and
     # abnormal explains more than that residue, so the residue decides only when nothing else does.

@@ -30,7 +30,8 @@ from kleak_runbook.parsers.oom import _PREFIX
 from kleak_runbook.parsers.oom_memcg import MEMCG_OOM
 
 SPEC = "alloc_failure"
-_VMALLOC = re.compile(r"^(?P<comm>.+?): vmalloc: allocation failure: (?P<bytes>[0-9]+) bytes")
+# (before 4.12 the comm is on the "page allocation failure" line that follows instead)
+_VMALLOC = re.compile(r"^(?:(?P<comm>.+?): )?vmalloc: allocation failure: (?P<bytes>[0-9]+) bytes")
 # 5.13 and later: "vmalloc error: size 0, page order 9, failed to allocate pages" (the pages behind
 # the area, a page allocation of that order) or "vmalloc error: size 8192, vm_struct allocation
 # failed" (the area itself)
@@ -65,6 +66,11 @@ _INTERNAL = re.compile(
 )
 
 
+# a suspend or hibernation under way: user space frozen and the OOM killer off, until the tasks restart
+_SUSPENDING = re.compile(
+    r"^(?:PM: (?:suspend|hibernation) entry|PM: Syncing filesystems|Freezing user space processes|OOM killer disabled)"
+)
+_RESUMED = re.compile(r"^(?:OOM killer enabled|Restarting tasks|PM: (?:suspend|hibernation) exit)")
 _STAMP = re.compile(r"^\s*(?:<\d+>)?\[\s*([0-9]+\.[0-9]+)\]")  # dmesg's "[   14.006613]"
 
 
@@ -83,6 +89,8 @@ class AllocFailure:
     zones: tuple[Zone, ...] = ()  # the zones the report printed after the warning
     # the OOM killer's header rather than warn_alloc's warning (the request failed, and the OOM killer ran)
     oom: bool = False
+    # it came while the system suspended or hibernated (tasks frozen, the OOM killer off)
+    suspend: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,7 +109,9 @@ def parse_alloc_failure(text: str) -> AllocFailure:
     """The first allocation-failure warning in ``text`` and the call trace that follows it."""
     raw = text.splitlines()
     lines = [_PREFIX.sub("", line).strip() for line in raw]
+    suspend = False
     for at, line in enumerate(lines):
+        suspend = suspend or bool(_SUSPENDING.match(line))
         v, p = _VMALLOC.match(line), _PAGES.match(line)
         e = _VMALLOC_ERROR.match(line)
         if e is not None and e["area"]:
@@ -112,34 +122,35 @@ def parse_alloc_failure(text: str) -> AllocFailure:
             return AllocFailure(
                 "pages", e["comm"], 4096 << min(order, 20), None, (), None, order=order,
                 atomic=_cannot_wait(mode.group(1), mode.group(2)) if mode else False, zones=_zones(lines[at + 1 :]),
+                suspend=suspend,
             )  # fmt: skip
         if v is None and p is None:
             o = _OOM_INVOKED.match(line)
             if o is not None and not any(MEMCG_OOM.search(x) for x in lines[at:]):  # a cgroup's own: its limit
                 order = int(o["order"])
+                stack = _stack(lines[at + 1 :])
                 return AllocFailure(
                     "pages",
                     o["comm"],
                     4096 << min(order, 20),
-                    None,
-                    (),
+                    None,  # the OOM killer's trace names who asked, not who holds the memory
+                    tuple(stack),
                     order=order,
                     zones=_zones(lines[at + 1 :]),
                     oom=True,
+                    suspend=suspend,
                 )
             continue
-        stack: list[str] = []
-        for later in lines[at + 1 :]:
-            if _VMALLOC.match(later) or _PAGES.match(later) or later.startswith(("Mem-Info:", "RIP:")):
-                break
-            frame = _FRAME.match(later)
-            if frame is not None and not frame["unsure"]:
-                stack.append(frame["fn"].split(".")[0])  # without .constprop.0, .isra.1, .cold
+        stack = _stack(lines[at + 1 :])
         caller = next((fn for fn in stack if not _INTERNAL.match(fn)), None)
         stamp = _STAMP.match(raw[at])
         uptime = float(stamp.group(1)) if stamp else None
         if v is not None:
-            return AllocFailure("vmalloc", v["comm"], int(v["bytes"]), caller, tuple(stack), uptime)
+            comm = v["comm"]
+            if comm is None:
+                after = _PAGES.match(lines[at + 1]) if at + 1 < len(lines) else None
+                comm = after["comm"] if after else "?"
+            return AllocFailure("vmalloc", comm, int(v["bytes"]), caller, tuple(stack), uptime, suspend=suspend)
         assert p is not None
         order = int(p["order"])
         atomic = _cannot_wait(p["mode"], p["flags"])
@@ -153,8 +164,27 @@ def parse_alloc_failure(text: str) -> AllocFailure:
             order=order,
             atomic=atomic,
             zones=_zones(lines[at + 1 :]),
+            suspend=suspend,
         )
     raise ParseError(SPEC, "no 'vmalloc: allocation failure' or 'page allocation failure' line")
+
+
+def _stack(lines: list[str]) -> list[str]:
+    """The sure frames of the trace that follows a warning, innermost first, up to its registers,
+    Mem-Info or the next warning."""
+    stack: list[str] = []
+    for line in lines:
+        if (
+            _VMALLOC.match(line)
+            or _PAGES.match(line)
+            or _OOM_INVOKED.match(line)
+            or line.startswith(("Mem-Info:", "RIP:"))
+        ):
+            break
+        frame = _FRAME.match(line)
+        if frame is not None and not frame["unsure"]:
+            stack.append(frame["fn"].split(".")[0])  # without .constprop.0, .isra.1, .cold
+    return stack
 
 
 def _cannot_wait(mode: str | None, flags: str | None) -> bool:
@@ -193,10 +223,17 @@ def _zones(lines: list[str]) -> tuple[Zone, ...]:
 
 
 def alloc_failure_report(text: str) -> str | None:
-    """The warning and its trace as the text holds them, for ``parse_alloc_failure``; None without one."""
+    """The warning and its trace as the text holds them, for ``parse_alloc_failure``, from the line
+    that began a suspend still under way when it came (if one did); None without one."""
     lines = text.splitlines()
+    began = None
     for at, line in enumerate(lines):
         bare = _PREFIX.sub("", line.lstrip("> ")).strip()
+        if _SUSPENDING.match(bare):
+            began = at if began is None else began
+        elif _RESUMED.match(bare):
+            began = None
         if _VMALLOC.match(bare) or _PAGES.match(bare) or _OOM_INVOKED.match(bare) or _VMALLOC_ERROR.match(bare):
-            return "\n".join(x.lstrip("> ") for x in lines[at : at + 400]) + "\n"  # its report's zone lines too
+            start = at if began is None else began
+            return "\n".join(x.lstrip("> ") for x in lines[start : at + 400]) + "\n"  # its report's zone lines too
     return None

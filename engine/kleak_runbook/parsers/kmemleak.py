@@ -41,7 +41,7 @@ _ALLOCATOR_RE = re.compile(
 )
 
 # "[<ffffffff81234567>] func+0x1a/0x2b [mod] file.c:12 [inline]": every part but the symbol optional
-_FRAME = re.compile(r"^(?:\[<([0-9a-fA-F]+)>\]\s*)?(\S+)(.*)$")
+_FRAME = re.compile(r"^(?:\[<?([0-9a-fA-F]+)>?\]\s*)?(\S+)(.*)$")  # "[<ffff...>]", some kernels "[ffff...]"
 _SYMBOL = re.compile(r"^([^\s+]+)\+(0x[0-9a-f]+/0x[0-9a-f]+)$")
 _HEADER = re.compile(r"^unreferenced object (?:\(\w+\) )?0x([0-9a-fA-F]+) \(size ([0-9]{1,20})\):")
 _COMM = re.compile(r'^\s+comm "(.*)", pid ([0-9]{1,20})')

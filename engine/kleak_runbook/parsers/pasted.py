@@ -21,6 +21,7 @@ indentation. Each block comes out as the exact text its parser takes (``parse_me
 
 from __future__ import annotations
 
+import quopri
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from kleak_runbook.parsers.exporter import take_exported
 from kleak_runbook.parsers.free import parse_free
 from kleak_runbook.parsers.meminfo import parse_meminfo
 from kleak_runbook.parsers.memory_stat import parse_memory_stat
+from kleak_runbook.parsers.node_meminfo import take_node_meminfo
 from kleak_runbook.parsers.oom import _PREFIX as _OOM_PREFIX
 from kleak_runbook.parsers.oom import parse_oom_meminfo, parse_slub_failure, parse_unreclaimable_slab
 from kleak_runbook.parsers.oom_memcg import MEMCG_OOM
@@ -455,7 +457,7 @@ def _memcg_lines(text: str) -> str | None:
 _KMEMLEAK_HEADER = re.compile(r"unreferenced object (?:\(\w+\) )?0x[0-9a-fA-F]+ \(size [0-9]+\):")
 _KMEMLEAK_PART = re.compile(r"^(?:comm \"|hex dump|backtrace)")
 _KMEMLEAK_LINE = re.compile(
-    r"^(?:\[<[0-9a-fA-F]+>\]|[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+|[0-9a-f]{2}(?: [0-9a-f]{2})+|\.\.\.)"
+    r"^(?:\[<?[0-9a-fA-F]+>?\]|[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+|[0-9a-f]{2}(?: [0-9a-f]{2})+|\.\.\.)"
 )
 
 
@@ -479,11 +481,25 @@ def kmemleak_report(text: str) -> str | None:
     return "\n".join(out) + "\n" if out else None
 
 
+# a mail archive's raw text in quoted-printable ("gfp_mask=3D0x140cc0", lines broken with a trailing "=")
+_QP_ESCAPE = re.compile(r"=3D|=20\r?$|=\r?\n", re.M)
+
+
+def _unquoted_printable(text: str) -> str:
+    """``text`` decoded from quoted-printable, when it is so encoded (a few "=3D" and soft line
+    breaks): the kernel's lines come back whole. Other text is returned as it is."""
+    if text.count("=3D") < 2 or len(re.findall(r"=\r?\n", text)) < 2:
+        return text
+    return quopri.decodestring(text.encode("utf-8", "surrogateescape")).decode("utf-8", "replace")
+
+
 def split_pasted(text: str) -> PastedBlocks:
     """Find and normalise every recognisable block in ``text``; see the module docstring."""
+    text = _unquoted_printable(text)
     text, sar_rows, sar = take_sar(text)  # a sar -r report: a timed sample per row
     text, exported = take_exported(text)  # node_exporter's or telegraf's meminfo
     text, tops = take_top(text)  # top's Mem and Swap lines
+    text, per_node, nodes = take_node_meminfo(text)  # /sys/devices/system/node/node*/meminfo
     splitter = _Splitter()
     splitter.feed(text)
     splitter.close()
@@ -508,6 +524,13 @@ def split_pasted(text: str) -> PastedBlocks:
         add("meminfo", row, "sar")
     for block in tops:
         add("meminfo", block, "top")
+    if per_node is not None:
+        add("meminfo", per_node, "partial")
+        notes.append(
+            f"meminfo: from the per-node meminfo of {nodes} node{'s' if nodes > 1 else ''}"
+            + (", summed" if nodes > 1 else "")
+            + ", not /proc/meminfo itself"
+        )
     if tops:
         notes.append(
             "meminfo: from top's summary lines: only totals (used, free, cache, available), no kernel memory fields"
@@ -614,7 +637,12 @@ def split_pasted(text: str) -> PastedBlocks:
                     *facts.terms,
                     *facts.caches,
                     *(["a program's memory"] if facts.process else []),
-                    *(["ZFS's ARC"] if facts.arc else []),
+                    *(["ZFS's ARC"] if facts.arc or facts.arc_capped else []),
+                    *(["BPF maps"] if facts.bpf is not None else []),
+                    *(["a VM's memory as its host counts it"] if facts.host_view else []),
+                    *(["a cgroup's usage against its processes' RSS"] if facts.cgroup_view else []),
+                    *(["guests given more memory than the host has"] if facts.overcommitted else []),
+                    *(["a program's configured memory"] if facts.configured else []),
                     *(["the page cache"] if facts.cache else []),
                     *(["memory given back"] if facts.released else []),
                     *(["a VM's balloon"] if facts.balloon else []),

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 _UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-_SIZE = r"([0-9]+(?:[,.][0-9]{3})*(?:[.,][0-9]+)?)\s*(kB|KB|KiB|[kKmMgGtT](?:i?[bB])?)\b"
+_SIZE = r"(?<![0-9])([0-9]+(?:[,.][0-9]{3})*(?:[.,][0-9]+)?)\s*(kB|KB|KiB|[kKmMgGtT](?:i?[bB])?)\b"
 _THOUSANDS = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+")
 _DOT_THOUSANDS = re.compile(r"[0-9]{1,3}(?:\.[0-9]{3})+")
 # the kernel-memory fields a reporter quotes, joined to their figure by a short connective
@@ -72,7 +72,7 @@ MIN_NAMED_CACHE = 1024**3
 _NOT_CACHES = frozenset({"drop_cache", "page_cache", "swap_cache", "buffer_cache", "buff_cache", "inode_cache_size"})
 # what a reporter says a leaking cache does
 _GROWS = re.compile(
-    r"\b(?:leak\w*|grow\w*|grew|increas\w*|rise|rising|rises|climb\w*|creep\w*|keeps? going up|fill\w* up"
+    r"\b(?:leak\w*|grow\w*|grew|increas\w*|rise|rising|rises|rose|raised|climb\w*|creep\w*|keeps? going up|fill\w* up"
     r"|consum\w*|dominat\w*|occup\w*|problem is (?:in|with)|caused by|introduced by|bisect\w*|allocat\w* all|(?:takes?|took|taking|eats?|ate|eating|fills?|filled|filling|uses?|used|using) (?:up )?all|eat\w*|hog\w*|balloon\w*|explod\w*|most of (?:it|that|this|them|which|the (?:memory|slab|RAM))|(?:keeps?|kept|is|was|were|are) going up|goes up|went up)\b",
     re.I,
 )
@@ -80,7 +80,10 @@ _GROWS = re.compile(
 # not go down", "drop_caches did not help", "SUnreclaim is not freed"
 _KEPT = re.compile(
     r"\b(?:never|not|n['’]t)\s+(?:(?:be|get|getting|being|been)\s+)?(?:freed|released|reclaimed|returned"
-    r"|go(?:es|ing)?\s+down|come\s+down|shrink\w*|decreas\w*|drop(?:s|ped)?|help(?:s|ed)?)\b",
+    r"|go(?:es|ing)?\s+down|come\s+down|shrink\w*|decreas\w*|drop(?:s|ped)?|help(?:s|ed)?)\b"
+    # and in the active voice: "killing every process doesn't reclaim this memory", "does nothing to free up"
+    r"|\b(?:does|did|do|will|would|could|can)(?:\s*n['’]t|\s+not|not)\s+(?:\w+\s+){0,2}?(?:free|release|reclaim|return|give back)"
+    r"\w*\s+(?:up\s+)?(?:this|the|that|it|its|any|them)\b|\bdoes nothing to (?:free|release|reclaim)\b",
     re.I,
 )
 # growth said to go on and on: "grows continuously", "linearly until OOM", "every day", "190 kB/hour"
@@ -119,7 +122,7 @@ _USER_WORDS = re.compile(
 )
 # the page cache, told in words: "cache and buffers grow after the backup", "buff/cache holds 40G"
 _PAGE_CACHE = re.compile(
-    r"\bpage ?cache\b|\bbuff(?:ers)?/cache\b|\bcache and buffers\b|\bbuffers and cache\b|\bcached memory\b"
+    r"\bpage ?cache\b|\bbuff(?:ers?)?/cache\b|\bcache and buffers\b|\bbuffers and cache\b|\bcached memory\b"
     r"|\b(?:file|disk) cache\b|\b(?:in)?active_file\b",
     re.I,
 )
@@ -218,11 +221,48 @@ _BPF_JIT_FULL = re.compile(
 )
 # a page pool destroyed while its pages are still out ("page_pool_release_retry() stalled pool shutdown: id 51,
 # 4032 inflight 26825 sec"): the driver's pages, never returned, held past the pool's end (the page allocator's)
+# BPF maps hold memory for the program that made them, sized by its configuration: bpftool's
+# '"bytes_memlock": 951429936' (map -j) or "memlock 4096B" (map show), and words that put the memory
+# there ("the missing part is percpu memory that is actively used by eBPF")
+_BPF_MEMLOCK = re.compile(r'"bytes_memlock"\s*:\s*([0-9]+)|\bmemlock\s+([0-9]+)B\b')
+_BPF_HOLDS = re.compile(
+    r"\b(?:(?:actively\s+)?(?:used|held|allocated|taken|consumed|charged)\s+(?:by|for|to)\s+(?:the\s+)?\[?e?BPF\b"
+    r"|\be?BPF\s+(?:maps?|programs?)\b[^.\n]{0,40}?\b(?:hold|holds|held|use|uses|used|take|takes|consume[sd]?|charged)\b)",
+    re.I,
+)
+# a VM's memory as its hypervisor counts it ("the memory use on Proxmox is currently 3.08 of 4gb",
+# "the memory of the Windows system rises" under WSL 2): everything the guest ever touched, its page
+# cache included, which the guest does not hand back
+_HOST_SIDE = re.compile(
+    r"\b(?:Proxmox|PVE|ESXi|vSphere|vCenter|Hyper-V Manager|VMmem|vmmem|Task Manager|XCP-ng|XenCenter|Unraid"
+    r"|virt-manager|(?P<windows>Windows))\b"
+)
+_HOST_FIGURE = re.compile(
+    r"\b(?:memory|RAM)\b[^.\n]{0,60}?\b(?:report\w*|show\w*|display\w*|use|usage|used|rises|rose|grows|grew|increase\w*|climb\w*)\b"
+    r"|\b(?:report\w*|show\w*|display\w*)\b[^.\n]{0,30}?\b(?:memory|RAM)\b",
+    re.I,
+)
+_GUEST = re.compile(r"\b(?:VMs?|guests?|virtual machines?|WSL ?2?)\b")
+# what a container's memory is as its cgroup counts it, and the processes' RSS it is set against
+_CGROUP_USAGE = re.compile(
+    r"memory\.usage_in_bytes|memory\.current\b|\bkubectl\s+top\b|\b(?:docker|crictl|podman)\s+stats\b"
+    r"|\b(?:container|pod|cgroup)(?:'s)?\s+(?:memory\s+)?usage\b",
+    re.I,
+)
+_RSS_WORDS = re.compile(r"\bRSS\b|\bps\s+aux\b|\bprocess(?:es)?\s+(?:itself\s+)?(?:uses?|holds?|takes?)\b", re.I)
+# guests given more memory than the host has (not the vm.overcommit_memory sysctl)
+_OVERCOMMIT = re.compile(
+    r"\b(?:RAM|memory) contention ratio\b|\bover-?commit(?:ted|ting|ment)?\b(?![_.])|\boversubscri\w+", re.I
+)
+_KVM = re.compile(r"\bCPU [0-9]+/KVM\b|\bqemu(?:-system-\w+|-kvm)?\b|\bKVM\b")
 _PAGE_POOL_STALL = re.compile(r"\bstalled pool shutdown\b[^\n]{0,40}?\b[1-9][0-9]* inflight\b")
 # "free memory drops after restarting": less free, the opposite of memory given back
 _FREE_WORD = re.compile(r"\b(?:free|available|avail)\b", re.I)
 # a 32-bit kernel (the kernel's own memory must fit in its low memory) and the OOM killer
-_THIRTY_TWO_BIT = re.compile(r"\barmv[67]\w*|\barmhf\b|\b32-?bit\b|\bi[36]86\b|\bx86_32\b|\bhighmem\b|\blowmem\b", re.I)
+_THIRTY_TWO_BIT = re.compile(
+    r"\barmv[567]\w*|\barmhf\b|\b32-?bits?\b|\b32b (?:system|kernel|machine|os)\b|\bi[36]86\b|\bx86_32\b|\bhighmem\b|\blowmem\b",
+    re.I,
+)
 _OOM_WORDS = re.compile(r"\bOOM\b|oom-killer|out of memory", re.I)
 # a hypervisor's balloon holding the VM's memory: "vmware-toolbox-cmd stat balloon" and its "17960 MB",
 # "the balloon driver has inflated to 6 GB"
@@ -261,6 +301,7 @@ _FREE_SEEN = re.compile(
     re.I,
 )
 _ARC_WORDS = re.compile(r"\b(?:ZFS\s+)?ARC\b")
+_ZFS_NAMED = re.compile(r"\b(?:ZFS|zfs|zpool|ZoL|OpenZFS|zfs_arc_max)\b")
 _NEGATION = re.compile(r"\b(?:no|not|none|nothing|only|never|less than|under|below)\b|n['’]t\b", re.I)
 # /proc/cgroups' count for the memory controller, told in words: "65535 as num_cgroups for memory"
 _MEMCGS = re.compile(
@@ -295,7 +336,12 @@ _MODULE_FRAME = re.compile(
     r"^\s*(?:\[<[0-9a-f]+>\]\s*)?(?P<fn>[A-Za-z_][\w.]*)\+0x[0-9a-f]+/0x[0-9a-f]+\s+\[(?P<mod>[A-Za-z0-9_-]+)\]", re.M
 )
 _HEDGE = re.compile(r"\b(?:may be|maybe|might|perhaps|possibl[ey]|not sure|wonder\w*)\b", re.I)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<!:)\n\s*\n|\n(?=#{1,6}\s)")  # and at a markdown heading
+# (and at a markdown heading; CJK text ends its sentences with full-width marks and no space)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])\s*|(?<!:)\n\s*\n|\n(?=#{1,6}\s)")
+# Chinese and Japanese text puts no space around the Latin words and figures in it ("发现pagecache占用了61G"):
+# one is put there, so that words and figures stand alone as they do in English
+_CJK = "\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
+_CJK_EDGE = re.compile(f"(?<=[{_CJK}])(?=[A-Za-z0-9/_])|(?<=[A-Za-z0-9/_])(?=[{_CJK}])")
 
 
 @dataclass(frozen=True)
@@ -341,6 +387,26 @@ class ProseFacts:
     # "unreferenced object" header): "fcoe_ctlr_vn_add [libfcoe]"
     leak_frame: str | None = None
     zfs: bool = False  # the text names ZFS (its ARC is memory free calls used)
+    # what BPF maps hold by bpftool's count (bytes_memlock summed), or 0 when only words say they hold
+    # the memory: kernel memory a live program holds, not leaked; None when neither says so
+    bpf: int | None = None
+    # the words of a VM's memory as its hypervisor (or Windows, under WSL 2) counts it
+    host_view: str | None = None
+    # capping ZFS's ARC (zfs_arc_max) is said to have fixed it
+    arc_capped: bool = False
+    # the one driver lspci -k says serves the device the ticket shows ("Kernel driver in use: tn40xx")
+    driver: str | None = None
+    # a container's or cgroup's usage set against its processes' RSS ("why is memory.usage_in_bytes >300Mi
+    # while rss + cache ~= 150Mi?"): the cgroup counts more than its processes hold
+    cgroup_view: bool = False
+    # the reporter says the host gave its guests more memory than it has ("I have the RAM contention
+    # ratio wrong", "memory is overcommitted"): the guests' memory, programs' memory to the host
+    overcommitted: bool = False
+    thirty_two: bool = False  # the text tells of a 32-bit kernel (armv7l, i686, "32-bit", HighMem)
+    # a program's memory set in its configuration, in bytes, and the words: "innodb_buffer_pool_size = 48G"
+    configured: tuple[int, str] | None = None
+    # a sentence says memory (RAM, its usage) grows, and no sentence says the kernel leaks
+    memory_grows: bool = False
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -360,6 +426,12 @@ class ProseFacts:
             or self.caches
             or self.process
             or self.arc
+            or self.arc_capped
+            or self.bpf is not None
+            or self.host_view
+            or self.cgroup_view
+            or self.overcommitted
+            or self.configured
             or self.cache
             or self.released
             or self.balloon
@@ -381,11 +453,15 @@ def _bytes(number: str, unit: str) -> int:
     if scale == 1024 and _DOT_THOUSANDS.fullmatch(number):
         return int(number.replace(".", "")) * scale  # "16.244 kB": meminfo's kB are whole, so the dot groups thousands
     digits = number.replace(",", "") if _THOUSANDS.fullmatch(number) else number.replace(",", ".")
+    if digits.count(".") > 1:  # "8.977.12": groups of thousands, then the decimal part
+        whole, _, part = digits.rpartition(".")
+        digits = f"{whole.replace('.', '')}.{part}"
     return round(float(digits) * scale)
 
 
 def read_prose(text: str) -> ProseFacts:
     """The first figure stated for each field, the first stated size of the machine, and the terms."""
+    text = _CJK_EDGE.sub(" ", text)
     fields: dict[str, int] = {}
     said: list[str] = []
     terms: dict[str, None] = {}
@@ -460,8 +536,75 @@ def read_prose(text: str) -> ProseFacts:
             else iter(()),
             None,
         ),
-        bool(re.search(r"\b(?:ZFS|zfs|zpool|ZoL|OpenZFS|zfs_arc_max)\b", text)),
+        bool(_ZFS_NAMED.search(text)),
+        _bpf(text, stated),
+        _host_view(text, stated),
+        _arc_capped(stated),
+        _driver(text),
+        any(_CGROUP_USAGE.search(x) and _RSS_WORDS.search(x) for x in sentences),
+        any(_OVERCOMMIT.search(x) and not _DENIED.search(x) for x in stated)
+        and bool(_GUEST.search(text) or _KVM.search(text)),
+        bool(_THIRTY_TWO_BIT.search(text)),
+        _configured(text),
+        any(_MEMORY_GROWS.search(x) for x in stated),
     )
+
+
+def _driver(text: str) -> str | None:
+    """The driver lspci -k names for the devices shown, when they all have the same one."""
+    drivers = set(re.findall(r"^\s*Kernel driver in use:\s*([\w-]+)\s*$", text, re.M))
+    return drivers.pop() if len(drivers) == 1 else None
+
+
+# memory a program is configured to take: a database's buffer pool or cache, a JVM's heap, redis's maxmemory
+_CONFIGURED = re.compile(
+    r"\b(?P<key>innodb_buffer_pool_size|shared_buffers|effective_cache_size|maxmemory|MaxHeapSize)\b[`'\"]?\s*[=:]?\s*"
+    + _SIZE
+    + r"|(?P<jvm>-Xmx)([0-9]+)([kKmMgGtT])\b"
+)
+
+
+def _configured(text: str) -> tuple[int, str] | None:
+    """The largest memory a program's configuration gives it (a GiB or more), and its words."""
+    best: tuple[int, str] | None = None
+    for m in _CONFIGURED.finditer(text):
+        if m.group("key") == "effective_cache_size":
+            continue  # a planner hint, not memory taken
+        size = _bytes(m.group(2), m.group(3)) if m.group("key") else _bytes(m.group(5), m.group(6))
+        if size >= 1024**3 and (best is None or size > best[0]):
+            best = (size, " ".join(m.group(0).split()))
+    return best
+
+
+_MEMORY_GROWS = re.compile(
+    r"\b(?:memory|RAM|ram)(?: usage| use| consumption)?\s+(?:\w+\s+){0,2}?(?:shoots? up|jump\w*|grows?|grew|rises|rose|climbs?|increases?)\b"
+    r"|\bconsumes? (?:a lot of|lots of|all|most of the) (?:memory|RAM)\b",
+    re.I,
+)
+
+
+def _host_view(text: str, stated: list[str]) -> str | None:
+    """The sentence that gives a VM's memory as its hypervisor shows it (Windows counts as one only
+    where the text is about WSL): not the guest's own count."""
+    if not _GUEST.search(text):
+        return None
+    wsl = bool(re.search(r"\bWSL ?2?\b", text))
+    for sentence in stated:
+        for m in _HOST_SIDE.finditer(sentence):
+            if (wsl or not m.group("windows")) and _HOST_FIGURE.search(sentence):
+                line = sentence[sentence.rfind("\n", 0, m.start()) + 1 :].split("\n", 1)[0]
+                words = " ".join(re.sub(r"^[#>*\s-]*(?:@\S+\s+)?", "", line).split())
+                return words if len(words) <= 160 else words[:157].rsplit(" ", 1)[0] + " ..."
+    return None
+
+
+def _bpf(text: str, stated: list[str]) -> int | None:
+    """The memory BPF maps hold: bpftool's bytes_memlock summed over the maps listed, else 0 when a
+    sentence that claims no leak puts the memory in eBPF's maps or programs."""
+    held = sum(int(m.group(1) or m.group(2)) for m in _BPF_MEMLOCK.finditer(text))
+    if held:
+        return held
+    return 0 if any(_BPF_HOLDS.search(x) and not _LEAKS.search(x) for x in stated) else None
 
 
 def _claims(sentences: list[str]) -> list[str]:
@@ -531,15 +674,33 @@ def _process(text: str, stated: list[str]) -> str | None:
 
 
 def _arc(text: str) -> int | None:
-    """The size a sentence says ZFS's ARC holds ("about 8GB are currently in use by ARC")."""
+    """The size a sentence says ZFS's ARC holds ("about 8GB are currently in use by ARC"; "the arc ...
+    now 8.5G" where the text names ZFS, so that the ARC CPUs' name is not read as it)."""
+    arc = re.compile(_ARC_WORDS.pattern, re.I) if _ZFS_NAMED.search(text) else _ARC_WORDS
     for line in text.splitlines():  # a line: a paste's words lose the blank lines between paragraphs
         sentence = line.strip()
-        if _ARC_WORDS.search(sentence) and not sentence.endswith("?") and not _HEDGE.search(sentence):
+        if arc.search(sentence) and not sentence.endswith("?") and not _HEDGE.search(sentence):
             sizes = [_bytes(m.group(1), m.group(2)) for m in _SIZED.finditer(sentence)]
             held = [n for n in sizes if n >= 1024**3]
             if held:
                 return min(held)  # "16GB total, about 8GB in use by ARC": the smaller is the ARC's
     return None
+
+
+_ARC_CAP = re.compile(r"\bzfs_arc_max\b|\barc (?:cache )?(?:max(?:imum)?|limit)\b", re.I)
+_HELPED = re.compile(r"\b(?:helped|helps|fixed|fixes|solved|solves|resolved|cured)\b", re.I)
+
+
+def _arc_capped(stated: list[str]) -> bool:
+    """A sentence that caps ZFS's ARC (zfs_arc_max), and it or one of the two after it says that
+    helped and does not deny it: the memory was the ARC's."""
+    for i, sentence in enumerate(stated):
+        if _ARC_CAP.search(sentence):
+            for after in stated[i : i + 3]:
+                m = _HELPED.search(after)
+                if m and not _DENIED.search(after[: m.start()]):
+                    return True
+    return False
 
 
 _RMMOD = re.compile(r"\b(?:rmmod|modprobe\s+-r)\s+((?:[A-Za-z][\w-]*\s*)+)")
@@ -591,8 +752,8 @@ def _growing(sentences: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
             name = m.group(1) or m.group(2)
             if name not in _NOT_CACHES:
                 caches.setdefault("dentry" if name == "dentries" else name, None)
-        if not grows:
-            continue
+        if not grows or _OTHER_TICKET.search(sentence):
+            continue  # ("this might be the same as bug #149 (about vmalloc)": another ticket's kind)
         named = [
             (m.start(), kind)
             for kind, pattern in _KINDS
@@ -604,6 +765,10 @@ def _growing(sentences: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(caches), tuple(kinds)
 
 
+# a sentence that likens the ticket to another one names that one's kind, not its own
+_OTHER_TICKET = re.compile(
+    r"\b(?:same as|similar to|duplicate of|related to)\b.{0,20}?(?:\bbug\b|\bissue\b|#[0-9]+)", re.I
+)
 # "I've observed a leak in this": the sentence points back at what the one before named
 _POINTS_BACK = re.compile(
     r"\b(?:leak\w*|grow\w*|grew)\s+(?:in|of|with|from)\s+(?:this|it|that|them|these)\b"
