@@ -286,3 +286,22 @@ def test_the_arc_in_lower_case_where_the_text_names_zfs() -> None:
     line = "not only is the arc (as expected) twice the size (now 8.5G, up from 4.25G)"
     assert read_prose("Installed spl and zfs.\n" + line).arc == round(4.25 * 1024**3)
     assert read_prose(line).arc is None
+
+
+def test_kmemleak_objects_cut_before_their_backtrace_rank_last() -> None:
+    """Synthetic: a big object whose record the paste cut before "backtrace:", and a small one with it."""
+    from kleak_runbook.parsers.kmemleak import group_by_backtrace, parse_kmemleak
+
+    text = (
+        "unreferenced object 0xffff888100000000 (size 4096):\n"
+        '  comm "a", pid 1, jiffies 1\n'
+        "unreferenced object 0xffff888100001000 (size 64):\n"
+        '  comm "b", pid 2, jiffies 2\n'
+        "  backtrace:\n"
+        "    [<ffffffff81000000>] __kmalloc+0x1/0x2\n"
+        "    [<ffffffffc0000000>] ftgmac100_alloc_rx_buf+0x1/0x2 [ftgmac100]\n"
+    )
+    assert [g.key for g in group_by_backtrace(parse_kmemleak(text))] == [
+        "ftgmac100_alloc_rx_buf [ftgmac100]",
+        "<no backtrace>",
+    ]

@@ -196,15 +196,19 @@ def parse_kmemleak(text: str) -> tuple[KmemleakObject, ...]:
     return tuple(objects)
 
 
+NO_BACKTRACE = "<no backtrace>"
+
+
 def group_by_backtrace(objects: Iterable[KmemleakObject], skip_allocator_frames: bool = True) -> list[LeakGroup]:
-    """Group objects by their first non-allocator frame (or first frame), biggest total size first."""
+    """Group objects by their first non-allocator frame (or first frame), biggest total size first;
+    objects whose backtrace the text cut off come last, whatever their size: they name no code."""
     groups: dict[str, tuple[str | None, int, int, tuple[Frame, ...]]] = {}
     for obj in objects:
         site = first_site(obj.backtrace) if skip_allocator_frames else (obj.backtrace[0] if obj.backtrace else None)
-        key = site.key if site is not None else "<no backtrace>"
+        key = site.key if site is not None else NO_BACKTRACE
         module = site.module if site is not None else None
         _, count, total, example = groups.get(key, (module, 0, 0, obj.backtrace))
         groups[key] = (module, count + 1, total + obj.size, example)
     result = [LeakGroup(k, m, c, b, bt) for k, (m, c, b, bt) in groups.items()]
-    result.sort(key=lambda g: (-g.bytes, -g.count, g.key))
+    result.sort(key=lambda g: (g.key == NO_BACKTRACE, -g.bytes, -g.count, g.key))
     return result
