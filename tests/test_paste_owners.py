@@ -305,3 +305,72 @@ def test_kmemleak_objects_cut_before_their_backtrace_rank_last() -> None:
         "ftgmac100_alloc_rx_buf [ftgmac100]",
         "<no backtrace>",
     ]
+
+
+def test_a_cache_destroyed_with_objects_left(tmp_path: Path) -> None:
+    """tests/cases/gh-smb3-kernel-122-cifs-small-rq-shutdown: "BUG cifs_small_rq (Not tainted):
+    Objects remaining on __kmem_cache_shutdown()" when cifs unloaded."""
+    code, doc = replay(_case("gh-smb3-kernel-122-cifs-small-rq-shutdown"), tmp_path)
+    assert (code, doc["verdict"], doc["kind"]) == (1, "suspected-leak", "slab-unreclaimable")
+    assert doc["culprits"][0]["name"] == "cifs_small_rq"
+    line = "kmem_cache_destroy ext4_groupinfo_4k: Slab cache still has objects when called from x+0x1/0x2\n"
+    assert read_prose(line).shutdown_cache == "ext4_groupinfo_4k"
+
+
+def test_bcc_memleak_outstanding_allocations(tmp_path: Path) -> None:
+    """tests/cases/gh-lkmpg-279-bcc-memleak-vinput (numbered frames, through a module's unload) and
+    gh-bcc-2108-memleak-4m-module (the page allocator's frames: its kind)."""
+    from kleak_runbook.parsers.bcc_memleak import memleak_as_kmemleak
+    from kleak_runbook.parsers.kmemleak import group_by_backtrace, parse_kmemleak
+
+    (tmp_path / "a").mkdir()
+    code, doc = replay(_case("gh-lkmpg-279-bcc-memleak-vinput"), tmp_path / "a")
+    assert (code, doc["verdict"], doc["kind"]) == (1, "suspected-leak", "slab-unreclaimable")
+    assert doc["culprits"][0]["name"] == "input_allocate_device"
+    (tmp_path / "b").mkdir()
+    _code, doc = replay(_case("gh-bcc-2108-memleak-4m-module"), tmp_path / "b")
+    assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "page-allocator")
+    report = memleak_as_kmemleak(
+        "[11:00:13] Top 10 stacks with outstanding allocations:\n"
+        "        4096 bytes in 2 allocations from stack\n"
+        "                kmem_cache_alloc+0x15c [kernel]\n"
+        "                leaky_init+0x10 [leaky]\n"
+    )
+    assert report is not None
+    groups = group_by_backtrace(parse_kmemleak(report))
+    assert [(g.key, g.bytes) for g in groups] == [("leaky_init [leaky]", 4096)]
+    assert memleak_as_kmemleak("4096 bytes in 2 allocations from stack\n") is None  # not memleak's report
+
+
+def test_vmstat_rows_are_samples_of_free_and_the_caches(tmp_path: Path) -> None:
+    """tests/cases/gh-ch34x-15-vmstat-before-after: free falls 31 MB as the cache grows 28 MB."""
+    from kleak_runbook.parsers.vmstat_rows import take_vmstat
+
+    code, doc = replay(_case("gh-ch34x-15-vmstat-before-after"), tmp_path)
+    assert (code, doc["verdict"], doc["kind"]) == (0, "no-leak", "none")
+    head = " r  b   swpd   free   buff  cache   si   so    bi    bo   in   cs us sy id wa st\n"
+    row = " 1  0      0   2000    100    300    0    0     5    10  100  200  1  1 98  0  0\n"
+    _rest, blocks = take_vmstat("$ vmstat -S M 5\n" + head + row)
+    assert blocks == ["MemFree: 2048000 kB\nBuffers: 102400 kB\nCached: 307200 kB\n"]
+    assert take_vmstat(row)[1] == []  # a row without its header is not read
+
+
+def test_a_programs_heap_profile_is_its_memory(tmp_path: Path) -> None:
+    """tests/cases/gh-nebula-290-pprof-conntrack: Go's pprof, 1747 MB in nebula's own heap."""
+    code, doc = replay(_case("gh-nebula-290-pprof-conntrack"), tmp_path)
+    assert (code, doc["verdict"], doc["kind"]) == (0, "no-leak", "none")
+    assert "nebula" in doc["summary"]
+
+
+def test_a_cache_given_a_size_of_its_own_comes_first() -> None:
+    """tests/cases/gh-zfs-4399-kmalloc-96-512-prose."""
+    text = "kmalloc-96 and kmalloc-512 slabs grow.\n\nThe kmalloc-512 slab has some 1.3GB in it alone, and the kmalloc-96 slab is also large and growing."
+    assert read_prose(text).caches[0] == "kmalloc-512"
+
+
+def test_a_programs_own_memory_said_to_grow(tmp_path: Path) -> None:
+    """tests/cases/gh-systemd-33744-journal-shr-top: "the RAM memory consumption of the application
+    increases up to 250MB within 20 minutes"."""
+    code, doc = replay(_case("gh-systemd-33744-journal-shr-top"), tmp_path)
+    assert (code, doc["verdict"], doc["kind"]) == (0, "no-leak", "none")
+    assert not read_prose("The memory usage of the kernel increases.").program_grows

@@ -133,6 +133,9 @@ PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "pasted_node_meminfo": (_pasted, _text(CASES / "gh-spdk-1954-node-meminfo-cut/input.txt")),
     "pasted_bpftool": (_pasted, _text(CASES / "gh-cilium-37935-bpf-maps-kmem/input.txt")),
     "pasted_chinese": (_pasted, _text(CASES / "gh-tencent-dcache-32-pagecache-prose-zh/input.txt")),
+    "pasted_bcc_memleak": (_pasted, _text(CASES / "gh-lkmpg-279-bcc-memleak-vinput/input.txt")),
+    "pasted_vmstat": (_pasted, _text(CASES / "gh-ch34x-15-vmstat-before-after/input.txt")),
+    "pasted_slub_shutdown": (_pasted, _text(CASES / "gh-smb3-kernel-122-cifs-small-rq-shutdown/input.txt")),
     "sar": (parse_sar_memory, _text(CASES / "blog-catalyst2-sar-r/input.txt")),
     "top": (
         parse_top_summary,
@@ -228,6 +231,10 @@ TOKENS = st.sampled_from(
         "占用了61G。",
         "OOM killer disabled.",
         "vmalloc: allocation failure: 1 bytes",
+        "bytes in 1 allocations from stack",
+        " r  b   swpd   free   buff  cache   si   so    bi    bo   in   cs us sy id wa st",
+        "Objects remaining on __kmem_cache_shutdown()",
+        "Showing nodes accounting for 1MB, 1% of 99999999999999999999GB total",
     ]
 )
 

@@ -120,6 +120,11 @@ def _spl(slab: Any) -> tuple[int, str | None, str] | None:
     return held, largest.name if largest is not None and share >= 0.5 else None, why
 
 
+_PAGE_FRAME = re.compile(
+    r"\]\s+(?:__alloc_pages\w*|alloc_pages\w*|__get_free_pages|get_zeroed_page|__folio_alloc\w*)\+"
+)
+
+
 def _kmemleak(metrics: Metrics, kmemleak: Any) -> Candidate | None:
     """kmemleak's unreferenced objects: allocated memory nothing points to any more, a leak by its
     definition (false positives exist, so it stays suspected), named by where it was allocated."""
@@ -129,9 +134,11 @@ def _kmemleak(metrics: Metrics, kmemleak: Any) -> Candidate | None:
     top = sites[0]
     count, nbytes = sum(s.count for s in sites), sum(s.bytes for s in sites)
     vmalloced = any("vmalloc" in frame for frame in top.stack[:4])
-    name = None if vmalloced else _kmalloc_cache(top.bytes // max(top.count, 1), metrics.caches)
+    # (bcc memleak traces the page allocator too: "__alloc_pages_nodemask+0x1be")
+    paged = not vmalloced and any(_PAGE_FRAME.search(frame) for frame in top.stack[:3])
+    name = None if vmalloced or paged else _kmalloc_cache(top.bytes // max(top.count, 1), metrics.caches)
     return Candidate(
-        "vmalloc" if vmalloced else "slab-unreclaimable",
+        "vmalloc" if vmalloced else "page-allocator" if paged else "slab-unreclaimable",
         nbytes,
         nbytes / metrics.mem_total if metrics.mem_total else None,
         name or top.name,
@@ -169,6 +176,22 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
     kind, and words that put the memory in huge pages or tmpfs are programs' memory. Cache rows in
     the evidence always decide over words; a name that is a module in vmallocinfo is not a cache."""
     if words is None:
+        return
+    gone = getattr(words, "shutdown_cache", None)
+    if gone and not any(c.kind == "slab-unreclaimable" and c.name for c in out):
+        # the cache was destroyed (its module unloaded) with objects still allocated: objects its
+        # code never freed, a leak of that cache by SLUB's own check
+        out.insert(
+            0,
+            Candidate(
+                "slab-unreclaimable",
+                int(metrics.caches[gone].bytes) if gone in metrics.caches else 0,
+                None,
+                gone,
+                f"SLUB found objects of {gone} still allocated when the cache was destroyed (its module"
+                " unloaded): objects its code never freed",
+            ),
+        )
         return
     modules = {c.module for c in metrics.callers if c.module}
     named = next((n for n in getattr(words, "caches", ()) if n not in modules), None)
@@ -311,6 +334,15 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
         out.append(
             Candidate("user", 0, None, None, f"the ticket's words put the memory in one program ({words.process!r})")
         )
+    elif getattr(words, "heap_profile", None):
+        size, program = words.heap_profile
+        out.append(
+            Candidate(
+                "user", size, None, None, f"a heap profile of {program} accounts for {_gib(size)} in its own heap"
+            )
+        )
+    elif getattr(words, "program_grows", False) and not getattr(words, "kernel_leak", False):
+        out.append(Candidate("user", 0, None, None, "the ticket says one program's own memory grows"))
     elif getattr(words, "configured", None) and (
         "MemTotal" not in getattr(words, "fields", {}) or words.configured[0] >= 0.5 * words.fields["MemTotal"]
     ):

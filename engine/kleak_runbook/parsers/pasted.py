@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from kleak_runbook.errors import ParseError
 from kleak_runbook.parsers.alloc_failure import alloc_failure_report
 from kleak_runbook.parsers.arcstats import parse_arcstats
+from kleak_runbook.parsers.bcc_memleak import memleak_as_kmemleak
 from kleak_runbook.parsers.exporter import take_exported
 from kleak_runbook.parsers.free import parse_free
 from kleak_runbook.parsers.meminfo import parse_meminfo
@@ -62,6 +63,7 @@ from kleak_runbook.parsers.spl_slab import parse_spl_slab
 from kleak_runbook.parsers.top import take_top
 from kleak_runbook.parsers.vmallocinfo import parse_vmallocinfo
 from kleak_runbook.parsers.vmstat import parse_vmstat_s
+from kleak_runbook.parsers.vmstat_rows import take_vmstat
 
 SAMPLED = ("meminfo", "slabinfo", "vmallocinfo", "dentry_state", "arcstats", "spl_slab")
 _SLABINFO_HEADER = (
@@ -463,7 +465,13 @@ _KMEMLEAK_LINE = re.compile(
 
 def kmemleak_report(text: str) -> str | None:
     """kmemleak's objects in the text (a debugfs report, a syzbot "BUG: memory leak"), indented as
-    kmemleak prints them, so ``parse_kmemleak`` reads them whatever quoting or dmesg prefix they had."""
+    kmemleak prints them, so ``parse_kmemleak`` reads them whatever quoting or dmesg prefix they had;
+    else bcc memleak's outstanding allocations as such objects (``parsers.bcc_memleak``)."""
+    found = _kmemleak_objects(text)
+    return found if found is not None else memleak_as_kmemleak(text)
+
+
+def _kmemleak_objects(text: str) -> str | None:
     out: list[str] = []
     inside = False
     for raw in text.splitlines():
@@ -500,6 +508,7 @@ def split_pasted(text: str) -> PastedBlocks:
     text, exported = take_exported(text)  # node_exporter's or telegraf's meminfo
     text, tops = take_top(text)  # top's Mem and Swap lines
     text, per_node, nodes = take_node_meminfo(text)  # /sys/devices/system/node/node*/meminfo
+    text, vm_rows = take_vmstat(text)  # vmstat's memory columns, a sample per row
     splitter = _Splitter()
     splitter.feed(text)
     splitter.close()
@@ -524,6 +533,13 @@ def split_pasted(text: str) -> PastedBlocks:
         add("meminfo", row, "sar")
     for block in tops:
         add("meminfo", block, "top")
+    for block in vm_rows:
+        add("meminfo", block, "partial")
+    if vm_rows:
+        notes.append(
+            f"meminfo: from vmstat's memory columns ({len(vm_rows)} rows): free, buffers and cache only, no memory"
+            " size and no kernel memory fields"
+        )
     if per_node is not None:
         add("meminfo", per_node, "partial")
         notes.append(
@@ -643,6 +659,9 @@ def split_pasted(text: str) -> PastedBlocks:
                     *(["a cgroup's usage against its processes' RSS"] if facts.cgroup_view else []),
                     *(["guests given more memory than the host has"] if facts.overcommitted else []),
                     *(["a program's configured memory"] if facts.configured else []),
+                    *([f"{facts.shutdown_cache} destroyed with objects left"] if facts.shutdown_cache else []),
+                    *(["a program's heap profile"] if facts.heap_profile else []),
+                    *(["a program's own memory growing"] if facts.program_grows else []),
                     *(["the page cache"] if facts.cache else []),
                     *(["memory given back"] if facts.released else []),
                     *(["a VM's balloon"] if facts.balloon else []),

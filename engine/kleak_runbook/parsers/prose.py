@@ -407,6 +407,14 @@ class ProseFacts:
     configured: tuple[int, str] | None = None
     # a sentence says memory (RAM, its usage) grows, and no sentence says the kernel leaks
     memory_grows: bool = False
+    # the slab cache SLUB found still holding objects when it was destroyed (a module unloaded):
+    # "BUG cifs_small_rq (Not tainted): Objects remaining on __kmem_cache_shutdown()"
+    shutdown_cache: str | None = None
+    # a heap profile of a program (Go's pprof): its total and the program, "1747.47MB in nebula"
+    heap_profile: tuple[int, str] | None = None
+    # a sentence says one program's own memory grows ("the RAM memory consumption of the application
+    # increases up to 250MB"), at any size
+    program_grows: bool = False
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -432,6 +440,9 @@ class ProseFacts:
             or self.cgroup_view
             or self.overcommitted
             or self.configured
+            or self.shutdown_cache
+            or self.heap_profile
+            or self.program_grows
             or self.cache
             or self.released
             or self.balloon
@@ -547,7 +558,19 @@ def read_prose(text: str) -> ProseFacts:
         bool(_THIRTY_TWO_BIT.search(text)),
         _configured(text),
         any(_MEMORY_GROWS.search(x) for x in stated),
+        next((m.group(1) or m.group(2) for m in _SHUTDOWN.finditer(text)), None),
+        _heap_profile(text),
+        any(_PROGRAM_GROWS.search(x) for x in stated),
     )
+
+
+def _heap_profile(text: str) -> tuple[int, str] | None:
+    """The total of a program's heap profile (pprof's "Showing nodes accounting for ..., N% of X total")."""
+    m = _PPROF.search(text)
+    if m is None:
+        return None
+    program = re.search(r"^\s*File:\s*(\S+)", text, re.M)
+    return _bytes(m.group(1), m.group(2)), program.group(1) if program else "a program"
 
 
 def _driver(text: str) -> str | None:
@@ -581,6 +604,18 @@ _MEMORY_GROWS = re.compile(
     r"|\bconsumes? (?:a lot of|lots of|all|most of the) (?:memory|RAM)\b",
     re.I,
 )
+
+
+_SHUTDOWN = re.compile(
+    r"\bBUG (\S+) \([^)]*\): Objects remaining (?:in \S+ )?on __kmem_cache_shutdown"
+    r"|\bkmem_cache_destroy (\S+?):? Slab cache still has objects"
+)
+_PROGRAM_GROWS = re.compile(
+    r"\b(?:memory|RAM)(?: memory)? (?:consumption|usage|use|footprint) of (?:the|this|our|my|its) (?:application|process"
+    r"|program|daemon|service|app)\b[^.\n]{0,40}?\b(?:increas\w*|grows?|grew|rises|rose|climbs?|keeps? growing)\b",
+    re.I,
+)
+_PPROF = re.compile(r"Showing nodes accounting for [0-9.]+\s*[kKMGT]?B, [0-9.]+% of " + _SIZE + r" total")
 
 
 def _host_view(text: str, stated: list[str]) -> str | None:
@@ -762,13 +797,21 @@ def _growing(sentences: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         ]
         for _at, kind in sorted(named):
             kinds.setdefault(kind, None)
-    return tuple(caches), tuple(kinds)
+    # a cache given a size of its own ("the kmalloc-512 slab has some 1.3GB in it alone") comes
+    # before those only named, the biggest first
+    sized: dict[str, int] = {}
+    for sentence in sentences:
+        for m in _CACHE_SIZED.finditer(sentence):
+            sized[m.group(1)] = max(sized.get(m.group(1), 0), _bytes(m.group(2), m.group(3)))
+    order = sorted(caches, key=lambda c: -sized.get(c, 0))
+    return tuple(order), tuple(kinds)
 
 
 # a sentence that likens the ticket to another one names that one's kind, not its own
 _OTHER_TICKET = re.compile(
     r"\b(?:same as|similar to|duplicate of|related to)\b.{0,20}?(?:\bbug\b|\bissue\b|#[0-9]+)", re.I
 )
+_CACHE_SIZED = re.compile(_GENERIC_CACHE.pattern + r"[^.,;:\n0-9]{0,30}?" + _SIZE)
 # "I've observed a leak in this": the sentence points back at what the one before named
 _POINTS_BACK = re.compile(
     r"\b(?:leak\w*|grow\w*|grew)\s+(?:in|of|with|from)\s+(?:this|it|that|them|these)\b"
