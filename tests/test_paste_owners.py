@@ -331,7 +331,7 @@ def test_bcc_memleak_outstanding_allocations(tmp_path: Path) -> None:
     _code, doc = replay(_case("gh-bcc-2108-memleak-4m-module"), tmp_path / "b")
     assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "page-allocator")
     report = memleak_as_kmemleak(
-        "[11:00:13] Top 10 stacks with outstanding allocations:\n"
+        "module 'leaky' unloaded\n[11:00:13] Top 10 stacks with outstanding allocations:\n"
         "        4096 bytes in 2 allocations from stack\n"
         "                kmem_cache_alloc+0x15c [kernel]\n"
         "                leaky_init+0x10 [leaky]\n"
@@ -374,3 +374,53 @@ def test_a_programs_own_memory_said_to_grow(tmp_path: Path) -> None:
     code, doc = replay(_case("gh-systemd-33744-journal-shr-top"), tmp_path)
     assert (code, doc["verdict"], doc["kind"]) == (0, "no-leak", "none")
     assert not read_prose("The memory usage of the kernel increases.").program_grows
+
+
+def test_a_cache_guessed_in_a_question_names_nothing(tmp_path: Path) -> None:
+    """tests/cases/gh-libfuse-976-passthrough-rss: "the process 'passthrough' occupies approximately
+    13.3G"; "Which structure occupies so much memory space, is it dentry&inode?" is a guess."""
+    code, doc = replay(_case("gh-libfuse-976-passthrough-rss"), tmp_path)
+    assert (code, doc["verdict"], doc["kind"]) == (0, "no-leak", "none")
+    assert read_prose("Which structure occupies 2GB, is it dentry?").caches == ()
+    assert read_prose("Why does dentry keep growing to 2GB?").caches == ("dentry",)
+
+
+def test_pmap_rows_are_one_programs_memory(tmp_path: Path) -> None:
+    """tests/cases/gh-systemd-11502-journald-pmap: journald's [ anon ] heap levelling off."""
+    code, doc = replay(_case("gh-systemd-11502-journald-pmap"), tmp_path)
+    assert (code, doc["verdict"], doc["kind"]) == (0, "no-leak", "none")
+    assert not read_prose("ffffffffc0a5e000   16384 bpf_jit_alloc_exec+0x1/0x2\n" * 3).pmap
+
+
+def test_free_in_another_language() -> None:
+    """Synthetic, from procps-ng's own translations (po/zh_CN.po, po/de.po): free under LANG=zh_CN
+    and de_DE prints the same figures under translated labels."""
+    from kleak_runbook.parsers.free import parse_free
+
+    zh = (
+        "              总计        已用        空闲        共享    缓冲/缓存      可用\n"
+        "内存：     7.6Gi       6.2Gi       0.1Gi        21Mi       1.3Gi       0.6Gi\n"
+        "交换：        0B          0B          0B\n"
+    )
+    de = (
+        "              gesamt       benutzt     frei      gemns.  Puffer/Cache verfügbar\n"
+        "Speicher:    16282644     5413284     8214588      356076     2654772    10184852\n"
+    )
+    for text, total in ((zh, round(7.6 * 1024**3)), (de, 16282644 * 1024)):
+        blocks = split_pasted(text)
+        assert [spec for spec, _ in blocks.order] == ["meminfo"]
+        assert abs(parse_free(blocks.meminfo[0])["MemTotal"] - total) < 1024**2
+    assert not split_pasted("Hoch: super\n").order  # a label without figures is a word
+
+
+def test_bcc_memleak_alone_in_a_question_claims_nothing(tmp_path: Path) -> None:
+    """tests/cases/gh-bcc-5268-memleak-static-kylin: memleak's outstanding allocations over a few
+    seconds, in a question about the tool itself; "memleak" there is the tool's name."""
+    from kleak_runbook.parsers.bcc_memleak import memleak_as_kmemleak
+
+    code, doc = replay(_case("gh-bcc-5268-memleak-static-kylin"), tmp_path)
+    assert (code, doc["verdict"]) == (3, "inconclusive")
+    report = "Top 5 stacks with outstanding allocations:\n4096 bytes in 1 allocations from stack\n  kmalloc+0x1 [kernel]\n  foo+0x2 [kernel]\n"
+    assert memleak_as_kmemleak(report) is None
+    assert memleak_as_kmemleak("The driver leaks.\n" + report) is not None
+    assert not read_prose("I ran ./memleak -a on the host.").kernel_leak

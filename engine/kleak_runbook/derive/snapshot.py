@@ -343,6 +343,8 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
         )
     elif getattr(words, "program_grows", False) and not getattr(words, "kernel_leak", False):
         out.append(Candidate("user", 0, None, None, "the ticket says one program's own memory grows"))
+    elif getattr(words, "pmap", False) and not getattr(words, "kernel_leak", False):
+        out.append(Candidate("user", 0, None, None, "the ticket shows one process's mappings (pmap): its own memory"))
     elif getattr(words, "configured", None) and (
         "MemTotal" not in getattr(words, "fields", {}) or words.configured[0] >= 0.5 * words.fields["MemTotal"]
     ):

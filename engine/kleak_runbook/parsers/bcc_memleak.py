@@ -23,14 +23,22 @@ _FRAME = re.compile(
     r"^\s*(?:[0-9]+\s+)?(?:\[<(?P<addr>[0-9a-fA-F]+)>\]\s+)?(?P<fn>[A-Za-z_][\w.]*)\+(?P<off>0x[0-9a-fA-F]+)"
     r"(?:/0x[0-9a-fA-F]+)?(?:\s+\[(?P<mod>[\w-]+)\])?\s*$"
 )
+_UNLOADED = re.compile(r"\bmodule '[^']+' unloaded\b")
+_LEAK_CLAIM = re.compile(r"(?<![A-Za-z])leak(?:s|ing|ed)?\b", re.I)  # not the tool's own name, "memleak"
 _HEADER = re.compile(
     r"stacks with outstanding allocations:|Attaching to kernel allocators|Tracing module memory allocs"
 )
 
 
 def memleak_as_kmemleak(text: str) -> str | None:
-    """The stacks of a bcc memleak report as kmemleak records, or None when the text has none."""
+    """The stacks of a bcc memleak report as kmemleak records, or None when the text has none.
+
+    Outstanding means not freed yet within the trace: allocations in flight are outstanding too. So
+    they count as leaked only where the trace ran through the module's unloading ("module 'x'
+    unloaded") or the ticket says something leaks; a report alone is left unread."""
     if not _HEADER.search(text):
+        return None
+    if not (_UNLOADED.search(text) or _LEAK_CLAIM.search(text)):
         return None
     out: list[str] = []
     frames: list[str] = []

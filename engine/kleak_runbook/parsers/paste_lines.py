@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from kleak_runbook.parsers.free_i18n import english
 from kleak_runbook.parsers.memory_stat import ROW as _MEMSTAT_ROW
 from kleak_runbook.parsers.oom import _PREFIX as _OOM_PREFIX
 from kleak_runbook.parsers.smem import AREAS as _SMEM_AREAS
@@ -119,6 +120,7 @@ def clean(line: str) -> str:
     if "**" in bare:
         bare = _BOLD_FIGURE.sub(r"\1", bare)
     bare = _LINE_NUMBER.sub("", bare)
+    bare = english(bare)  # free run in another language
     numbered = _LIST_NUMBER.match(bare)  # "  3. Mem: 132256952 ...": a web page's numbered code lines
     if numbered and (_FREE.match(bare[numbered.end() :]) or _MEMINFO.match(bare[numbered.end() :])):
         bare = bare[numbered.end() :]

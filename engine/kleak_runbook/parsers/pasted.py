@@ -662,6 +662,7 @@ def split_pasted(text: str) -> PastedBlocks:
                     *([f"{facts.shutdown_cache} destroyed with objects left"] if facts.shutdown_cache else []),
                     *(["a program's heap profile"] if facts.heap_profile else []),
                     *(["a program's own memory growing"] if facts.program_grows else []),
+                    *(["a process's mappings (pmap)"] if facts.pmap else []),
                     *(["the page cache"] if facts.cache else []),
                     *(["memory given back"] if facts.released else []),
                     *(["a VM's balloon"] if facts.balloon else []),

@@ -132,8 +132,8 @@ _PROCESS_MEMORY = re.compile(
     r"\b(?:anon-rss|VmRSS|VmData|RSS)\b[:=\s]*(?:(?:of|is|was|at|to|jumps?|jumped|reach\w*|grows?|grew|~|about|around)\s*)*"
     + _SIZE
     + r"|\b(?:process|daemon|service|application|program|app|PID\s*1|init)\b[^.\n]{0,40}?"
-    r"\b(?:taking|using|consuming|holding|eating|uses|takes|consumes|holds|eats)\s+(?:up\s+)?"
-    r"(?:(?:~|about|around|over|more than|almost|nearly)\s*)?" + _SIZE,
+    r"\b(?:taking|using|consuming|holding|eating|occupying|uses|takes|consumes|holds|eats|occupies)\s+(?:up\s+)?"
+    r"(?:(?:~|about|around|over|more than|almost|nearly|approximately|approx\.?|roughly)\s*)?" + _SIZE,
     re.I,
 )
 # an output the paste says was taken after the load that took the memory stopped
@@ -415,6 +415,9 @@ class ProseFacts:
     # a sentence says one program's own memory grows ("the RAM memory consumption of the application
     # increases up to 250MB"), at any size
     program_grows: bool = False
+    # pmap rows of a process's mappings ("00005640de29e000   75792   73576   73576 rw---   [ anon ]"): the
+    # memory shown is that program's
+    pmap: bool = False
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -443,6 +446,7 @@ class ProseFacts:
             or self.shutdown_cache
             or self.heap_profile
             or self.program_grows
+            or self.pmap
             or self.cache
             or self.released
             or self.balloon
@@ -473,6 +477,8 @@ def _bytes(number: str, unit: str) -> int:
 def read_prose(text: str) -> ProseFacts:
     """The first figure stated for each field, the first stated size of the machine, and the terms."""
     text = _CJK_EDGE.sub(" ", text)
+    if _MEMLEAK_TOOL.search(text):
+        text = re.sub(r"\b[Mm]emleak\b", "memleak_tool", text)  # bcc's tool by name, not a claim that something leaks
     fields: dict[str, int] = {}
     said: list[str] = []
     terms: dict[str, None] = {}
@@ -561,6 +567,7 @@ def read_prose(text: str) -> ProseFacts:
         next((m.group(1) or m.group(2) for m in _SHUTDOWN.finditer(text)), None),
         _heap_profile(text),
         any(_PROGRAM_GROWS.search(x) for x in stated),
+        len(_PMAP_ROW.findall(text)) >= 3,
     )
 
 
@@ -615,6 +622,7 @@ _PROGRAM_GROWS = re.compile(
     r"|program|daemon|service|app)\b[^.\n]{0,40}?\b(?:increas\w*|grows?|grew|rises|rose|climbs?|keeps? growing)\b",
     re.I,
 )
+_PMAP_ROW = re.compile(r"^\s*(?:[0-9]+\s+)?[0-9a-f]{8,16}\s+[0-9]+(?:\s+[0-9-]+){0,2}\s+[r-][w-][x-][sp-]-?\s+\S", re.M)
 _PPROF = re.compile(r"Showing nodes accounting for [0-9.]+\s*[kKMGT]?B, [0-9.]+% of " + _SIZE + r" total")
 
 
@@ -770,6 +778,10 @@ def _kept(stated: list[str]) -> bool:
     return any(_SLAB_NAMED.search(x) for x in kept) and any(_RECLAIM_TRIED.search(x) for x in kept)
 
 
+_MEMLEAK_TOOL = re.compile(r"(?:\./|/)memleak\b|\bbcc\b|libbpf-tools|\bmemleak(?:\.py)? -[a-zA-Z]")
+_GUESS = re.compile(r"\b(?:is it|is this|is that|could it be|might it be|would it be|maybe it is)\b", re.I)
+
+
 def _growing(sentences: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The caches, and the kinds of kernel memory, named in sentences that say something grows or
     leaks, first named first."""
@@ -779,6 +791,8 @@ def _growing(sentences: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     for sentence in sentences:
         sentence, before = _with_referent(sentence, before), sentence
         grows = bool(_GROWS.search(sentence) or _KEPT.search(sentence))
+        if sentence.rstrip().endswith("?") and _GUESS.search(sentence):
+            continue  # "which structure occupies so much memory, is it dentry&inode?": a guess names nothing
         if not grows and not any(_bytes(m.group(1), m.group(2)) >= MIN_NAMED_CACHE for m in _SIZED.finditer(sentence)):
             continue  # a cache named with a size of a GiB or more is what the ticket is about, grown or not
         for m in _GENERIC_CACHE.finditer(sentence):
