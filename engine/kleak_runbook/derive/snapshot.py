@@ -482,8 +482,8 @@ def _alloc_failure(metrics: Metrics, failure: Any, p: Mapping[str, Any], words: 
             int(failure.bytes),
             None,
             failure.caller,
-            f"a{'n' if failure.kind == 'vmalloc' else ''} {failure.kind if failure.kind == 'vmalloc' else 'page'}"
-            f" allocation failed for {failure.comm} while the system was suspending",
+            f"a {'vmalloc' if failure.kind == 'vmalloc' else 'page'} allocation failed for {failure.comm} while the"
+            " system was suspending",
         )
     if failure.kind == "pages":
         return _page_failure(metrics, failure, bool(getattr(words, "free_seen", False)))
