@@ -424,3 +424,19 @@ def test_bcc_memleak_alone_in_a_question_claims_nothing(tmp_path: Path) -> None:
     assert memleak_as_kmemleak(report) is None
     assert memleak_as_kmemleak("The driver leaks.\n" + report) is not None
     assert not read_prose("I ran ./memleak -a on the host.").kernel_leak
+
+
+def test_proc_vmstat_counters_are_meminfo_fields(tmp_path: Path) -> None:
+    """tests/cases/gh-haos-2591-proc-vmstat-zram: a Raspberry Pi's /proc/vmstat, programs' anonymous
+    memory and a little slab."""
+    from kleak_runbook.parsers.proc_vmstat import take_proc_vmstat
+
+    code, doc = replay(_case("gh-haos-2591-proc-vmstat-zram"), tmp_path)
+    assert (code, doc["verdict"], doc["kind"]) == (0, "no-leak", "none")
+    text = "".join(f"{k} {v}\n" for k, v in [("nr_free_pages", 10), ("nr_active_anon", 1), ("nr_inactive_anon", 2),
+        ("nr_active_file", 3), ("nr_inactive_file", 4), ("nr_slab_reclaimable", 5), ("nr_slab_unreclaimable", 6),
+        ("nr_kernel_stack", 7), ("pgpgin", 8)])  # fmt: skip
+    rest, block = take_proc_vmstat("words\n" + text)
+    assert rest.strip() == "words"
+    assert block is not None and "SUnreclaim: 24 kB\n" in block and "KernelStack: 7 kB\n" in block
+    assert take_proc_vmstat("nr_free_pages 10\npgpgin 8\n") == ("nr_free_pages 10\npgpgin 8\n", None)

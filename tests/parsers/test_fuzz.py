@@ -135,6 +135,7 @@ PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "pasted_chinese": (_pasted, _text(CASES / "gh-tencent-dcache-32-pagecache-prose-zh/input.txt")),
     "pasted_bcc_memleak": (_pasted, _text(CASES / "gh-lkmpg-279-bcc-memleak-vinput/input.txt")),
     "pasted_vmstat": (_pasted, _text(CASES / "gh-ch34x-15-vmstat-before-after/input.txt")),
+    "pasted_proc_vmstat": (_pasted, _text(CASES / "gh-haos-2591-proc-vmstat-zram/input.txt")),
     "pasted_slub_shutdown": (_pasted, _text(CASES / "gh-smb3-kernel-122-cifs-small-rq-shutdown/input.txt")),
     "sar": (parse_sar_memory, _text(CASES / "blog-catalyst2-sar-r/input.txt")),
     "top": (

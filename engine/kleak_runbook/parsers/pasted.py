@@ -54,6 +54,7 @@ from kleak_runbook.parsers.paste_lines import (
     key_of,
     kind_of,
 )
+from kleak_runbook.parsers.proc_vmstat import take_proc_vmstat
 from kleak_runbook.parsers.prose import read_prose
 from kleak_runbook.parsers.sar import take_sar
 from kleak_runbook.parsers.slabinfo import parse_slabinfo, parse_slabtop
@@ -509,6 +510,7 @@ def split_pasted(text: str) -> PastedBlocks:
     text, tops = take_top(text)  # top's Mem and Swap lines
     text, per_node, nodes = take_node_meminfo(text)  # /sys/devices/system/node/node*/meminfo
     text, vm_rows = take_vmstat(text)  # vmstat's memory columns, a sample per row
+    text, counters = take_proc_vmstat(text)  # /proc/vmstat's page counters
     splitter = _Splitter()
     splitter.feed(text)
     splitter.close()
@@ -533,6 +535,12 @@ def split_pasted(text: str) -> PastedBlocks:
         add("meminfo", row, "sar")
     for block in tops:
         add("meminfo", block, "top")
+    if counters is not None:
+        add("meminfo", counters, "partial")
+        notes.append(
+            "meminfo: from /proc/vmstat's page counters (4 KiB pages assumed): no memory size, no vmalloc or per-CPU"
+            " figure"
+        )
     for block in vm_rows:
         add("meminfo", block, "partial")
     if vm_rows:
