@@ -126,6 +126,14 @@ def _parse_wall(text: str | None) -> float | None:
         return None
 
 
+def sunreclaim(fields: Mapping[str, Any]) -> int | None:
+    """SUnreclaim, or Slab - SReclaimable where a grep left SUnreclaim out ("grep 'Slab\\|SReclaimable'")."""
+    su, slab, sr = fields.get("SUnreclaim"), fields.get("Slab"), fields.get("SReclaimable")
+    if su is None and slab is not None and sr is not None:
+        return max(int(slab) - int(sr), 0)
+    return None if su is None else int(su)
+
+
 def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
     """All derived numbers for one host's samples."""
     page_size = int(evidence.static.get("pagesize") or 4096)
@@ -146,8 +154,9 @@ def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
 
             for s in sorted((s for s in with_mem if s.index in cut), key=distance):
                 fields = dict(s.values["meminfo"].fields)
-                if "SUnreclaim" not in fields and "Slab" in fields and "SReclaimable" in fields:
-                    fields["SUnreclaim"] = max(int(fields["Slab"]) - int(fields["SReclaimable"]), 0)
+                su = sunreclaim(fields)
+                if su is not None:
+                    fields["SUnreclaim"] = su
                 for name, value in fields.items():
                     if not any(name in k.values["meminfo"].fields for k in kept):
                         only_cut.setdefault(name, value)
@@ -231,18 +240,6 @@ def kmem_breakdown(
         vals = [mi.get(name) for mi in meminfos]
         return None if any(v is None for v in vals) else [int(v or 0) for v in vals]
 
-    def unreclaimable() -> list[int] | None:
-        """SUnreclaim, or Slab - SReclaimable where a grep left SUnreclaim out ("grep 'Slab\\|SReclaimable'")."""
-        vals: list[int] = []
-        for mi in meminfos:
-            su, slab, sr = mi.get("SUnreclaim"), mi.get("Slab"), mi.get("SReclaimable")
-            if su is None and slab is not None and sr is not None:
-                su = max(int(slab) - int(sr), 0)
-            if su is None:
-                return None
-            vals.append(int(su))
-        return vals
-
     n = len(meminfos)
     zeros = [0] * n
     out: dict[str, list[int]] = {}
@@ -252,7 +249,11 @@ def kmem_breakdown(
         ("kernel_stack", "KernelStack"),
         ("percpu", "Percpu"),
     ):
-        vals = unreclaimable() if key == "slab_unreclaimable" else col(field_name)
+        if key == "slab_unreclaimable":
+            found = [sunreclaim(mi.fields) for mi in meminfos]
+            vals = None if None in found else [int(v or 0) for v in found]
+        else:
+            vals = col(field_name)
         if vals is not None:
             out[key] = vals
         else:

@@ -42,7 +42,7 @@ def memleak_as_kmemleak(text: str) -> str | None:
         return None
     out: list[str] = []
     frames: list[str] = []
-    size = count = 0
+    size = 0
 
     def close() -> None:
         if size and frames:
@@ -53,12 +53,11 @@ def memleak_as_kmemleak(text: str) -> str | None:
         g = _GROUP.match(line)
         if g is not None:
             close()
-            size, count, frames = int(g["bytes"]), int(g["count"]), []
+            size, frames = int(g["bytes"]), []
             continue
         f = _FRAME.match(line)
         if f is not None and size:
             module = f" [{f['mod']}]" if f["mod"] and f["mod"] != "kernel" else ""
             frames.append(f"    [<{f['addr'] or '0'}>] {f['fn']}+{f['off']}/0x0{module}\n")
     close()
-    del count
     return "".join(out) or None

@@ -490,13 +490,9 @@ def _kmemleak_objects(text: str) -> str | None:
     return "\n".join(out) + "\n" if out else None
 
 
-# a mail archive's raw text in quoted-printable ("gfp_mask=3D0x140cc0", lines broken with a trailing "=")
-_QP_ESCAPE = re.compile(r"=3D|=20\r?$|=\r?\n", re.M)
-
-
 def _unquoted_printable(text: str) -> str:
-    """``text`` decoded from quoted-printable, when it is so encoded (a few "=3D" and soft line
-    breaks): the kernel's lines come back whole. Other text is returned as it is."""
+    """``text`` decoded from quoted-printable, when it is so encoded (a mail archive's raw text: a few
+    "=3D" and lines broken with a trailing "="): the kernel's lines come back whole. Other text is returned as it is."""
     if text.count("=3D") < 2 or len(re.findall(r"=\r?\n", text)) < 2:
         return text
     return quopri.decodestring(text.encode("utf-8", "surrogateescape")).decode("utf-8", "replace")
@@ -655,30 +651,7 @@ def split_pasted(text: str) -> PastedBlocks:
         notes.append(f"cgroups: the memory cgroup count stated in the ticket's words, not /proc/cgroups: {words!r}")
     elif not order and facts.about_memory:
         # a cache named, a program said to hold GiBs, the ARC: a memory ticket too
-        described = tuple(
-            dict.fromkeys(
-                (
-                    *facts.terms,
-                    *facts.caches,
-                    *(["a program's memory"] if facts.process else []),
-                    *(["ZFS's ARC"] if facts.arc or facts.arc_capped else []),
-                    *(["BPF maps"] if facts.bpf is not None else []),
-                    *(["a VM's memory as its host counts it"] if facts.host_view else []),
-                    *(["a cgroup's usage against its processes' RSS"] if facts.cgroup_view else []),
-                    *(["guests given more memory than the host has"] if facts.overcommitted else []),
-                    *(["a program's configured memory"] if facts.configured else []),
-                    *([f"{facts.shutdown_cache} destroyed with objects left"] if facts.shutdown_cache else []),
-                    *(["a program's heap profile"] if facts.heap_profile else []),
-                    *(["a program's own memory growing"] if facts.program_grows else []),
-                    *(["a process's mappings (pmap)"] if facts.pmap else []),
-                    *(["the page cache"] if facts.cache else []),
-                    *(["memory given back"] if facts.released else []),
-                    *(["a VM's balloon"] if facts.balloon else []),
-                    *facts.kinds,
-                    *(["the OOM killer on a 32-bit kernel"] if facts.lowmem else []),
-                )
-            )
-        )
+        described = facts.topics()
         notes.append(
             f"meminfo: the text tells of the problem in words only (it names {', '.join(described[:6])}) and"
             " holds no output to judge; /proc/meminfo (with MemTotal), /proc/slabinfo and /proc/vmallocinfo,"

@@ -219,8 +219,6 @@ _BPF_JIT_FULL = re.compile(
     r"|\bBPF\b[^\n]{0,80}\bexhaust\w*\s+(?:the\s+)?kernel executable memory",
     re.I,
 )
-# a page pool destroyed while its pages are still out ("page_pool_release_retry() stalled pool shutdown: id 51,
-# 4032 inflight 26825 sec"): the driver's pages, never returned, held past the pool's end (the page allocator's)
 # BPF maps hold memory for the program that made them, sized by its configuration: bpftool's
 # '"bytes_memlock": 951429936' (map -j) or "memlock 4096B" (map show), and words that put the memory
 # there ("the missing part is percpu memory that is actively used by eBPF")
@@ -255,6 +253,8 @@ _OVERCOMMIT = re.compile(
     r"\b(?:RAM|memory) contention ratio\b|\bover-?commit(?:ted|ting|ment)?\b(?![_.])|\boversubscri\w+", re.I
 )
 _KVM = re.compile(r"\bCPU [0-9]+/KVM\b|\bqemu(?:-system-\w+|-kvm)?\b|\bKVM\b")
+# a page pool destroyed while its pages are still out ("page_pool_release_retry() stalled pool shutdown: id 51,
+# 4032 inflight 26825 sec"): the driver's pages, never returned, held past the pool's end (the page allocator's)
 _PAGE_POOL_STALL = re.compile(r"\bstalled pool shutdown\b[^\n]{0,40}?\b[1-9][0-9]* inflight\b")
 # "free memory drops after restarting": less free, the opposite of memory given back
 _FREE_WORD = re.compile(r"\b(?:free|available|avail)\b", re.I)
@@ -301,6 +301,7 @@ _FREE_SEEN = re.compile(
     re.I,
 )
 _ARC_WORDS = re.compile(r"\b(?:ZFS\s+)?ARC\b")
+_ARC_ANY_CASE = re.compile(_ARC_WORDS.pattern, re.I)  # "the arc", where the text names ZFS
 _ZFS_NAMED = re.compile(r"\b(?:ZFS|zfs|zpool|ZoL|OpenZFS|zfs_arc_max)\b")
 _NEGATION = re.compile(r"\b(?:no|not|none|nothing|only|never|less than|under|below)\b|n['’]t\b", re.I)
 # /proc/cgroups' count for the memory controller, told in words: "65535 as num_cgroups for memory"
@@ -405,7 +406,7 @@ class ProseFacts:
     thirty_two: bool = False  # the text tells of a 32-bit kernel (armv7l, i686, "32-bit", HighMem)
     # a program's memory set in its configuration, in bytes, and the words: "innodb_buffer_pool_size = 48G"
     configured: tuple[int, str] | None = None
-    # a sentence says memory (RAM, its usage) grows, and no sentence says the kernel leaks
+    # a sentence says memory (RAM, its usage) grows, naming no kind of it ("ram usage shoots up")
     memory_grows: bool = False
     # the slab cache SLUB found still holding objects when it was destroyed (a module unloaded):
     # "BUG cifs_small_rq (Not tainted): Objects remaining on __kmem_cache_shutdown()"
@@ -429,30 +430,38 @@ class ProseFacts:
 
     @property
     def about_memory(self) -> bool:
-        """The words tell of memory: a figure, a term, a cache, a program's GiBs, the ARC, the
-        page cache, memory given back, memory no program holds."""
-        return bool(
-            self.fields
-            or self.terms
-            or self.caches
-            or self.process
-            or self.arc
-            or self.arc_capped
-            or self.bpf is not None
-            or self.host_view
-            or self.cgroup_view
-            or self.overcommitted
-            or self.configured
-            or self.shutdown_cache
-            or self.heap_profile
-            or self.program_grows
-            or self.pmap
-            or self.cache
-            or self.released
-            or self.balloon
-            or self.lowmem
-            or self.kinds
-            or self.no_owner
+        """The words tell of memory: a figure, memory no program holds, or anything ``topics`` names."""
+        return bool(self.fields or self.no_owner or self.topics())
+
+    def topics(self) -> tuple[str, ...]:
+        """What the words tell of, as a report names it: the terms and caches, then each thing they
+        put the memory in (a program's GiBs, the ARC, BPF maps, the page cache, ...), first said first."""
+        flagged = (
+            ("a program's memory", self.process),
+            ("ZFS's ARC", self.arc or self.arc_capped),
+            ("BPF maps", self.bpf is not None),
+            ("a VM's memory as its host counts it", self.host_view),
+            ("a cgroup's usage against its processes' RSS", self.cgroup_view),
+            ("guests given more memory than the host has", self.overcommitted),
+            ("a program's configured memory", self.configured),
+            (f"{self.shutdown_cache} destroyed with objects left", self.shutdown_cache),
+            ("a program's heap profile", self.heap_profile),
+            ("a program's own memory growing", self.program_grows),
+            ("a process's mappings (pmap)", self.pmap),
+            ("the page cache", self.cache),
+            ("memory given back", self.released),
+            ("a VM's balloon", self.balloon),
+        )
+        return tuple(
+            dict.fromkeys(
+                (
+                    *self.terms,
+                    *self.caches,
+                    *(name for name, said in flagged if said),
+                    *self.kinds,
+                    *(["the OOM killer on a 32-bit kernel"] if self.lowmem else []),
+                )
+            )
         )
 
     @property
@@ -719,7 +728,7 @@ def _process(text: str, stated: list[str]) -> str | None:
 def _arc(text: str) -> int | None:
     """The size a sentence says ZFS's ARC holds ("about 8GB are currently in use by ARC"; "the arc ...
     now 8.5G" where the text names ZFS, so that the ARC CPUs' name is not read as it)."""
-    arc = re.compile(_ARC_WORDS.pattern, re.I) if _ZFS_NAMED.search(text) else _ARC_WORDS
+    arc = _ARC_ANY_CASE if _ZFS_NAMED.search(text) else _ARC_WORDS
     for line in text.splitlines():  # a line: a paste's words lose the blank lines between paragraphs
         sentence = line.strip()
         if arc.search(sentence) and not sentence.endswith("?") and not _HEDGE.search(sentence):
