@@ -17,6 +17,7 @@ from kleak_runbook.errors import KleakError
 from kleak_runbook.evidence.replay_manifest import parse_action, parse_manifest
 from kleak_runbook.evidence.specs import SPECS
 from kleak_runbook.parsers.alloc_failure import parse_alloc_failure
+from kleak_runbook.parsers.allocinfo import parse_allocinfo
 from kleak_runbook.parsers.cgroups import parse_cgroup_stat, parse_cgroups
 from kleak_runbook.parsers.cmdline import parse_cmdline
 from kleak_runbook.parsers.dentry_state import parse_dentry_state
@@ -137,6 +138,10 @@ PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "pasted_vmstat": (_pasted, _text(CASES / "gh-ch34x-15-vmstat-before-after/input.txt")),
     "pasted_proc_vmstat": (_pasted, _text(CASES / "gh-haos-2591-proc-vmstat-zram/input.txt")),
     "pasted_slub_shutdown": (_pasted, _text(CASES / "gh-smb3-kernel-122-cifs-small-rq-shutdown/input.txt")),
+    "pasted_allocinfo": (_pasted, _text(CASES / "lkml-intel-wired-lan-ice-allocinfo/input.txt")),
+    "pasted_oom_allocations": (_pasted, _text(CASES / "gh-bcachefs-1158-memprofile/input.txt")),
+    "allocinfo": (parse_allocinfo, _text(SAMPLES / "public/allocinfo-lkml-version-header.txt").split("\n", 1)[1]),
+    "allocinfo_numfmt": (parse_allocinfo, _text(SAMPLES / "public/allocinfo-doc-numfmt.txt").split("\n", 1)[1]),
     "sar": (parse_sar_memory, _text(CASES / "blog-catalyst2-sar-r/input.txt")),
     "top": (
         parse_top_summary,

@@ -110,6 +110,20 @@ def advise(
             intrusive=True,
         )
 
+    profiled = next((c for c in culprits if c.get("source") == "allocinfo" and c.get("location")), None)
+    if kind in ("slab-unreclaimable", "vmalloc", "page-allocator", "percpu") and (
+        profiled is not None or kernel.upstream is None or kernel.at_least(6, 10)
+    ):
+        # memory allocation profiling (CONFIG_MEM_ALLOC_PROFILING, 6.10+) counts what every place in the
+        # code holds, whatever the allocator: the same tags an hour apart name the one that only grows
+        where = f" | grep -F '{profiled['location'].rsplit(':', 1)[0]}'" if profiled else ""
+        cmd(
+            "on 6.10 and later with CONFIG_MEM_ALLOC_PROFILING: the code holding the most memory; run it again"
+            " an hour later and compare (turning profiling on counts allocations from then on)",
+            f"sysctl -w vm.mem_profiling=1; sort -g /proc/allocinfo{where} | tail -n 20 | numfmt --to=iec",
+            intrusive=True,
+        )
+
     who: list[str] = []
     if out_of_tree:
         who.append(
@@ -124,9 +138,10 @@ def advise(
         )
     who += _distribution(kernel)
     if not out_of_tree:
+        source = profiled["location"].rsplit(":", 1)[0] if profiled else "<file>"
         who.append(
             "upstream: linux-mm@kvack.org and the maintainers of the culprit's code "
-            "(scripts/get_maintainer.pl -f <file>), once it reproduces on a current stable kernel"
+            f"(scripts/get_maintainer.pl -f {source}), once it reproduces on a current stable kernel"
         )
     attach = [
         "the whole report directory (report.md, result.json, evidence/): tar czf kleak-report.tgz <report dir>",

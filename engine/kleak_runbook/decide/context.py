@@ -21,7 +21,7 @@ from kleak_runbook.evidence.specs import SPECS
 from kleak_runbook.parsers.host import HostEvidence
 
 # context names built from metrics, not from the parsed value itself
-_DERIVED_VIEWS = frozenset({"meminfo", "slab", "vmalloc"})
+_DERIVED_VIEWS = frozenset({"meminfo", "slab", "vmalloc", "allocinfo"})
 
 
 def build(
@@ -74,6 +74,15 @@ def build(
         ctx["slab"] = _slab_view(metrics)
     if metrics.callers:
         ctx["vmalloc"] = _vmalloc_view(metrics)
+    if metrics.sites:
+        # memory allocation profiling: each place in the kernel's code and what it holds, biggest first
+        kernel_sites = [t for t in metrics.sites if t.kind not in ("user", "container")]
+        ctx["allocinfo"] = SimpleNamespace(
+            sites=list(metrics.sites),
+            kernel=kernel_sites,
+            top=kernel_sites[0] if kernel_sites else None,
+            top_only=metrics.sites_top_only,
+        )
     for spec in SPECS.values():
         if spec.context is None or spec.context in _DERIVED_VIEWS:
             continue

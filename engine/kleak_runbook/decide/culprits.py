@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kleak_runbook.derive.metrics import CacheStat, CallerStat, Metrics
+from kleak_runbook.derive.metrics import CacheStat, CallerStat, Metrics, SiteStat
 from kleak_runbook.probes.base import Attribution
 
 TOP = 5
@@ -84,10 +84,30 @@ def from_metrics(source: str, metrics: Metrics, out_of_tree: frozenset[str]) -> 
     return []
 
 
+def _site(t: SiteStat) -> Culprit:
+    extra = (("source", "allocinfo"), ("location", t.site.where), ("count", int(t.calls)), ("module", t.site.module))
+    growth = t.growth_bytes_per_s or None
+    return Culprit("backtrace", t.name, int(t.bytes), growth, extra)
+
+
+def from_sites(kind: str, metrics: Metrics) -> list[Culprit]:
+    """Memory allocation profiling's tags behind a verdict: across outputs, the kernel's own tags
+    that grew (by rate, or by how much between outputs without times), whatever their kind (a tag's
+    function only hints at its allocator); in one output, the biggest of the verdict's kind."""
+    own = [t for t in metrics.sites if t.kind not in ("user", "container", "slab-reclaimable")]
+    if any(len(t.bytes.values) > 1 for t in own):
+        grown = [t for t in own if t.bytes.delta > 0]
+        grown.sort(key=lambda t: (-t.growth_bytes_per_s, -t.bytes.delta))
+        return [_site(t) for t in _above_noise(grown, lambda t: t.bytes.delta)[:3]]
+    ranked = sorted((t for t in own if t.kind == kind), key=lambda t: -int(t.bytes))
+    return [_site(t) for t in _above_noise(ranked, lambda t: int(t.bytes))[:3]]
+
+
 def biggest_shown(metrics: Metrics) -> tuple[Culprit, ...]:
     """The biggest caches and vmalloc callers of the evidence, whatever their kind: what a report
     names as the largest when no MemTotal breakdown says where memory is."""
     found = [_cache(c) for c in metrics.caches.values()] + [_caller(c) for c in metrics.callers]
+    found += [_site(t) for t in metrics.sites if t.kind not in ("user", "container")]
     return tuple(sorted(found, key=lambda c: -c.bytes)[:TOP])
 
 
@@ -117,6 +137,8 @@ def pick(
         return ()
     culprits = from_metrics(source, metrics, out_of_tree) if metrics is not None else []
     culprits += from_attributions(attrs)
+    if metrics is not None and metrics.sites:
+        culprits += from_sites(kind, metrics)
     named = {c.name for c in culprits if c.type == "module"}
     for c in list(culprits):
         mod = c.get("module")

@@ -22,6 +22,10 @@ from kleak_runbook.derive.metrics import COMPONENTS, Metrics
 from kleak_runbook.probes import PROBES
 from kleak_runbook.probes.base import Attribution
 
+GiB = 1024**3
+# figures that tell the memory size and what is free, and nothing of what holds the rest
+_SIZE_AND_FREE = frozenset({"MemTotal", "MemFree", "MemAvailable", "SwapTotal", "SwapFree"})
+
 
 def _guards(walk: HostWalk, verdict: str, kind: str, metrics: Metrics | None) -> tuple[str, str, list[str]]:
     """Engine-side limits on what a runbook may conclude from the evidence it had."""
@@ -50,11 +54,22 @@ def _guards(walk: HostWalk, verdict: str, kind: str, metrics: Metrics | None) ->
             + "; ".join(walk.unevaluated[:3])
             + "): no-leak cannot be claimed"
         )
+    profiled = sum(int(t.bytes) for t in m.sites if t.kind not in ("user", "container")) if m is not None else 0
+    if verdict == "no-leak" and m is not None and not m.mem_total and profiled >= GiB:
+        # GiBs the kernel's own code holds, as allocation profiling counts them, and no memory size to
+        # set them against: nothing says they are the usual share
+        verdict, kind = "inconclusive", "unknown"
+        notes.append(
+            f"allocation profiling counts {profiled / GiB:.1f} GiB held by the kernel's own code and the evidence has"
+            " no memory size (MemTotal) to set it against: no-leak cannot be claimed"
+        )
     empty = [g.item for g in walk.store.gaps if g.item.startswith("samples/") and "holds no evidence" in g.reason]
     if verdict == "no-leak" and empty:
         verdict = "inconclusive"  # samples were taken and came back empty: collection failed, nothing is ruled out
         notes.append(f"{len(empty)} sample(s) hold no evidence ({', '.join(empty[:3])}): no-leak cannot be claimed")
-    other = (m is not None and bool(m.caches or m.callers or m.slab_total or m.arc_size or m.spl_slab)) or any(
+    other = (
+        m is not None and bool(m.caches or m.callers or m.slab_total or m.arc_size or m.spl_slab or m.sites)
+    ) or any(
         name in walk.context
         for name in ("cgroups", "oom_memcg")  # a cgroup's own OOM needs no counters
     )
@@ -104,6 +119,10 @@ def finish(
         metrics,
     )
     summary = walk.summary
+    why_not = next((n for n in notes if n.endswith("no-leak cannot be claimed")), None)
+    if step is not None and step.verdict == "no-leak" and verdict == "inconclusive" and why_not and summary:
+        # the runbook found nothing abnormal, and the evidence cannot rule a leak out: say why first
+        summary = f"{why_not[0].upper()}{why_not[1:]}. The runbook's reading: {summary}"
     if walk.store.unreachable is not None:
         summary = f"The host could not be reached: {walk.store.unreachable}"
     cut = interrupted or walk.store.interrupted
@@ -160,15 +179,39 @@ def finish(
     drop = probes.get("drop_caches")
     memory = breakdown(metrics.meminfo, metrics.kmem) if metrics else None
     biggest = memory.biggest if memory else None
+    if (
+        verdict == "no-leak"
+        and biggest is not None
+        and memory is not None
+        and biggest.name == "not_split"
+        and biggest.label.startswith("Not split by the evidence given")
+        and biggest.bytes >= 0.75 * memory.total  # memory nearly all in use, and short
+        and metrics is not None
+        and metrics.sample_count == 1
+        and set(metrics.meminfo) <= _SIZE_AND_FREE
+        # (MemAvailable well above MemFree: the kernel can give much of it back, whatever holds it)
+        and int(metrics.meminfo.get("MemAvailable", 0)) < 0.25 * memory.total
+        and not (metrics.caches or metrics.callers or metrics.sites or metrics.slab_total or metrics.arc_size)
+        and getattr(context.get("snapshot"), "top", None) is None
+    ):
+        # the figures give the memory size and what is free, and nothing of what holds the rest:
+        # programs, cache or the kernel, nothing rules a leak out
+        why = (
+            f"the figures given say {100 * biggest.bytes / memory.total:.0f}% of memory is in use and nothing of"
+            " what holds it (programs, the page cache or the kernel): no-leak cannot be claimed"
+        )
+        verdict, kind = "inconclusive", "unknown"
+        notes.append(why)
+        summary = f"{why[0].upper()}{why[1:]}. /proc/meminfo whole, or free with slabtop, would tell."
     if biggest is not None and memory is not None and verdict == "no-leak":
         share = 100.0 * biggest.bytes / memory.total
         summary = f"{summary} The biggest consumer of memory is {biggest.label.lower()}: {share:.0f}% of MemTotal."
-    elif memory is None and verdict == "no-leak" and not largest and metrics is not None:
+    elif memory is None and verdict in ("no-leak", "inconclusive") and not largest and metrics is not None:
         # no MemTotal to split (slab rows or vmalloc areas alone): the biggest of what was shown
         largest = biggest_shown(metrics)
         if largest:
             top = largest[0]
-            what = "slab cache" if top.type == "slab-cache" else "vmalloc caller"
+            what = {"slab-cache": "slab cache", "vmalloc-caller": "vmalloc caller"}.get(top.type, "allocation site")
             summary = f"{summary} The biggest consumer the evidence shows is the {what} {top.name} ({human_bytes(top.bytes)})."
     return Result(
         host=walk.host,

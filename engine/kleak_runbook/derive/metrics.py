@@ -73,6 +73,27 @@ class CallerStat:
         return self.bytes.growth_bytes_per_s
 
 
+@dataclass(frozen=True)
+class SiteStat:
+    """One place in the kernel's code that allocates (``/proc/allocinfo``'s tag) over the samples."""
+
+    site: Any  # parsers.allocinfo.AllocSite, as the last sample gives it
+    calls: Series
+    bytes: Series
+
+    @property
+    def name(self) -> str:
+        return str(self.site.name)
+
+    @property
+    def kind(self) -> str:
+        return str(self.site.kind)
+
+    @property
+    def growth_bytes_per_s(self) -> float:
+        return self.bytes.growth_bytes_per_s
+
+
 @dataclass
 class Metrics:
     times: tuple[float, ...] | None
@@ -94,6 +115,9 @@ class Metrics:
     )
     arc_size: int | None = None  # ZFS's ARC (arcstats size) in the last sample that has it
     spl_slab: Any = None  # ZFS's SPL slab caches (parsers.spl_slab.SplSlab) in the last sample that has them
+    # memory allocation profiling's tags (/proc/allocinfo, or an OOM report's top ten), biggest first
+    sites: list[SiteStat] = field(default_factory=list)
+    sites_top_only: bool = False  # an OOM report's list: its biggest tags, not all of them
 
 
 def sample_times(samples: Sequence[ParsedSample]) -> tuple[float, ...] | None:
@@ -219,6 +243,11 @@ def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
         if all("spl_slab" in s.values for s in with_mem):
             spl = [s.values["spl_slab"].size_bytes for s in with_mem]
         m.kmem = kmem_breakdown(meminfos, mtimes, kernel, vm_from_info, pcp, m, arc, spl)
+    with_sites = evidence.with_spec("allocinfo")
+    if with_sites:
+        profiles = [s.values["allocinfo"] for s in with_sites]
+        m.sites = _site_stats(profiles, sample_times(with_sites))
+        m.sites_top_only = bool(profiles[-1].top_only)
     arcs = evidence.with_spec("arcstats")
     m.arc_size = arcs[-1].values["arcstats"].size if arcs else None
     spls = evidence.with_spec("spl_slab")
@@ -391,4 +420,23 @@ def _caller_stats(infos: Sequence[VmallocInfo], times: tuple[float, ...] | None,
             )
         )
     out.sort(key=lambda c: (-c.bytes.growth_bytes_per_s, -int(c.bytes)))
+    return out
+
+
+def _site_stats(profiles: Sequence[Any], times: tuple[float, ...] | None) -> list[SiteStat]:
+    """Each tag the last profile lists, over the profiles that list it all along (a pasted
+    ``sort | tail`` shows a different few each time: a tag missing from one was not shown, not 0)."""
+    keyed = [{(s.where, s.func): s for s in p.sites} for p in profiles]
+    out = []
+    for key, site in keyed[-1].items():
+        if not all(key in k for k in keyed):
+            continue
+        out.append(
+            SiteStat(
+                site,
+                Series.of([k[key].calls for k in keyed], times),
+                Series.of([k[key].bytes for k in keyed], times),
+            )
+        )
+    out.sort(key=lambda c: -int(c.bytes))
     return out

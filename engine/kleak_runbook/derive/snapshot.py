@@ -36,6 +36,7 @@ class Candidate:
     # system suspended, reclaim held back) | kernel-or-huge (memory off the LRU lists in a meminfo
     # cut before Slab and HugePages, on a ticket about huge pages) | cgroup-view (a container's usage
     # against its processes' RSS, in words) | host-view (a VM's memory as its hypervisor counts it, in words)
+    # | cma-area (the contiguous memory area reserved at boot had no run long enough for a driver)
     kind: str
     bytes: int
     share: float | None  # of MemTotal, when known
@@ -415,6 +416,56 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
         )
 
 
+def _profiled(out: list[Candidate], metrics: Metrics, rows_only: bool, over: Any) -> list[Candidate]:
+    """What memory allocation profiling (/proc/allocinfo, an OOM report's "Memory allocations:")
+    says of one moment: the kernel's own tags, not programs' pages and the page cache, nor the slab
+    pages other tags' objects sit in. A cache standing out of slab rows alone is not where the memory
+    went when the tags hold several times more elsewhere; a component of no known holder is named
+    by its biggest tag; and tags of one kind far above their share are a candidate of their own."""
+    own = [t for t in metrics.sites if t.kind not in ("user", "container")]
+    if not own:
+        return out
+    held = sum(int(t.bytes) for t in own)
+    if rows_only:
+        out = [
+            c for c in out if not (c.kind == "slab-unreclaimable" and c.share is None and held >= 4 * max(c.bytes, 1))
+        ]
+    named = []
+    for c in out:
+        top = next((t for t in own if t.kind == c.kind), None)
+        if c.name is None and top is not None and int(top.bytes) >= 0.1 * c.bytes:
+            c = dataclasses.replace(
+                c,
+                name=top.name,
+                why=f"{c.why}; the biggest tag of it allocation profiling shows is {top.name} ({_size(int(top.bytes))})",
+            )
+        named.append(c)
+    kinds = {c.kind for c in named}
+    by_kind: dict[str, list[Any]] = {}
+    for t in own:
+        by_kind.setdefault(t.kind, []).append(t)
+    for kind, tags in by_kind.items():
+        size = sum(int(t.bytes) for t in tags)
+        if (
+            kind in kinds
+            or kind == "slab-reclaimable"
+            or not over(size, "max_unreclaimable_slab_fraction", "large_slab_bytes")
+        ):
+            continue
+        total = metrics.mem_total
+        named.append(
+            Candidate(
+                kind,
+                size,
+                size / total if total else None,
+                tags[0].name,
+                f"allocation profiling counts {_size(size)} at {len(tags)} place(s) in the kernel's code, most by"
+                f" {tags[0].name} ({tags[0].site.where}, {_size(int(tags[0].bytes))})",
+            )
+        )
+    return named
+
+
 def _zfs_host(out: list[Candidate], metrics: Metrics, words: Any) -> list[Candidate]:
     """On a host the ticket says runs ZFS, with no arcstats to size the ARC, large unreclaimable slab
     and vmalloc are where ZFS keeps its caches (the ARC's buffers and the SPL's slabs before 0.8, its
@@ -469,6 +520,18 @@ def _alloc_failure(metrics: Metrics, failure: Any, p: Mapping[str, Any], words: 
     """A vmalloc of a few pages that failed (warn_alloc's "vmalloc: allocation failure") while RAM is
     not what ran out: the vmalloc or module area is exhausted (bpf_jit_limit, MODULES_VADDR), by
     the code in the trace above the allocator. A failed page allocation names no kind: skipped."""
+    if getattr(failure, "kind", None) == "cma":
+        # CMA is a region set aside at boot (cma=, the device tree) for buffers that must be physically
+        # contiguous: a request it cannot place says the region is too small, or fragmented, for what
+        # the devices keep in it, whatever the rest of memory does
+        return Candidate(
+            "cma-area",
+            int(failure.bytes),
+            None,
+            failure.caller,
+            f"the contiguous memory area (CMA) had no free run of {int(failure.bytes) / 1024**2:.1f} MiB"
+            + (f" for {failure.caller}" if failure.caller else ""),
+        )
     if getattr(failure, "kind", None) not in ("pages", "vmalloc"):
         return None
     avail, total = metrics.meminfo.get("MemAvailable"), metrics.mem_total
@@ -487,6 +550,8 @@ def _alloc_failure(metrics: Metrics, failure: Any, p: Mapping[str, Any], words: 
         )
     if failure.kind == "pages":
         return _page_failure(metrics, failure, bool(getattr(words, "free_seen", False)))
+    if not int(failure.bytes):
+        return None  # a vmalloc of 0 bytes fails by design (the caller asked for nothing): no memory ran out
     caller = failure.caller
     uptime = getattr(failure, "uptime", None)
     if uptime is not None and uptime < float(p.get("settle_after_boot_s", 300)):
@@ -951,6 +1016,7 @@ def judge(
         programs = _user_memory(metrics.meminfo, total, p)
         if programs is not None:
             out.append(programs)  # only when nothing kernel-side is abnormal: it explains, it never hides
+    out = _profiled(out, metrics, su is None, over)
     failed = _alloc_failure(metrics, failure, p, words)
     # fragmentation and an empty atomic reserve explain only what nothing else does
     explains = failed is not None and (failed.kind not in ("fragmentation", "atomic-reserve", "suspend") or not out)
@@ -1006,7 +1072,9 @@ def judge(
     failed_cache = biggest.name if metrics.slab_source == "slub-failure" and biggest is not None else None
     if failed_cache is not None:
         said = f"SLUB could not allocate from {failed_cache}"
-    elif failure is not None:
+    elif failure is not None and failure.kind == "cma":
+        said = f"a CMA allocation failed for {failure.comm}"
+    elif failure is not None and not (failure.kind == "vmalloc" and not int(failure.bytes)):
         said = f"a {'vmalloc' if failure.kind == 'vmalloc' else 'page'} allocation failed for {failure.comm}"
     else:
         said = None

@@ -193,6 +193,18 @@ _SPECS = (
         optional=True,
         context="zfs_spl",
     ),
+    Spec(
+        "allocinfo",
+        "proc/allocinfo",
+        True,
+        "bytes held by each place in the kernel's code that allocates (memory allocation profiling,"
+        " 6.10 and later; root only)",
+        _lazy("allocinfo:parse_allocinfo"),
+        max_bytes=16 * MiB,
+        optional=True,
+        context="allocinfo",
+        forms={"oom": _lazy("allocinfo:parse_oom_allocations")},
+    ),
     Spec("uptime", "proc/uptime", True, "monotonic clock for growth rates", _uptime),
     Spec("version", "proc/version", False, "kernel build string", _lazy("version:parse_proc_version")),
     Spec("version_signature", "proc/version_signature", False, "Ubuntu upstream version", optional=True),

@@ -31,7 +31,9 @@ from kleak_runbook.parsers.oom_memcg import MEMCG_OOM
 
 SPEC = "alloc_failure"
 # (before 4.12 the comm is on the "page allocation failure" line that follows instead)
-_VMALLOC = re.compile(r"^(?:(?P<comm>.+?): )?vmalloc: allocation failure: (?P<bytes>[0-9]+) bytes")
+# (a task's name holds no ": ": text before it on the line is prose, as in a title that quotes the warning)
+_COMM = r"(?P<comm>[^\s:](?:[^:\n]|:(?=\S)){0,40}?)"
+_VMALLOC = re.compile(r"^(?:" + _COMM + r": )?vmalloc: allocation failure: (?P<bytes>[0-9]+) bytes")
 # 5.13 and later: "vmalloc error: size 0, page order 9, failed to allocate pages" (the pages behind
 # the area, a page allocation of that order) or "vmalloc error: size 8192, vm_struct allocation
 # failed" (the area itself)
@@ -39,6 +41,13 @@ _VMALLOC_ERROR = re.compile(
     r"^(?P<comm>.+?): vmalloc error: size (?P<bytes>[0-9]+), (?:page order (?P<order>[0-9]+), failed to allocate pages"
     r"|(?P<area>vm_struct allocation failed))"
 )
+# the contiguous memory area (CMA) had no free run that long: "cma: cma_alloc: alloc failed, req-size:
+# 2040 pages, ret: -12" (5.x and later name the area: "cma: cma_alloc: linux,cma: alloc failed, ...")
+_CMA = re.compile(
+    r"^cma: cma_alloc(?:\(\))?: (?:[\w,.@-]+: )?alloc failed, req-size: (?P<pages>[0-9]+) pages, ret: -?[0-9]+"
+)
+# the driver that asked, on the line after: "vc4-drm soc:gpu: failed to allocate buffer with size 8355840"
+_CMA_USER = re.compile(r"^(?P<driver>[\w-]+) \S+: (?:failed to allocate|[Ff]ailed to alloc\w*)\b")
 # "page allocation failure: order:4, mode:0x10c0d0"; 2.6-3.x kernels also wrote "failure. order:0"
 _PAGES = re.compile(
     r"^(?P<comm>.+?): page allocation failure[:.] order:(?P<order>[0-9]+)(?:,\s*mode:(?P<mode>0x[0-9a-f]+)(?:\((?P<flags>[^)]*)\))?)?"
@@ -76,7 +85,7 @@ _STAMP = re.compile(r"^\s*(?:<\d+>)?\[\s*([0-9]+\.[0-9]+)\]")  # dmesg's "[   14
 
 @dataclass(frozen=True)
 class AllocFailure:
-    kind: str  # "vmalloc" | "pages"
+    kind: str  # "vmalloc" | "pages" | "cma" (the contiguous memory area; comm and caller: the driver that asked)
     comm: str  # the task that asked
     bytes: int  # what it asked for (pages: 4 KiB << order)
     caller: str | None  # the first frame above the allocator, when the trace is there
@@ -124,6 +133,10 @@ def parse_alloc_failure(text: str) -> AllocFailure:
                 atomic=_cannot_wait(mode.group(1), mode.group(2)) if mode else False, zones=_zones(lines[at + 1 :]),
                 suspend=suspend,
             )  # fmt: skip
+        cma = _CMA.match(line)
+        if cma is not None:
+            user = next((u["driver"] for u in map(_CMA_USER.match, lines[at + 1 : at + 3]) if u), None)
+            return AllocFailure("cma", user or "?", int(cma["pages"]) * 4096, user, (), None, suspend=suspend)
         if v is None and p is None:
             o = _OOM_INVOKED.match(line)
             if o is not None and not any(MEMCG_OOM.search(x) for x in lines[at:]):  # a cgroup's own: its limit
@@ -166,7 +179,7 @@ def parse_alloc_failure(text: str) -> AllocFailure:
             zones=_zones(lines[at + 1 :]),
             suspend=suspend,
         )
-    raise ParseError(SPEC, "no 'vmalloc: allocation failure' or 'page allocation failure' line")
+    raise ParseError(SPEC, "no 'vmalloc: allocation failure', 'page allocation failure' or 'cma_alloc' failure line")
 
 
 def _stack(lines: list[str]) -> list[str]:
@@ -233,7 +246,13 @@ def alloc_failure_report(text: str) -> str | None:
             began = at if began is None else began
         elif _RESUMED.match(bare):
             began = None
-        if _VMALLOC.match(bare) or _PAGES.match(bare) or _OOM_INVOKED.match(bare) or _VMALLOC_ERROR.match(bare):
+        if (
+            _VMALLOC.match(bare)
+            or _PAGES.match(bare)
+            or _OOM_INVOKED.match(bare)
+            or _VMALLOC_ERROR.match(bare)
+            or _CMA.match(bare)
+        ):
             start = at if began is None else began
             return "\n".join(x.lstrip("> ") for x in lines[start : at + 400]) + "\n"  # its report's zone lines too
     return None

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import re
 
+from kleak_runbook.parsers.allocinfo import HEADER as _ALLOC_HEADER
+from kleak_runbook.parsers.allocinfo import OOM_ROW as _ALLOC_OOM_ROW
+from kleak_runbook.parsers.allocinfo import PART as _ALLOC_PART
+from kleak_runbook.parsers.allocinfo import REST as _ALLOC_REST
+from kleak_runbook.parsers.allocinfo import ROW as _ALLOC_ROW
 from kleak_runbook.parsers.free_i18n import english
 from kleak_runbook.parsers.memory_stat import ROW as _MEMSTAT_ROW
 from kleak_runbook.parsers.oom import _PREFIX as _OOM_PREFIX
@@ -145,6 +150,14 @@ def kind_of(line: str, current: str | None = None) -> str | None:
         return "slub"
     if _OOM.search(bare) or (current == "oom" and _OOM_SLAB_ROW.match(bare)):
         return "oom"
+    if (
+        _ALLOC_ROW.match(bare)
+        or _ALLOC_OOM_ROW.match(bare)
+        or _ALLOC_PART.match(bare)
+        or _ALLOC_HEADER.match(bare.strip())
+        or (current == "allocinfo" and _ALLOC_REST.match(bare))
+    ):
+        return "allocinfo"  # memory allocation profiling: /proc/allocinfo, or an OOM report's list
     if _FREE.match(line):
         return "free"
     if _SMEM_HEADER.match(line) or (line.startswith(_SMEM_AREAS) and _SMEM_ROW.match(line)):
@@ -207,6 +220,12 @@ def key_of(kind: str, line: str) -> str | None:
     if kind == "memstat":
         m = _MEMSTAT_ROW.match(_OOM_PREFIX.sub("", line).strip())
         return m["key"] if m else None
+    if kind == "allocinfo":
+        bare = _OOM_PREFIX.sub("", line)
+        m = _ALLOC_ROW.match(bare) or _ALLOC_OOM_ROW.match(bare) or _ALLOC_PART.match(bare)
+        if m is not None and "file" in m.groupdict():
+            return f"{m['file']}:{m['line']}"  # a tag listed again starts the next output
+        return "header" if bare.strip().startswith("allocinfo - version") else None
     if kind == "spl_slab":
         m = _SPL_ROW.match(line)
         # the column header is printed once per output; a second one starts the next output

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from kleak_runbook.errors import ParseError
 from kleak_runbook.parsers.alloc_failure import alloc_failure_report
+from kleak_runbook.parsers.allocinfo import parse_allocinfo, parse_oom_allocations
 from kleak_runbook.parsers.arcstats import parse_arcstats
 from kleak_runbook.parsers.bcc_memleak import memleak_as_kmemleak
 from kleak_runbook.parsers.exporter import take_exported
@@ -66,7 +67,7 @@ from kleak_runbook.parsers.vmallocinfo import parse_vmallocinfo
 from kleak_runbook.parsers.vmstat import parse_vmstat_s
 from kleak_runbook.parsers.vmstat_rows import take_vmstat
 
-SAMPLED = ("meminfo", "slabinfo", "vmallocinfo", "dentry_state", "arcstats", "spl_slab")
+SAMPLED = ("meminfo", "slabinfo", "vmallocinfo", "dentry_state", "arcstats", "spl_slab", "allocinfo")
 _SLABINFO_HEADER = (
     "slabinfo - version: 2.1\n"
     "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>"
@@ -89,6 +90,7 @@ class PastedBlocks:
     dentry_state: tuple[str, ...] = ()
     arcstats: tuple[str, ...] = ()
     spl_slab: tuple[str, ...] = ()  # ZFS's /proc/spl/kmem/slab
+    allocinfo: tuple[str, ...] = ()  # /proc/allocinfo, or an OOM report's "Memory allocations:" list
     version: str | None = None  # /proc/version
     uname: str | None = None  # uname -a (or uname -r)
     os_release: str | None = None
@@ -114,12 +116,16 @@ class PastedBlocks:
     # "oom" for an OOM report's (or SysRq-m's) Mem-Info, "free" for free's output, "vmstat" for
     # vmstat -s
     meminfo_forms: tuple[str, ...] = ()
+    # the form of each allocinfo block: "" for /proc/allocinfo, "oom" for an OOM report's list
+    allocinfo_forms: tuple[str, ...] = ()
     # when each block of ``order`` was taken, as the paste says (uptime or date lines): (uptime s, ISO time)
     times: tuple[tuple[float | None, str | None], ...] = ()
 
     def form(self, spec: str, index: int) -> str:
         if spec == "slabinfo":
             return self.slabinfo_forms[index]
+        if spec == "allocinfo":
+            return self.allocinfo_forms[index]
         return self.meminfo_forms[index] if spec == "meminfo" else ""
 
     def __bool__(self) -> bool:
@@ -388,6 +394,19 @@ _WHOLE_FORMS: dict[str, tuple[str, Callable[[str], object], str, str]] = {
 }
 
 
+def _allocinfo(lines: list[str]) -> tuple[str, str] | None:
+    """(text, form) of a pasted allocation profile: /proc/allocinfo's rows ("") or an OOM report's
+    "Memory allocations:" list ("oom", sizes rounded), without dmesg's times; None when no row parses."""
+    text = "\n".join(_OOM_PREFIX.sub("", x) for x in lines) + "\n"
+    for form, parse in (("", parse_allocinfo), ("oom", parse_oom_allocations)):
+        try:
+            parse(text)
+        except ParseError:
+            continue
+        return text, form
+    return None
+
+
 def _oom(block: str, static: dict[str, str]) -> list[tuple[str, str]]:
     """What an OOM report (or SysRq-m) holds: (spec, form) pairs; its kernel release as uname."""
     found = []
@@ -490,10 +509,14 @@ def _kmemleak_objects(text: str) -> str | None:
     return "\n".join(out) + "\n" if out else None
 
 
+_QP_ESCAPE = re.compile(r"=(?:3D|[89A-F][0-9A-F])")  # "=", or a byte of a UTF-8 character
+
+
 def _unquoted_printable(text: str) -> str:
     """``text`` decoded from quoted-printable, when it is so encoded (a mail archive's raw text: a few
-    "=3D" and lines broken with a trailing "="): the kernel's lines come back whole. Other text is returned as it is."""
-    if text.count("=3D") < 2 or len(re.findall(r"=\r?\n", text)) < 2:
+    "=3D" or "=E2=80=99" and lines broken with a trailing "="): the kernel's lines come back whole. Other
+    text is returned as it is."""
+    if len(_QP_ESCAPE.findall(text)) < 2 or len(re.findall(r"=\r?\n", text)) < 2:
         return text
     return quopri.decodestring(text.encode("utf-8", "surrogateescape")).decode("utf-8", "replace")
 
@@ -516,7 +539,7 @@ def split_pasted(text: str) -> PastedBlocks:
     forms: list[str] = []
     notes: list[str] = []
     ignored = splitter.ignored
-    forms_of: dict[str, list[str]] = {"slabinfo": forms, "meminfo": []}
+    forms_of: dict[str, list[str]] = {"slabinfo": forms, "meminfo": [], "allocinfo": []}
     clock = Clock()
 
     def add(spec: str, text: str, form: str) -> None:
@@ -604,6 +627,16 @@ def split_pasted(text: str) -> PastedBlocks:
             add(spec, block, kind)
             notes.append(f"{spec}: from {what}: {lost}")
             continue
+        if kind == "allocinfo":
+            taken = _allocinfo(lines)
+            if taken is None:
+                ignored += len(lines)
+                notes.append(
+                    f"allocinfo: a pasted block of {len(lines)} lines with no whole allocation tag row was left out"
+                )
+            else:
+                add("allocinfo", *taken)
+            continue
         if kind == "meminfo" and not any(x.split(":", 1)[0] in _MEMINFO_FIELDS for x in lines):
             # "Containers: 59" (docker info), "VmRSS: 74748 kB" (a process's status): no meminfo field;
             # the ticket's words may still use them
@@ -664,6 +697,7 @@ def split_pasted(text: str) -> PastedBlocks:
         dentry_state=tuple(sampled["dentry_state"]),
         arcstats=tuple(sampled["arcstats"]),
         spl_slab=tuple(sampled["spl_slab"]),
+        allocinfo=tuple(sampled["allocinfo"]),
         version=static.get("version"),
         uname=static.get("uname"),
         os_release=static.get("os_release"),
@@ -683,5 +717,6 @@ def split_pasted(text: str) -> PastedBlocks:
         order=tuple(order),
         slabinfo_forms=tuple(forms),
         meminfo_forms=tuple(forms_of["meminfo"]),
+        allocinfo_forms=tuple(forms_of["allocinfo"]),
         times=clock.done(),
     )

@@ -69,7 +69,10 @@ _QUOTED_CACHE = re.compile(
 _SIZED = re.compile(_SIZE)
 MIN_NAMED_CACHE = 1024**3
 # "_cache" words that name no slab cache
-_NOT_CACHES = frozenset({"drop_cache", "page_cache", "swap_cache", "buffer_cache", "buff_cache", "inode_cache_size"})
+# (rt_cache: the IPv4 route cache as /proc/net/rt_cache lists it; its entries are ip_dst_cache objects)
+_NOT_CACHES = frozenset(
+    {"drop_cache", "page_cache", "swap_cache", "buffer_cache", "buff_cache", "inode_cache_size", "rt_cache"}
+)
 # what a reporter says a leaking cache does
 _GROWS = re.compile(
     r"\b(?:leak\w*|grow\w*|grew|increas\w*|rise|rising|rises|rose|raised|climb\w*|creep\w*|keeps? going up|fill\w* up"
@@ -232,12 +235,13 @@ _BPF_HOLDS = re.compile(
 # "the memory of the Windows system rises" under WSL 2): everything the guest ever touched, its page
 # cache included, which the guest does not hand back
 _HOST_SIDE = re.compile(
-    r"\b(?:Proxmox|PVE|ESXi|vSphere|vCenter|Hyper-V Manager|VMmem|vmmem|Task Manager|XCP-ng|XenCenter|Unraid"
+    r"\b(?:Proxmox|PVE|ESXi|vSphere|vCenter|Hyper-V Manager|[Vv][Mm]mem(?:\.exe)?|Task Manager|XCP-ng|XenCenter|Unraid"
     r"|virt-manager|(?P<windows>Windows))\b"
 )
 _HOST_FIGURE = re.compile(
     r"\b(?:memory|RAM)\b[^.\n]{0,60}?\b(?:report\w*|show\w*|display\w*|use|usage|used|rises|rose|grows|grew|increase\w*|climb\w*)\b"
-    r"|\b(?:report\w*|show\w*|display\w*)\b[^.\n]{0,30}?\b(?:memory|RAM)\b",
+    r"|\b(?:report\w*|show\w*|display\w*|takes?|taking|took|consum\w*|eats?|eating|hog\w*|occup\w*)\b[^.\n]{0,30}?"
+    r"\b(?:memory|RAM)\b",
     re.I,
 )
 _GUEST = re.compile(r"\b(?:VMs?|guests?|virtual machines?|WSL ?2?)\b")
@@ -508,6 +512,11 @@ def read_prose(text: str) -> ProseFacts:
     memcgs = (int(next(g for g in count.groups() if g).replace(",", "")), count.group(0).strip()) if count else None
     sentences = _SENTENCE.split(text)
     caches, kinds = _growing(sentences)
+    watched = [m.group(1) for m in _GREPPED_CACHE.finditer(text) if m.group(1) not in _NOT_CACHES]
+    if watched and (caches or kinds or any(_GROWS.search(x) for x in sentences)):
+        # a cache the reporter greps out of /proc/slabinfo while telling of growth is the one watched
+        # grow (words may call the problem by another name: "rt_cache leak", for ip_dst_cache)
+        caches = tuple(dict.fromkeys([*watched, *caches]))
     if _BPF_JIT_FULL.search(text) and "vmalloc" not in kinds:
         kinds = (*kinds, "vmalloc")  # the JIT's programs are vmalloc'ed: a kind named by the failure itself
     if _PAGE_POOL_STALL.search(text) and "page-allocator" not in kinds:
@@ -830,6 +839,8 @@ def _growing(sentences: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(order), tuple(kinds)
 
 
+# a cache's rows picked out of /proc/slabinfo: "grep ip_dst_cache /proc/slabinfo"
+_GREPPED_CACHE = re.compile(r"\bgrep\s+(?:-\w+\s+)*['\"]?\^?([A-Za-z][\w-]*[A-Za-z0-9])['\"]?\s+/proc/slabinfo\b")
 # a sentence that likens the ticket to another one names that one's kind, not its own
 _OTHER_TICKET = re.compile(
     r"\b(?:same as|similar to|duplicate of|related to)\b.{0,20}?(?:\bbug\b|\bissue\b|#[0-9]+)", re.I
