@@ -81,3 +81,39 @@ def test_figures_that_split_nothing_of_the_memory_in_use_rule_nothing_out(tmp_pa
     _, doc = replay(_case("gh-monkeycode-1031-firecracker-unaccounted"), tmp_path)
     assert (doc["verdict"], doc["kind"]) == ("inconclusive", "unknown")
     assert doc["summary"].startswith("The figures given say 97% of memory is in use and nothing of what holds it")
+
+
+def test_ram_the_kernel_was_never_given_is_no_leak(tmp_path: Path) -> None:
+    """tests/cases/gh-amlogic-openwrt-602-dtb-limits-ram-1g: the dtb's memory node says 1 GiB on a 4 GB box."""
+    text = _case("gh-amlogic-openwrt-602-dtb-limits-ram-1g")
+    assert (read_prose(text).ram_withheld or "").startswith("the device tree's memory node: memory@0 {")
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
+    assert doc["summary"].startswith("part of the RAM was never handed to the kernel")
+
+
+def test_words_of_ram_not_seen_against_words_of_ram_used() -> None:
+    # synthetic edge cases: RAM the kernel does not see, against RAM it sees and uses
+    seen = [
+        "The system only sees 3.2 GB of the 4 GB installed.",
+        "It detects 4GB instead of 8GB of RAM.",
+        "Only 3 GB is usable.",
+        "I booted with mem=2G on the kernel command line.",
+    ]
+    used = [
+        "htop shows 3.7G out of 8G total.",
+        "Only 2GB of 8GB RAM is used.",
+        "free shows only 1.2 GB of 16 GB free.",
+        "mem=2G",  # no command line in sight: a variable, a config key
+    ]
+    assert all(read_prose(x).ram_withheld for x in seen)
+    assert not any(read_prose(x).ram_withheld for x in used)
+
+
+def test_outputs_of_another_machine_are_not_part_of_the_series(tmp_path: Path) -> None:
+    """tests/cases/gh-mwlwifi-118-free-iperf-leak: three `free` outputs of a 2 GB reference board,
+    then two of the 512 MB router the ticket is about."""
+    _, doc = replay(_case("gh-mwlwifi-118-free-iperf-leak"), tmp_path)
+    assert doc["samples"]["count"] == 2
+    assert doc["mem_total_bytes"] == 512720 * 1024
+    assert any("000, 001, 002 gives another memory size" in n for n in doc["notes"])

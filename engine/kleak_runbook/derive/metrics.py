@@ -150,6 +150,18 @@ def _parse_wall(text: str | None) -> float | None:
         return None
 
 
+def _last_machine(samples: list[ParsedSample]) -> tuple[list[ParsedSample], list[int]]:
+    """The samples of the machine the last one comes from: outputs whose MemTotal differs from the
+    last one's by more than 1% are another machine's (a ticket comparing two boards), not a series.
+    Samples without MemTotal stay; (kept, indices left out)."""
+    totals = [s.values["meminfo"].get("MemTotal") for s in samples]
+    last = next((t for t in reversed(totals) if t), None)
+    if last is None or len(samples) < 2:
+        return samples, []
+    other = [s.index for s, t in zip(samples, totals) if t and abs(int(t) - int(last)) > 0.01 * int(last)]
+    return [s for s in samples if s.index not in other], other
+
+
 def sunreclaim(fields: Mapping[str, Any]) -> int | None:
     """SUnreclaim, or Slab - SReclaimable where a grep left SUnreclaim out ("grep 'Slab\\|SReclaimable'")."""
     su, slab, sr = fields.get("SUnreclaim"), fields.get("Slab"), fields.get("SReclaimable")
@@ -162,6 +174,7 @@ def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
     """All derived numbers for one host's samples."""
     page_size = int(evidence.static.get("pagesize") or 4096)
     with_mem = evidence.with_spec("meminfo")
+    with_mem, other_host = _last_machine(with_mem)
     cut: list[int] = []
     only_cut: dict[str, int] = {}  # figures only the left-out samples hold (smem's kernel total, say)
     if len(with_mem) > 1:  # a dump cut short (a paste, a truncated file) would hide every field it lacks
@@ -206,6 +219,11 @@ def compute(evidence: HostEvidence, kernel: Kernel) -> Metrics:
     )
     if cut:
         m.notes.append(f"meminfo of sample(s) {', '.join(f'{i:03d}' for i in cut)} is cut short: left out")
+    if other_host:
+        m.notes.append(
+            f"meminfo of sample(s) {', '.join(f'{i:03d}' for i in other_host)} gives another memory size (MemTotal):"
+            " another machine's, left out of the series"
+        )
     if meminfos:
         names = [n for n in meminfos[-1].fields if all(n in mi for mi in meminfos)]
         m.meminfo = {n: Series.of([mi[n] for mi in meminfos], mtimes) for n in names}

@@ -37,6 +37,7 @@ class Candidate:
     # cut before Slab and HugePages, on a ticket about huge pages) | cgroup-view (a container's usage
     # against its processes' RSS, in words) | host-view (a VM's memory as its hypervisor counts it, in words)
     # | cma-area (the contiguous memory area reserved at boot had no run long enough for a driver)
+    # | ram-withheld (RAM fitted that the kernel was never given: a device tree, mem=, in words)
     kind: str
     bytes: int
     share: float | None  # of MemTotal, when known
@@ -74,8 +75,10 @@ def _gib(n: float) -> str:
 
 
 def _size(n: float) -> str:
-    """GiB, or MiB under one GiB (where "0.3 GiB" says little)."""
-    return _gib(n) if n >= GiB else f"{n / 1024**2:.0f} MiB"
+    """GiB, or MiB under one GiB (where "0.3 GiB" says little), or KiB under one MiB."""
+    if n >= GiB:
+        return _gib(n)
+    return f"{n / 1024**2:.0f} MiB" if n >= 1024**2 else f"{n / 1024:.0f} KiB"
 
 
 def _outlier(biggest: CacheStat, unreclaimable: list[CacheStat], slab_total: int, p: Mapping[str, Any]) -> bool:
@@ -234,6 +237,30 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
                 named,
                 f"the ticket says {named} leaks and is not given back when what used it stops, and its rows show"
                 f" {_size(int(shown.bytes))}",
+            )
+        )
+        return
+    modules_shown = {c.module for c in metrics.callers}
+    if (
+        not out
+        and len(modules_shown) == 1
+        and None not in modules_shown
+        and not (metrics.meminfo or metrics.caches)
+        and any("leak" in t for t in getattr(words, "terms", ()))
+    ):
+        # vmallocinfo rows of one module alone (the poster grepped them out), in a ticket that says it
+        # leaks: the poster singled that module out, so its areas are what the ticket is about
+        module = next(iter(modules_shown))
+        held = sum(int(c.bytes) for c in metrics.callers)
+        top = max(metrics.callers, key=lambda c: int(c.bytes))
+        out.append(
+            Candidate(
+                "vmalloc",
+                held,
+                None,
+                top.caller,
+                f"the ticket says memory leaks, and the vmallocinfo rows it shows are all {module}'s"
+                f" ({_size(held)}, most by {top.caller})",
             )
         )
         return
@@ -406,6 +433,16 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
                 None,
                 None,
                 "the ticket sets a container's usage, as its cgroup counts it, against its processes' RSS",
+            )
+        )
+    elif getattr(words, "ram_withheld", None):
+        out.append(
+            Candidate(
+                "ram-withheld",
+                0,
+                None,
+                None,
+                f"part of the RAM was never handed to the kernel ({words.ram_withheld})",
             )
         )
     elif getattr(words, "lowmem", False):

@@ -491,7 +491,30 @@ def kmemleak_report(text: str) -> str | None:
     return found if found is not None else memleak_as_kmemleak(text)
 
 
+# kmemleak's backtrace pasted without its object's header ("unreferenced object 0x... (size N):")
+_KMEMLEAK_BACKTRACE = re.compile(r"^backtrace(?: \(crc [0-9a-f]+\))?:\s*$")
+
+
 def _kmemleak_objects(text: str) -> str | None:
+    found = _kmemleak_with_headers(text)
+    if found is not None or not re.search(r"\bkmemleak\b", text, re.I):
+        return found
+    # a ticket about kmemleak that quotes only an object's backtrace: one object, of a size not given
+    out: list[str] = []
+    inside = False
+    for raw in text.splitlines():
+        bare = _OOM_PREFIX.sub("", clean(raw)).strip()
+        if _KMEMLEAK_BACKTRACE.match(bare):
+            out += ["unreferenced object 0x0 (size 0):", "  " + bare]
+            inside = True
+        elif inside and _KMEMLEAK_LINE.match(bare):
+            out.append("    " + bare)
+        else:
+            inside = False
+    return "\n".join(out) + "\n" if any(x.startswith("    ") for x in out) else None
+
+
+def _kmemleak_with_headers(text: str) -> str | None:
     out: list[str] = []
     inside = False
     for raw in text.splitlines():

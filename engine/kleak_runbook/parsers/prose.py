@@ -423,6 +423,9 @@ class ProseFacts:
     # pmap rows of a process's mappings ("00005640de29e000   75792   73576   73576 rw---   [ anon ]"): the
     # memory shown is that program's
     pmap: bool = False
+    # what says part of the RAM was never handed to the kernel: a device tree's memory node, mem= on
+    # the command line, "only 3.2 GB of the 4 GB installed" (MemTotal below the RAM fitted, not used)
+    ram_withheld: str | None = None
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -455,6 +458,7 @@ class ProseFacts:
             ("the page cache", self.cache),
             ("memory given back", self.released),
             ("a VM's balloon", self.balloon),
+            ("RAM not handed to the kernel", self.ram_withheld),
         )
         return tuple(
             dict.fromkeys(
@@ -586,7 +590,41 @@ def read_prose(text: str) -> ProseFacts:
         _heap_profile(text),
         any(_PROGRAM_GROWS.search(x) for x in stated),
         len(_PMAP_ROW.findall(text)) >= 3,
+        _ram_withheld(text, stated),
     )
+
+
+# a device tree's memory node with its size ("memory@0 { device_type = "memory"; reg = <0x00 0x00 0x00 0x40000000>;")
+_DT_MEMORY = re.compile(r"\bmemory@[0-9a-f]+\s*\{[^}]{0,120}?\breg\s*=\s*<[^>]+>", re.S)
+_MEM_PARAM = re.compile(r"(?<![\w-])mem=[0-9]+[KMG]\b")
+# "the system only sees 3.2 GB of the 4 GB installed", "only 3 GB is usable", "detects 4GB instead of 8GB"
+_N_GB = r"~?[0-9]+(?:[.,][0-9]+)?\s*[GM]i?B?\b"
+_RAM_SEEN = re.compile(
+    r"\b(?:sees?|detects?|recogni[sz]es?|reports?|shows?)\s+(?:only\s+|just\s+)?"
+    + _N_GB
+    + r"[^.\n]{0,20}?\b(?:instead of\s+(?:the\s+|my\s+)?"
+    + _N_GB
+    + r"|(?:of|out of)\s+(?:the\s+|my\s+)?"
+    + _N_GB
+    + r"\s*(?:of\s+)?(?:RAM\s+|memory\s+)?(?:installed|physical|fitted|on board))"
+    + r"|\b(?:only|just)\s+"
+    + _N_GB
+    + r"\s+(?:of\s+(?:\w+\s+){0,3})?(?:is\s+|are\s+)?(?:usable|visible|detected"
+    r"|recogni[sz]ed|available to (?:the )?(?:OS|system|kernel|Linux))\b",
+    re.I,
+)
+
+
+def _ram_withheld(text: str, stated: list[str]) -> str | None:
+    """The words that show RAM the kernel was never given (so never used, nor lost)."""
+    dt = _DT_MEMORY.search(text)
+    if dt is not None:
+        return "the device tree's memory node: " + " ".join(dt.group(0).split())[:120]
+    param = _MEM_PARAM.search(text)
+    if param is not None and re.search(r"\bcmdline\b|\bkernel (?:command line|parameters?|args)\b|\bGRUB", text, re.I):
+        return f"{param.group(0)} on the kernel command line"
+    seen = next((m for x in stated for m in [_RAM_SEEN.search(x)] if m), None)
+    return " ".join(seen.group(0).split()) if seen is not None else None
 
 
 def _heap_profile(text: str) -> tuple[int, str] | None:
