@@ -167,6 +167,10 @@ def _unwrapped(text: str) -> list[tuple[int, str]]:
     return out
 
 
+def _site(m: re.Match[str], size: int, exact: bool) -> AllocSite:
+    return AllocSite(m["file"], int(m["line"]), m["module"], m["func"], size, int(m["calls"]), exact)
+
+
 def parse_allocinfo(text: str) -> AllocInfo:
     """``/proc/allocinfo`` (any version, any of its rows: a grep keeps the header out)."""
     sites: list[AllocSite] = []
@@ -183,17 +187,9 @@ def parse_allocinfo(text: str) -> AllocInfo:
                 raise ParseError(SPEC, f"not a line of /proc/allocinfo: {line.strip()[:60]!r}", line=lineno)
             continue
         size = float(m["bytes"]) * (_IEC[m["suffix"]] if m["suffix"] else 1)
-        sites.append(
-            AllocSite(
-                m["file"],
-                int(m["line"]),
-                m["module"],
-                m["func"],
-                max(round(size), 0),  # s64: a counter read while it is updated can read below 0
-                int(m["calls"]),
-                exact=not (m["inexact"] or m["suffix"] or "*" in line.split(m["file"])[0]),
-            )
-        )
+        # (s64: a counter read while it is updated can read below 0)
+        exact = not (m["inexact"] or m["suffix"] or "*" in line.split(m["file"])[0])
+        sites.append(_site(m, max(round(size), 0), exact))
     if not sites:
         raise ParseError(SPEC, "no allocation tag rows")
     return AllocInfo(tuple(sites), version)
@@ -206,17 +202,7 @@ def parse_oom_allocations(text: str) -> AllocInfo:
         m = OOM_ROW.match(line)
         if m is None:
             continue
-        sites.append(
-            AllocSite(
-                m["file"],
-                int(m["line"]),
-                m["module"],
-                m["func"],
-                round(float(m["size"]) * _UNITS[m["unit"]]),
-                int(m["calls"]),
-                exact=False,
-            )
-        )
+        sites.append(_site(m, round(float(m["size"]) * _UNITS[m["unit"]]), False))
     if not sites:
         raise ParseError(SPEC, "no 'size calls file:line func:' rows of an OOM report's memory allocations")
     return AllocInfo(tuple(sites), top_only=True)
