@@ -117,3 +117,37 @@ def test_outputs_of_another_machine_are_not_part_of_the_series(tmp_path: Path) -
     assert doc["samples"]["count"] == 2
     assert doc["mem_total_bytes"] == 512720 * 1024
     assert any("000, 001, 002 gives another memory size" in n for n in doc["notes"])
+
+
+def test_meminfo_lines_with_the_posters_marks_are_read(tmp_path: Path) -> None:
+    """tests/cases/gh-lineage-unified-55-tab-k10-sunreclaim: "SUnreclaim:  1290420 kB <--------"."""
+    _, doc = replay(_case("gh-lineage-unified-55-tab-k10-sunreclaim"), tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "slab-unreclaimable")
+    assert doc["summary"].startswith("SUnreclaim is 1.2 GiB (32.6% of MemTotal")
+
+
+def test_a_busybox_top_row_holding_half_the_memory_is_a_programs(tmp_path: Path) -> None:
+    """tests/cases/gh-lede-4476-vmtoolsd-top-52pct: one busybox top row, vmtoolsd at 52% (VSZ)."""
+    text = _case("gh-lede-4476-vmtoolsd-top-52pct")
+    assert read_prose(text).process == "vmtoolsd at 52% of memory (busybox top's %VSZ)"
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
+    assert read_prose(" 2592     1 root     S     254m  12%   0% /bin/vmtoolsd\n").process is None
+
+
+def test_a_drivers_own_rx_allocation_failures_are_the_atomic_reserve(tmp_path: Path) -> None:
+    """tests/cases/gh-rtw88-205-rx-skb-alloc-fail-pi3: "rtw_8821au 1-1.5:1.0: failed to allocate rx_skb 1"."""
+    text = _case("gh-rtw88-205-rx-skb-alloc-fail-pi3")
+    failure = parse_alloc_failure(alloc_failure_report(text) or "")
+    assert (failure.kind, failure.comm, failure.caller) == ("driver", "rtw_8821au", "rx_skb")
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
+    assert doc["summary"].startswith("rtw_8821au could not allocate rx_skb")
+
+
+def test_a_leak_the_thread_calls_a_false_positive(tmp_path: Path) -> None:
+    """tests/cases/gh-zfs-5707-kmemleak-false-positive-filp: "I think this is a false positive"."""
+    _, doc = replay(_case("gh-zfs-5707-kmemleak-false-positive-filp"), tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
+    assert not read_prose("This is not a false positive, it leaks.").false_positive
+    assert not read_prose("kmemleak may report false positives.").false_positive

@@ -38,6 +38,7 @@ class Candidate:
     # against its processes' RSS, in words) | host-view (a VM's memory as its hypervisor counts it, in words)
     # | cma-area (the contiguous memory area reserved at boot had no run long enough for a driver)
     # | ram-withheld (RAM fitted that the kernel was never given: a device tree, mem=, in words)
+    # | false-positive (the ticket concludes the leak it reports was not one)
     kind: str
     bytes: int
     share: float | None  # of MemTotal, when known
@@ -180,6 +181,16 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
     kind, and words that put the memory in huge pages or tmpfs are programs' memory. Cache rows in
     the evidence always decide over words; a name that is a module in vmallocinfo is not a cache."""
     if words is None:
+        return
+    if getattr(words, "false_positive", False) and not (metrics.meminfo or metrics.caches or metrics.callers):
+        # the thread concludes the leak it reports is a false positive (kmemleak's, a tool's): withdrawn
+        out[:] = [c for c in out if c.kind not in ("slab-unreclaimable", "kernel", "page-allocator")]
+        if not out:
+            out.append(
+                Candidate(
+                    "false-positive", 0, None, None, "the ticket concludes the leak reported was a false positive"
+                )
+            )
         return
     gone = getattr(words, "shutdown_cache", None)
     if gone and not any(c.kind == "slab-unreclaimable" and c.name for c in out):
@@ -568,6 +579,17 @@ def _alloc_failure(metrics: Metrics, failure: Any, p: Mapping[str, Any], words: 
             failure.caller,
             f"the contiguous memory area (CMA) had no free run of {int(failure.bytes) / 1024**2:.1f} MiB"
             + (f" for {failure.caller}" if failure.caller else ""),
+        )
+    if getattr(failure, "kind", None) == "driver":
+        # a driver's receive path allocates without waiting for reclaim: under memory pressure (a slow
+        # disk filling the page cache with dirty pages) it fails and retries on the next packet
+        return Candidate(
+            "atomic-reserve",
+            0,
+            None,
+            failure.comm,
+            f"{failure.comm} could not allocate {failure.caller} ({failure.order} time(s), the driver's own message):"
+            " its receive path allocates without waiting for reclaim",
         )
     if getattr(failure, "kind", None) not in ("pages", "vmalloc"):
         return None
@@ -1111,6 +1133,8 @@ def judge(
         said = f"SLUB could not allocate from {failed_cache}"
     elif failure is not None and failure.kind == "cma":
         said = f"a CMA allocation failed for {failure.comm}"
+    elif failure is not None and failure.kind == "driver":
+        said = f"{failure.comm} could not allocate {failure.caller}"
     elif failure is not None and not (failure.kind == "vmalloc" and not int(failure.bytes)):
         said = f"a {'vmalloc' if failure.kind == 'vmalloc' else 'page'} allocation failed for {failure.comm}"
     else:

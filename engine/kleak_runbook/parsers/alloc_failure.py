@@ -48,6 +48,13 @@ _CMA = re.compile(
 )
 # the driver that asked, on the line after: "vc4-drm soc:gpu: failed to allocate buffer with size 8355840"
 _CMA_USER = re.compile(r"^(?P<driver>[\w-]+) \S+: (?:failed to allocate|[Ff]ailed to alloc\w*)\b")
+# a network driver's own message that its receive path got no buffer: "rtw_8821au 1-1.5:1.0: failed to
+# allocate rx_skb 1" (allocations that may not wait for reclaim, retried on the next packet)
+_DRIVER_RX = re.compile(
+    r"^(?P<driver>[\w-]+) [\w:.-]+: (?:failed to alloc(?:ate)?|(?:could not|couldn't|cannot|unable to) alloc(?:ate)?)"
+    r" (?:an? )?(?P<what>rx[_ ]skbs?|skbs?|rx buffers?|rx bufs?|rx pages?)\b",
+    re.I,
+)
 # "page allocation failure: order:4, mode:0x10c0d0"; 2.6-3.x kernels also wrote "failure. order:0"
 _PAGES = re.compile(
     r"^(?P<comm>.+?): page allocation failure[:.] order:(?P<order>[0-9]+)(?:,\s*mode:(?P<mode>0x[0-9a-f]+)(?:\((?P<flags>[^)]*)\))?)?"
@@ -85,7 +92,9 @@ _STAMP = re.compile(r"^\s*(?:<\d+>)?\[\s*([0-9]+\.[0-9]+)\]")  # dmesg's "[   14
 
 @dataclass(frozen=True)
 class AllocFailure:
-    kind: str  # "vmalloc" | "pages" | "cma" (the contiguous memory area; comm and caller: the driver that asked)
+    # "vmalloc" | "pages" | "cma" (the contiguous memory area; comm and caller: the driver that asked)
+    # | "driver" (a network driver's own "failed to allocate rx_skb"; caller: what, order: how many times)
+    kind: str
     comm: str  # the task that asked
     bytes: int  # what it asked for (pages: 4 KiB << order)
     caller: str | None  # the first frame above the allocator, when the trace is there
@@ -133,6 +142,12 @@ def parse_alloc_failure(text: str) -> AllocFailure:
                 atomic=_cannot_wait(mode.group(1), mode.group(2)) if mode else False, zones=_zones(lines[at + 1 :]),
                 suspend=suspend,
             )  # fmt: skip
+        rx = _DRIVER_RX.match(line)
+        if rx is not None:
+            times = sum(1 for x in lines if _DRIVER_RX.match(x))
+            return AllocFailure(
+                "driver", rx["driver"], 0, rx["what"], (), None, suspend=suspend, order=times
+            )  # order: how many times the message came
         cma = _CMA.match(line)
         if cma is not None:
             user = next((u["driver"] for u in map(_CMA_USER.match, lines[at + 1 : at + 3]) if u), None)
@@ -252,6 +267,7 @@ def alloc_failure_report(text: str) -> str | None:
             or _OOM_INVOKED.match(bare)
             or _VMALLOC_ERROR.match(bare)
             or _CMA.match(bare)
+            or _DRIVER_RX.match(bare)
         ):
             start = at if began is None else began
             return "\n".join(x.lstrip("> ") for x in lines[start : at + 400]) + "\n"  # its report's zone lines too

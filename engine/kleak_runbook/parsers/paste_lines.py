@@ -116,6 +116,11 @@ def _arc_row(m: re.Match[str]) -> str:
     return f"{name} 4 {round(float(m['n']) * _SCALE[m['unit']])}"
 
 
+# a meminfo line with the poster's mark or remark after its value: "Slab:  1362624 kB <--------",
+# "GPUReclaim:  24407784 kB     # ~23 GiB reclaimable", "MemTotal: 4046348 kB (4 GB)"
+_ANNOTATED = re.compile(r"^([A-Z][A-Za-z0-9_()]*:\s+[0-9]+(?:\s+kB)?)\s+(?:<[-=]+|[-=]+>|#|//|←|\(|\*+|\[).*$")
+
+
 def clean(line: str) -> str:
     """The line without e-mail quoting, indentation, markdown emphasis wrapped around it, a line
     number glued to a meminfo line, or the "# " a blog puts before output it shows; arc_summary's
@@ -125,6 +130,7 @@ def clean(line: str) -> str:
     if "**" in bare:
         bare = _BOLD_FIGURE.sub(r"\1", bare)
     bare = _LINE_NUMBER.sub("", bare)
+    bare = _ANNOTATED.sub(r"\1", bare)  # "SUnreclaim:  1290420 kB <--------": the poster's mark
     bare = english(bare)  # free run in another language
     numbered = _LIST_NUMBER.match(bare)  # "  3. Mem: 132256952 ...": a web page's numbered code lines
     if numbered and (_FREE.match(bare[numbered.end() :]) or _MEMINFO.match(bare[numbered.end() :])):

@@ -426,6 +426,9 @@ class ProseFacts:
     # what says part of the RAM was never handed to the kernel: a device tree's memory node, mem= on
     # the command line, "only 3.2 GB of the 4 GB installed" (MemTotal below the RAM fitted, not used)
     ram_withheld: str | None = None
+    # a sentence concludes the reported leak was a false positive ("I think this is a false positive"):
+    # kmemleak's report or the leak claimed is withdrawn
+    false_positive: bool = False
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -591,6 +594,11 @@ def read_prose(text: str) -> ProseFacts:
         any(_PROGRAM_GROWS.search(x) for x in stated),
         len(_PMAP_ROW.findall(text)) >= 3,
         _ram_withheld(text, stated),
+        any(
+            m and not _NOT_FALSE_POSITIVE.search(x[: m.start()]) and not re.search(r"\bnot\b|n't\b|\bno\b", m.group(0))
+            for x in stated
+            for m in [_FALSE_POSITIVE.search(x)]
+        ),
     )
 
 
@@ -625,6 +633,10 @@ def _ram_withheld(text: str, stated: list[str]) -> str | None:
         return f"{param.group(0)} on the kernel command line"
     seen = next((m for x in stated for m in [_RAM_SEEN.search(x)] if m), None)
     return " ".join(seen.group(0).split()) if seen is not None else None
+
+
+_FALSE_POSITIVE = re.compile(r"\b(?:is|was|are|were|be|it's|its|a|as)\s+(?:\w+\s+){0,2}?false[- ]positives?\b", re.I)
+_NOT_FALSE_POSITIVE = re.compile(r"\b(?:not|isn't|wasn't|aren't|no|never|rule out|if)\b[^.]{0,20}$", re.I)
 
 
 def _heap_profile(text: str) -> tuple[int, str] | None:
@@ -769,7 +781,20 @@ def _process(text: str, stated: list[str]) -> str | None:
     rss, cmd, tool = max(rows, default=(0, "", ""))
     if rss >= 1024**3:
         return f"{cmd.rsplit('/', 1)[-1]} at {rss / 1024**3:.1f} GiB RSS ({tool})"
+    # busybox top (routers, small boards) gives each process's share of memory: one holding a third
+    # or more of a small box is where its memory is, at any size
+    share, cmd = max(((int(m.group("pct")), m.group("cmd")) for m in _BUSYBOX_TOP_ROW.finditer(text)), default=(0, ""))
+    if share >= 30:
+        return f"{cmd.split()[0].rsplit('/', 1)[-1]} at {share}% of memory (busybox top's %VSZ)"
     return _rss_series(text)
+
+
+# busybox top: "  PID  PPID USER     STAT   VSZ %VSZ %CPU COMMAND", a row "2592     1 root     S     254m  52%   0% /bin/vmtoolsd"
+_BUSYBOX_TOP_ROW = re.compile(
+    r"^\s*[0-9]+\s+[0-9]+\s+\S+\s+[RSDZTIW][<NLs+]*\s+[0-9]+(?:\.[0-9]+)?[mg]?\s+(?P<pct>[0-9]{1,3})%"
+    r"\s+(?:[0-9]+\s+)?[0-9]+%\s+(?P<cmd>\S.*)$",
+    re.M,
+)
 
 
 def _arc(text: str) -> int | None:
