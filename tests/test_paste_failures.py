@@ -151,3 +151,15 @@ def test_a_leak_the_thread_calls_a_false_positive(tmp_path: Path) -> None:
     assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
     assert not read_prose("This is not a false positive, it leaks.").false_positive
     assert not read_prose("kmemleak may report false positives.").false_positive
+
+
+def test_zone_lines_under_words_of_a_page_allocation_failure(tmp_path: Path) -> None:
+    """tests/cases/gh-xcpng-182-dom0-page-alloc-failure-flood: kern.log's repeated zone line of the
+    report ("DMA32 free:433148kB min:3208kB ... high:4812kB"), its first line not in the text."""
+    text = _case("gh-xcpng-182-dom0-page-alloc-failure-flood")
+    failure = parse_alloc_failure(alloc_failure_report(text) or "")
+    assert (failure.kind, failure.order) == ("pages", None)
+    assert [(z.name, z.free) for z in failure.zones] == [("DMA32", 433148 * 1024)]
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
+    assert "while DMA32 held 422 MiB free against a high watermark of 4 MiB" in doc["summary"]

@@ -671,9 +671,23 @@ def _page_failure(metrics: Metrics, failure: Any, free_seen: bool = False) -> Ca
 
     Either names where the memory is not; anything abnormal the figures show decides before it."""
     order = getattr(failure, "order", None)
-    if order is None:
-        return None
     zones = [z for z in getattr(failure, "zones", ()) if z.name != "DMA"]
+    if order is None:
+        # the report's zone lines alone, under words that call it a page allocation failure: with a
+        # zone far above its high watermark, memory was there; the request wanted it contiguous, or
+        # could not wait for it (an atomic burst), not memory that was gone
+        roomy = [z for z in zones if z.free > 4 * max(z.high, 1)]
+        if not roomy:
+            return None
+        z = max(roomy, key=lambda z: z.free)
+        return Candidate(
+            "fragmentation",
+            0,
+            None,
+            None,
+            f"a page allocation failed (the ticket's words; its order is not in the evidence) while {z.name} held"
+            f" {z.free // 1024**2} MiB free against a high watermark of {z.high // 1024**2} MiB",
+        )
     atomic = bool(getattr(failure, "atomic", False))
     what = (
         ("the OOM killer ran when " if getattr(failure, "oom", False) else "")

@@ -66,7 +66,7 @@ _OOM_INVOKED = re.compile(
 )
 # a zone's line of the report that follows: "Node 0 Normal free:1711868kB min:18248kB low:22808kB high:27372kB ..."
 _ZONE = re.compile(
-    r"^Node (?P<node>[0-9]+) (?P<zone>\w+) free:(?P<free>[0-9]+)kB min:(?P<min>[0-9]+)kB low:[0-9]+kB high:(?P<high>[0-9]+)kB"
+    r"^(?:Node (?P<node>[0-9]+) )?(?P<zone>\w+) free:(?P<free>[0-9]+)kB min:(?P<min>[0-9]+)kB low:[0-9]+kB high:(?P<high>[0-9]+)kB"
 )
 _ZONE_SIZE = re.compile(r"\b(?:managed|present):([0-9]+)kB")
 _ZONE_SLAB = re.compile(r"\bslab_unreclaimable:([0-9]+)kB")
@@ -194,6 +194,11 @@ def parse_alloc_failure(text: str) -> AllocFailure:
             zones=_zones(lines[at + 1 :]),
             suspend=suspend,
         )
+    zones = _zones(lines)
+    if zones and _FAILURE_WORDS.search(text):
+        # the report's zone lines under words that call it a page allocation failure, its own first
+        # line not in the text: a page allocation of an order not given
+        return AllocFailure("pages", "?", 0, None, (), None, order=None, zones=zones, suspend=suspend)
     raise ParseError(SPEC, "no 'vmalloc: allocation failure', 'page allocation failure' or 'cma_alloc' failure line")
 
 
@@ -250,6 +255,9 @@ def _zones(lines: list[str]) -> tuple[Zone, ...]:
     return tuple(zones.values())
 
 
+_FAILURE_WORDS = re.compile(r"\bpage allocation failures?\b", re.I)
+
+
 def alloc_failure_report(text: str) -> str | None:
     """The warning and its trace as the text holds them, for ``parse_alloc_failure``, from the line
     that began a suspend still under way when it came (if one did); None without one."""
@@ -271,4 +279,8 @@ def alloc_failure_report(text: str) -> str | None:
         ):
             start = at if began is None else began
             return "\n".join(x.lstrip("> ") for x in lines[start : at + 400]) + "\n"  # its report's zone lines too
+    if _FAILURE_WORDS.search(text):  # the words, and zone lines of its report without its first line
+        zoned = [x.lstrip("> ") for x in lines if _ZONE.match(_PREFIX.sub("", x.lstrip("> ")).strip())]
+        if zoned:
+            return "page allocation failure (in the ticket's words)\n" + "\n".join(zoned) + "\n"
     return None
