@@ -163,3 +163,46 @@ def test_zone_lines_under_words_of_a_page_allocation_failure(tmp_path: Path) -> 
     _, doc = replay(text, tmp_path)
     assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
     assert "while DMA32 held 422 MiB free against a high watermark of 4 MiB" in doc["summary"]
+
+
+def test_a_report_the_thread_calls_a_false_alarm_or_misjudged(tmp_path: Path) -> None:
+    """tests/cases/gh-linaro-swg-linux-99-optee-kmemleak-false-alarm (kmemleak's object pasted, "the
+    kmemleak false alarm") and gh-bcc-2997-memleak-xhci-misjudged (bcc memleak "misjudged")."""
+    for name in ("gh-linaro-swg-linux-99-optee-kmemleak-false-alarm", "gh-bcc-2997-memleak-xhci-misjudged"):
+        (tmp_path / name).mkdir()
+        _, doc = replay(_case(name), tmp_path / name)
+        assert (doc["verdict"], doc["kind"]) == ("no-leak", "none"), name
+        assert doc["summary"].startswith("the ticket concludes the leak reported was a false positive")
+
+
+def test_vmmem_said_to_use_a_size_is_the_vms_memory() -> None:
+    """tests/cases/gh-wsl-6252-vmmem-400mb-idle: "Vmmem process uses nearly 400MB" under WSL 2."""
+    assert read_prose(_case("gh-wsl-6252-vmmem-400mb-idle")).host_view == "Vmmem using ~400MB without running nothing"
+
+
+def test_a_process_figure_said_to_grow_and_its_maps_are_a_programs_memory(tmp_path: Path) -> None:
+    """tests/cases/gh-camera-ros-5-dmabuf-munmap ("the VIRT value in top was increasing monotonically for
+    `camera_node`": a process, not a slab cache) and gh-gstreamer-imx-67-vpu-hw-buffers (a process's
+    /proc/PID/maps counted)."""
+    camera = read_prose(_case("gh-camera-ros-5-dmabuf-munmap"))
+    assert camera.program_grows and "camera_node" not in camera.caches
+    assert read_prose(_case("gh-gstreamer-imx-67-vpu-hw-buffers")).pmap
+    for name in ("gh-camera-ros-5-dmabuf-munmap", "gh-gstreamer-imx-67-vpu-hw-buffers"):
+        (tmp_path / name).mkdir()
+        _, doc = replay(_case(name), tmp_path / name)
+        assert (doc["verdict"], doc["kind"]) == ("no-leak", "none"), name
+    assert not read_prose("cat /proc/sys/vm/max_map_count").pmap
+
+
+def test_one_programs_top_rows_or_words_of_its_growth(tmp_path: Path) -> None:
+    """tests/cases/gh-gstreamer-rockchip-50-mpph264enc-rss (gst-launch's RES in two top rows, 28 MB
+    then 100 MB) and gh-jetpack-dec-enc-4-jetson-decoder-app-leak (in Chinese: the process's GPU MEM
+    "从200m增长到2g")."""
+    for name in ("gh-gstreamer-rockchip-50-mpph264enc-rss", "gh-jetpack-dec-enc-4-jetson-decoder-app-leak"):
+        assert read_prose(_case(name)).program_grows, name
+        (tmp_path / name).mkdir()
+        _, doc = replay(_case(name), tmp_path / name)
+        assert (doc["verdict"], doc["kind"]) == ("no-leak", "none"), name
+    # one row of it alone says nothing of growth (synthetic edge case)
+    row = "  928 root      20   0   70788  28552  25744 S  50.8  1.4   1:03.55 gst-launch-1.0\n"
+    assert not read_prose(row).program_grows

@@ -1111,7 +1111,7 @@ def judge(
             else c
             for c in out
         ]
-    leaked = _kmemleak(metrics, kmemleak)
+    leaked = None if getattr(words, "false_positive", False) else _kmemleak(metrics, kmemleak)
     if leaked is not None and leaked.kind == "slab-unreclaimable" and getattr(words, "outside_slab", False):
         leaked = None  # the reporter says slab does not hold the memory: kmemleak's objects are a symptom
     if leaked is not None and not any(c.kind == leaked.kind for c in out):

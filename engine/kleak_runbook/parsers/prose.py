@@ -239,7 +239,8 @@ _HOST_SIDE = re.compile(
     r"|virt-manager|(?P<windows>Windows))\b"
 )
 _HOST_FIGURE = re.compile(
-    r"\b(?:memory|RAM)\b[^.\n]{0,60}?\b(?:report\w*|show\w*|display\w*|use|usage|used|rises|rose|grows|grew|increase\w*|climb\w*)\b"
+    r"\b(?:uses?|using|takes?|taking|consum\w*|occup\w*|holds?)\b[^.\n]{0,20}?[0-9]+(?:[.,][0-9]+)?\s*[KMGT]i?B\b"
+    r"|\b(?:memory|RAM)\b[^.\n]{0,60}?\b(?:report\w*|show\w*|display\w*|use|usage|used|rises|rose|grows|grew|increase\w*|climb\w*)\b"
     r"|\b(?:report\w*|show\w*|display\w*|takes?|taking|took|consum\w*|eats?|eating|hog\w*|occup\w*)\b[^.\n]{0,30}?"
     r"\b(?:memory|RAM)\b",
     re.I,
@@ -591,8 +592,8 @@ def read_prose(text: str) -> ProseFacts:
         any(_MEMORY_GROWS.search(x) for x in stated),
         next((m.group(1) or m.group(2) for m in _SHUTDOWN.finditer(text)), None),
         _heap_profile(text),
-        any(_PROGRAM_GROWS.search(x) for x in stated),
-        len(_PMAP_ROW.findall(text)) >= 3,
+        any(_PROGRAM_GROWS.search(x) for x in stated) or bool(_PROGRAM_GROWS_ZH.search(text)) or _top_rows_grow(text),
+        len(_PMAP_ROW.findall(text)) >= 3 or bool(_PROC_MAPS.search(text)),
         _ram_withheld(text, stated),
         any(
             m and not _NOT_FALSE_POSITIVE.search(x[: m.start()]) and not re.search(r"\bnot\b|n't\b|\bno\b", m.group(0))
@@ -635,7 +636,11 @@ def _ram_withheld(text: str, stated: list[str]) -> str | None:
     return " ".join(seen.group(0).split()) if seen is not None else None
 
 
-_FALSE_POSITIVE = re.compile(r"\b(?:is|was|are|were|be|it's|its|a|as)\s+(?:\w+\s+){0,2}?false[- ]positives?\b", re.I)
+_FALSE_POSITIVE = re.compile(
+    r"\b(?:is|was|are|were|be|it's|its|a|as|the)\s+(?:\w+\s+){0,2}?false[- ](?:positives?|alarms?)\b"
+    r"|\bmisjudg\w*\b",
+    re.I,
+)
 _NOT_FALSE_POSITIVE = re.compile(r"\b(?:not|isn't|wasn't|aren't|no|never|rule out|if)\b[^.]{0,20}$", re.I)
 
 
@@ -687,9 +692,27 @@ _SHUTDOWN = re.compile(
 )
 _PROGRAM_GROWS = re.compile(
     r"\b(?:memory|RAM)(?: memory)? (?:consumption|usage|use|footprint) of (?:the|this|our|my|its) (?:application|process"
-    r"|program|daemon|service|app)\b[^.\n]{0,40}?\b(?:increas\w*|grows?|grew|rises|rose|climbs?|keeps? growing)\b",
+    r"|program|daemon|service|app)\b[^.\n]{0,40}?\b(?:increas\w*|grows?|grew|rises|rose|climbs?|keeps? growing)\b"
+    # top's or ps's own figure of one process said to grow: "the VIRT value in top was increasing"
+    r"|\b(?:VIRT|RES|RSS|VSZ)\b(?: value| column| size)?(?: in (?:top|htop|ps))?\s+(?:\w+\s+){0,2}?"
+    r"(?:increas\w*|grow\w*|grew|rising|rises|rose|climb\w*)\b",
     re.I,
 )
+# the same in Chinese: "进程的GPU MEM部分从200m增长到2g" (the process's memory grew from ... to ...)
+_PROGRAM_GROWS_ZH = re.compile(r"进程[^。\n]{0,20}?(?:内存|MEM|mem)[^。\n]{0,30}?(?:增长|增加|上涨|变大)")
+
+
+def _top_rows_grow(text: str) -> bool:
+    """top's rows of one command pasted again later with its resident memory doubled or more: that
+    program's own memory grows."""
+    seen: dict[str, list[float]] = {}
+    for m in _TOP_ROW.finditer(text):
+        seen.setdefault(m.group("cmd"), []).append(float(m.group("res")) * _TOP_UNITS[m.group("unit")])
+    return any(len(v) >= 2 and v[-1] >= 2 * max(v[0], 1) for v in seen.values())
+
+
+# a process's mappings read from /proc: "cat /proc/APPLICATION_PID_HERE/maps | grep mxc_vpu | wc -l"
+_PROC_MAPS = re.compile(r"/proc/(?!sys/)[^/\s]+/s?maps\b")
 _PMAP_ROW = re.compile(r"^\s*(?:[0-9]+\s+)?[0-9a-f]{8,16}\s+[0-9]+(?:\s+[0-9-]+){0,2}\s+[r-][w-][x-][sp-]-?\s+\S", re.M)
 _PPROF = re.compile(r"Showing nodes accounting for [0-9.]+\s*[kKMGT]?B, [0-9.]+% of " + _SIZE + r" total")
 
@@ -878,7 +901,8 @@ def _growing(sentences: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
             continue  # a cache named with a size of a GiB or more is what the ticket is about, grown or not
         for m in _GENERIC_CACHE.finditer(sentence):
             caches.setdefault(m.group(1), None)
-        for m in _QUOTED_CACHE.finditer(sentence):
+        # (a sentence about a process's memory names the process in backticks: "VIRT ... for `camera_node`")
+        for m in _QUOTED_CACHE.finditer("" if _PROGRAM_GROWS.search(sentence) else sentence):
             name = m.group(1) or m.group(2)
             if name not in _NOT_CACHES:
                 caches.setdefault("dentry" if name == "dentries" else name, None)
