@@ -206,3 +206,29 @@ def test_one_programs_top_rows_or_words_of_its_growth(tmp_path: Path) -> None:
     # one row of it alone says nothing of growth (synthetic edge case)
     row = "  928 root      20   0   70788  28552  25744 S  50.8  1.4   1:03.55 gst-launch-1.0\n"
     assert not read_prose(row).program_grows
+
+
+def test_an_oom_reports_zone_lines_alone_are_its_counters(tmp_path: Path) -> None:
+    """tests/cases/gh-es-23842-oom-slab-unreclaimable-mlocked (zone lines: ~5 GB slab_unreclaimable of
+    ~14 GB managed) and gh-restic-1830-check-oom-anon (zone lines: ~7.9 GB active_anon)."""
+    (tmp_path / "a").mkdir()
+    _, doc = replay(_case("gh-es-23842-oom-slab-unreclaimable-mlocked"), tmp_path / "a")
+    assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "slab-unreclaimable")
+    assert doc["mem_total_bytes"] == (3965580 + 10352916) * 1024
+    (tmp_path / "b").mkdir()
+    _, doc = replay(_case("gh-restic-1830-check-oom-anon"), tmp_path / "b")
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
+    assert doc["summary"].startswith("programs (anonymous memory) hold 7.5 GiB")
+
+
+def test_systemd_oomd_candidates_and_memory_mostly_in_the_cache(tmp_path: Path) -> None:
+    """tests/cases/gh-systemd-32687-oomd-nix-daemon ("Current Memory Usage: 43.3G" under nix-daemon's
+    Path) and gh-es-27157-used-percent-buffcache ("most of memory is allocated to buffer/cache")."""
+    assert read_prose(_case("gh-systemd-32687-oomd-nix-daemon")).process == (
+        "nix-daemon.service at 43.3 GiB (systemd-oomd's current memory usage)"
+    )
+    assert read_prose(_case("gh-es-27157-used-percent-buffcache")).cache
+    for name in ("gh-systemd-32687-oomd-nix-daemon", "gh-es-27157-used-percent-buffcache"):
+        (tmp_path / name).mkdir()
+        _, doc = replay(_case(name), tmp_path / name)
+        assert (doc["verdict"], doc["kind"]) == ("no-leak", "none"), name

@@ -523,7 +523,12 @@ def _zfs_host(out: list[Candidate], metrics: Metrics, words: Any) -> list[Candid
         return out
     if any(getattr(words, k, None) for k in ("kinds", "caches", "kernel_leak", "steady", "kept")):
         return out
-    held = [c for c in out if c.kind in ("slab-unreclaimable", "vmalloc") and (c.name is None or is_zfs_cache(c.name))]
+    # (memory in no field too: the ARC's data pages come from the page allocator since 0.7's ABD)
+    held = [
+        c
+        for c in out
+        if c.kind in ("slab-unreclaimable", "vmalloc", "page-allocator") and (c.name is None or is_zfs_cache(c.name))
+    ]
     if not held or out[0] not in held:
         return out
     su = metrics.kmem.get("slab_unreclaimable")

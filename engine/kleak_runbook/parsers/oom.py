@@ -47,6 +47,10 @@ _FIELDS = {
 }
 
 
+# a zone's line: "Node 0 DMA32 free:58888kB min:18560kB ..." (older kernels: "DMA32 free:...")
+_ZONE_NAME = re.compile(r"^(?:Node [0-9]+ )?(?:DMA|DMA32|Normal|HighMem|Movable|Device) (?=free:)")
+
+
 def _lines(text: str) -> list[str]:
     return [_PREFIX.sub("", line).strip() for line in text.splitlines()]
 
@@ -69,6 +73,9 @@ def parse_oom_meminfo(text: str) -> MemInfo:
     """
     fields: dict[str, int] = {}
     nodes: dict[str, int] = {}  # the same counters in kB from "Node N ..." lines, summed over nodes
+    zones: dict[str, int] = {}  # and from each zone's line, summed over the zones (each zone once)
+    seen_zones: set[str] = set()
+    managed = 0
     ram = reserved = None
     stacks = 0
     in_info = False
@@ -90,6 +97,14 @@ def parse_oom_meminfo(text: str) -> MemInfo:
             continue
         if any(name == "kernel_stack" and unit for name, _, unit in pairs):  # a zone line, in kB
             stacks += sum(int(v) for name, v, unit in pairs if name == "kernel_stack" and unit)
+            zone = _ZONE_NAME.match(line)
+            if zone is not None and zone.group(0) not in seen_zones:
+                seen_zones.add(zone.group(0))
+                for name, value, unit in pairs:
+                    if name in _FIELDS and unit:
+                        zones[_FIELDS[name]] = zones.get(_FIELDS[name], 0) + int(value) * 1024
+                sizes = {name: int(v) for name, v, unit in pairs if name in ("managed", "present") and unit}
+                managed += sizes.get("managed", sizes.get("present", 0))
             continue
         if line.startswith("Node "):
             for name, value, unit in pairs:
@@ -103,10 +118,17 @@ def parse_oom_meminfo(text: str) -> MemInfo:
                 fields[_FIELDS[name]] = int(value) * PAGE
     for name, value in nodes.items():  # a report cut before its first Mem-Info lines still has them per node
         fields.setdefault(name, value)
+    whole = ram is None or managed * 1024 >= 0.9 * (ram - (reserved or 0)) * PAGE
+    if not fields and whole:  # ... or per zone, when only the zone lines were pasted, all of them
+        fields.update(zones)
     if not fields:
         raise ParseError(SPEC, "no Mem-Info page counters (active_anon:... free:...) found")
     if ram is not None:
         fields["MemTotal"] = (ram - (reserved or 0)) * PAGE
+    elif managed and fields == zones and {"SUnreclaim", "Active(anon)"} <= zones.keys():
+        # the zone lines alone, of kernels that still counted slab per zone (before 4.14, whose lines
+        # hold every kind they count): the memory they manage
+        fields["MemTotal"] = managed * 1024
     if stacks:
         fields["KernelStack"] = stacks * 1024
     if "SReclaimable" in fields and "SUnreclaim" in fields:

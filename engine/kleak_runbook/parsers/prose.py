@@ -76,7 +76,7 @@ _NOT_CACHES = frozenset(
 # what a reporter says a leaking cache does
 _GROWS = re.compile(
     r"\b(?:leak\w*|grow\w*|grew|increas\w*|rise|rising|rises|rose|raised|climb\w*|creep\w*|keeps? going up|fill\w* up"
-    r"|consum\w*|dominat\w*|occup\w*|problem is (?:in|with)|caused by|introduced by|bisect\w*|allocat\w* all|(?:takes?|took|taking|eats?|ate|eating|fills?|filled|filling|uses?|used|using) (?:up )?all|eat\w*|hog\w*|balloon\w*|explod\w*|most of (?:it|that|this|them|which|the (?:memory|slab|RAM))|(?:keeps?|kept|is|was|were|are) going up|goes up|went up)\b",
+    r"|consum\w*|dominat\w*|occup\w*|problem is (?:in|with)|caused by|introduced by|bisect\w*|allocat\w* all|(?:takes?|took|taking|eats?|ate|eating|fills?|filled|filling|uses?|used|using) (?:up )?all|eat\w*|hog\w*|balloon\w*|explod\w*|most of (?:it|that|this|them|which|(?:the )?(?:memory|slab|RAM))|(?:keeps?|kept|is|was|were|are) going up|goes up|went up)\b",
     re.I,
 )
 # what a reporter says of memory the kernel should give back and does not: "ext4_inode_cache would
@@ -801,9 +801,14 @@ def _process(text: str, stated: list[str]) -> str | None:
         for m in _TOP_ROW.finditer(text)
     ]
     rows += [(int(m.group("rss")) * 4096, m.group("cmd"), "OOM task table") for m in _OOM_TASK_ROW.finditer(text)]
+    rows += [
+        (round(float(m.group("n")) * _SCALE_IEC[m.group("u")]), m.group("name"), "systemd-oomd's current memory usage")
+        for m in _OOMD_CANDIDATE.finditer(text)
+    ]
     rss, cmd, tool = max(rows, default=(0, "", ""))
     if rss >= 1024**3:
-        return f"{cmd.rsplit('/', 1)[-1]} at {rss / 1024**3:.1f} GiB RSS ({tool})"
+        what = "" if "usage" in tool else " RSS"  # (a cgroup's usage counts its page cache too)
+        return f"{cmd.rsplit('/', 1)[-1]} at {rss / 1024**3:.1f} GiB{what} ({tool})"
     # busybox top (routers, small boards) gives each process's share of memory: one holding a third
     # or more of a small box is where its memory is, at any size
     share, cmd = max(((int(m.group("pct")), m.group("cmd")) for m in _BUSYBOX_TOP_ROW.finditer(text)), default=(0, ""))
@@ -812,6 +817,11 @@ def _process(text: str, stated: list[str]) -> str | None:
     return _rss_series(text)
 
 
+# systemd-oomd's candidates: "Path: /system.slice/nix-daemon.service" and, a few lines on, "Current Memory Usage: 43.3G"
+_OOMD_CANDIDATE = re.compile(
+    r"\bPath: (?P<name>/\S+)(?:[^\n]*\n){1,5}?[^\n]*\bCurrent Memory Usage: (?P<n>[0-9]+(?:\.[0-9]+)?)(?P<u>[KMGT])\b"
+)
+_SCALE_IEC = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 # busybox top: "  PID  PPID USER     STAT   VSZ %VSZ %CPU COMMAND", a row "2592     1 root     S     254m  52%   0% /bin/vmtoolsd"
 _BUSYBOX_TOP_ROW = re.compile(
     r"^\s*[0-9]+\s+[0-9]+\s+\S+\s+[RSDZTIW][<NLs+]*\s+[0-9]+(?:\.[0-9]+)?[mg]?\s+(?P<pct>[0-9]{1,3})%"
