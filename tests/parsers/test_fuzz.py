@@ -340,6 +340,8 @@ HOSTILE = [
     ("slabtop", "OBJS ACTIVE USE OBJ SIZE SLABS OBJ/SLAB CACHE SIZE NAME\n1 1 100% nanK 1 1 infK x\n"),
     ("slabtop", "OBJS ACTIVE USE OBJ SIZE SLABS OBJ/SLAB CACHE SIZE NAME\n1 1 100% 1e999K 1 1 4K x\n"),
     ("timestamp", "\u0662\u0660\u0662\u0666-11-24T16:53:05Z"),
+    ("pasted", "Slab is " + "9" * 400 + " GB on a 4 GB box\n"),  # a size beyond any float
+    ("allocinfo", "9" * 400 + " 1 mm/a.c:1 func:f\n"),
     ("manifest", "[" * 50_000),
     ("manifest", '{"samples": [{"index": ' + "9" * 5000 + "}]}"),
 ]

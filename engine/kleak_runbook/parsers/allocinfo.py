@@ -33,6 +33,7 @@ between samples is where a leak is allocated.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -167,6 +168,14 @@ def _unwrapped(text: str) -> list[tuple[int, str]]:
     return out
 
 
+def _size(number: str, scale: int, lineno: int) -> int:
+    """A row's size in bytes (whole numbers exactly, however long), or a ParseError naming the line."""
+    value = int(number) * scale if "." not in number else float(number) * scale
+    if abs(value) >= 2**63 or not math.isfinite(value):  # the kernel's counters are s64
+        raise ParseError(SPEC, f"a size beyond any memory: {number[:20]}...", line=lineno)
+    return round(value)
+
+
 def _site(m: re.Match[str], size: int, exact: bool) -> AllocSite:
     return AllocSite(m["file"], int(m["line"]), m["module"], m["func"], size, int(m["calls"]), exact)
 
@@ -186,10 +195,10 @@ def parse_allocinfo(text: str) -> AllocInfo:
             elif not HEADER.match(line.strip()):
                 raise ParseError(SPEC, f"not a line of /proc/allocinfo: {line.strip()[:60]!r}", line=lineno)
             continue
-        size = float(m["bytes"]) * (_IEC[m["suffix"]] if m["suffix"] else 1)
+        size = _size(m["bytes"], _IEC[m["suffix"]] if m["suffix"] else 1, lineno)
         # (s64: a counter read while it is updated can read below 0)
         exact = not (m["inexact"] or m["suffix"] or "*" in line.split(m["file"])[0])
-        sites.append(_site(m, max(round(size), 0), exact))
+        sites.append(_site(m, max(size, 0), exact))
     if not sites:
         raise ParseError(SPEC, "no allocation tag rows")
     return AllocInfo(tuple(sites), version)
@@ -198,11 +207,11 @@ def parse_allocinfo(text: str) -> AllocInfo:
 def parse_oom_allocations(text: str) -> AllocInfo:
     """The "Memory allocations:" list an OOM report (show_mem) prints: its biggest tags, rounded."""
     sites: list[AllocSite] = []
-    for _, line in _unwrapped(text):
+    for lineno, line in _unwrapped(text):
         m = OOM_ROW.match(line)
         if m is None:
             continue
-        sites.append(_site(m, round(float(m["size"]) * _UNITS[m["unit"]]), False))
+        sites.append(_site(m, _size(m["size"], _UNITS[m["unit"]], lineno), False))
     if not sites:
         raise ParseError(SPEC, "no 'size calls file:line func:' rows of an OOM report's memory allocations")
     return AllocInfo(tuple(sites), top_only=True)

@@ -19,6 +19,7 @@ SUnreclaim: 2411724 kB
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -492,7 +493,8 @@ def _bytes(number: str, unit: str) -> int:
     if digits.count(".") > 1:  # "8.977.12": groups of thousands, then the decimal part
         whole, _, part = digits.rpartition(".")
         digits = f"{whole.replace('.', '')}.{part}"
-    return round(float(digits) * scale)
+    value = float(digits) * scale
+    return round(value) if math.isfinite(value) else 0  # a run of digits beyond any memory: no size
 
 
 def read_prose(text: str) -> ProseFacts:
