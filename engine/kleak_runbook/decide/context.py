@@ -76,7 +76,7 @@ def build(
         ctx["vmalloc"] = _vmalloc_view(metrics)
     if metrics.sites:
         # memory allocation profiling: each place in the kernel's code and what it holds, biggest first
-        kernel_sites = [t for t in metrics.sites if t.kind not in ("user", "container")]
+        kernel_sites = [t for t in metrics.sites if t.own]
         ctx["allocinfo"] = SimpleNamespace(
             sites=list(metrics.sites),
             kernel=kernel_sites,

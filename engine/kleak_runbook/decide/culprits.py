@@ -94,7 +94,7 @@ def from_sites(kind: str, metrics: Metrics) -> list[Culprit]:
     """Memory allocation profiling's tags behind a verdict: across outputs, the kernel's own tags
     that grew (by rate, or by how much between outputs without times), whatever their kind (a tag's
     function only hints at its allocator); in one output, the biggest of the verdict's kind."""
-    own = [t for t in metrics.sites if t.kind not in ("user", "container", "slab-reclaimable")]
+    own = [t for t in metrics.sites if t.own and t.kind != "slab-reclaimable"]
     if any(len(t.bytes.values) > 1 for t in own):
         grown = [t for t in own if t.bytes.delta > 0]
         grown.sort(key=lambda t: (-t.growth_bytes_per_s, -t.bytes.delta))
@@ -107,7 +107,7 @@ def biggest_shown(metrics: Metrics) -> tuple[Culprit, ...]:
     """The biggest caches and vmalloc callers of the evidence, whatever their kind: what a report
     names as the largest when no MemTotal breakdown says where memory is."""
     found = [_cache(c) for c in metrics.caches.values()] + [_caller(c) for c in metrics.callers]
-    found += [_site(t) for t in metrics.sites if t.kind not in ("user", "container")]
+    found += [_site(t) for t in metrics.sites if t.own]
     return tuple(sorted(found, key=lambda c: -c.bytes)[:TOP])
 
 

@@ -54,7 +54,7 @@ def _guards(walk: HostWalk, verdict: str, kind: str, metrics: Metrics | None) ->
             + "; ".join(walk.unevaluated[:3])
             + "): no-leak cannot be claimed"
         )
-    profiled = sum(int(t.bytes) for t in m.sites if t.kind not in ("user", "container")) if m is not None else 0
+    profiled = sum(int(t.bytes) for t in m.sites if t.own) if m is not None else 0
     if verdict == "no-leak" and m is not None and not m.mem_total and profiled >= GiB:
         # GiBs the kernel's own code holds, as allocation profiling counts them, and no memory size to
         # set them against: nothing says they are the usual share

@@ -90,6 +90,10 @@ class SiteStat:
         return str(self.site.kind)
 
     @property
+    def own(self) -> bool:
+        return bool(self.site.own)
+
+    @property
     def growth_bytes_per_s(self) -> float:
         return self.bytes.growth_bytes_per_s
 

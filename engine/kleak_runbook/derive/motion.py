@@ -104,7 +104,7 @@ def _parts(metrics: Metrics) -> tuple[list[Motion], list[Motion], list[Motion]]:
     for t in metrics.sites:
         # a place in the kernel's code whose allocations only grew (allocinfo): the kernel's own
         # memory, not programs' pages or the page cache, nor the slab pages under other tags' objects
-        if t.kind in ("user", "container", "slab-reclaimable"):
+        if not t.own or t.kind == "slab-reclaimable":
             continue
         m = _motion(f"allocation site {t.name} ({t.site.where})", t.kind, t.name, t.bytes)
         if m is not None:

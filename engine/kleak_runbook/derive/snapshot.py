@@ -470,7 +470,7 @@ def _profiled(out: list[Candidate], metrics: Metrics, rows_only: bool, over: Any
     pages other tags' objects sit in. A cache standing out of slab rows alone is not where the memory
     went when the tags hold several times more elsewhere; a component of no known holder is named
     by its biggest tag; and tags of one kind far above their share are a candidate of their own."""
-    own = [t for t in metrics.sites if t.kind not in ("user", "container")]
+    own = [t for t in metrics.sites if t.own]
     if not own:
         return out
     held = sum(int(t.bytes) for t in own)
@@ -593,7 +593,7 @@ def _alloc_failure(metrics: Metrics, failure: Any, p: Mapping[str, Any], words: 
             0,
             None,
             failure.comm,
-            f"{failure.comm} could not allocate {failure.caller} ({failure.order} time(s), the driver's own message):"
+            f"{failure.comm} could not allocate {failure.caller} ({failure.times} time(s), the driver's own message):"
             " its receive path allocates without waiting for reclaim",
         )
     if getattr(failure, "kind", None) not in ("pages", "vmalloc"):

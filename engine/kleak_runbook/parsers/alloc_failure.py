@@ -93,7 +93,7 @@ _STAMP = re.compile(r"^\s*(?:<\d+>)?\[\s*([0-9]+\.[0-9]+)\]")  # dmesg's "[   14
 @dataclass(frozen=True)
 class AllocFailure:
     # "vmalloc" | "pages" | "cma" (the contiguous memory area; comm and caller: the driver that asked)
-    # | "driver" (a network driver's own "failed to allocate rx_skb"; caller: what, order: how many times)
+    # | "driver" (a network driver's own "failed to allocate rx_skb"; caller: what it could not allocate)
     kind: str
     comm: str  # the task that asked
     bytes: int  # what it asked for (pages: 4 KiB << order)
@@ -109,6 +109,7 @@ class AllocFailure:
     oom: bool = False
     # it came while the system suspended or hibernated (tasks frozen, the OOM killer off)
     suspend: bool = False
+    times: int = 1  # how many times the text holds the failure (a driver repeats its own message)
 
 
 @dataclass(frozen=True)
@@ -145,9 +146,7 @@ def parse_alloc_failure(text: str) -> AllocFailure:
         rx = _DRIVER_RX.match(line)
         if rx is not None:
             times = sum(1 for x in lines if _DRIVER_RX.match(x))
-            return AllocFailure(
-                "driver", rx["driver"], 0, rx["what"], (), None, suspend=suspend, order=times
-            )  # order: how many times the message came
+            return AllocFailure("driver", rx["driver"], 0, rx["what"], (), None, suspend=suspend, times=times)
         cma = _CMA.match(line)
         if cma is not None:
             user = next((u["driver"] for u in map(_CMA_USER.match, lines[at + 1 : at + 3]) if u), None)

@@ -136,6 +136,12 @@ class AllocSite:
             return "page-allocator"
         return "slab-unreclaimable"
 
+    @property
+    def own(self) -> bool:
+        """The kernel's own memory: not programs' pages or the page cache, nor pages other tags' objects
+        sit in (counted again at those tags)."""
+        return self.kind not in ("user", "container")
+
 
 @dataclass(frozen=True)
 class AllocInfo:

@@ -229,7 +229,7 @@ def key_of(kind: str, line: str) -> str | None:
     if kind == "allocinfo":
         bare = _OOM_PREFIX.sub("", line)
         m = _ALLOC_ROW.match(bare) or _ALLOC_OOM_ROW.match(bare) or _ALLOC_PART.match(bare)
-        if m is not None and "file" in m.groupdict():
+        if m is not None:
             return f"{m['file']}:{m['line']}"  # a tag listed again starts the next output
         return "header" if bare.strip().startswith("allocinfo - version") else None
     if kind == "spl_slab":

@@ -496,40 +496,36 @@ _KMEMLEAK_BACKTRACE = re.compile(r"^backtrace(?: \(crc [0-9a-f]+\))?:\s*$")
 
 
 def _kmemleak_objects(text: str) -> str | None:
-    found = _kmemleak_with_headers(text)
+    found = _kmemleak_scan(text, headerless=False)
     if found is not None or not re.search(r"\bkmemleak\b", text, re.I):
         return found
     # a ticket about kmemleak that quotes only an object's backtrace: one object, of a size not given
+    return _kmemleak_scan(text, headerless=True)
+
+
+def _kmemleak_scan(text: str, headerless: bool) -> str | None:
+    """The objects, each from its "unreferenced object" header, or (``headerless``) from its
+    "backtrace:" line under a header made up for it; None without one (or without a frame, headerless)."""
     out: list[str] = []
     inside = False
     for raw in text.splitlines():
         bare = _OOM_PREFIX.sub("", clean(raw)).strip()
-        if _KMEMLEAK_BACKTRACE.match(bare):
-            out += ["unreferenced object 0x0 (size 0):", "  " + bare]
-            inside = True
-        elif inside and _KMEMLEAK_LINE.match(bare):
-            out.append("    " + bare)
-        else:
-            inside = False
-    return "\n".join(out) + "\n" if any(x.startswith("    ") for x in out) else None
-
-
-def _kmemleak_with_headers(text: str) -> str | None:
-    out: list[str] = []
-    inside = False
-    for raw in text.splitlines():
-        bare = _OOM_PREFIX.sub("", clean(raw)).strip()
-        header = _KMEMLEAK_HEADER.search(bare)
+        header = None if headerless else _KMEMLEAK_HEADER.search(bare)
         if header is not None:
             out.append(bare[header.start() :])
             inside = True
-        elif inside and _KMEMLEAK_PART.match(bare):
+        elif headerless and _KMEMLEAK_BACKTRACE.match(bare):
+            out += ["unreferenced object 0x0 (size 0):", "  " + bare]
+            inside = True
+        elif inside and not headerless and _KMEMLEAK_PART.match(bare):
             out.append("  " + bare)
         elif inside and _KMEMLEAK_LINE.match(bare):
             out.append("    " + bare)
         else:
             inside = False
-    return "\n".join(out) + "\n" if out else None
+    if not out or (headerless and not any(x.startswith("    ") for x in out)):
+        return None
+    return "\n".join(out) + "\n"
 
 
 _QP_ESCAPE = re.compile(r"=(?:3D|[89A-F][0-9A-F])")  # "=", or a byte of a UTF-8 character

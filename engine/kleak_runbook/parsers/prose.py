@@ -804,7 +804,11 @@ def _process(text: str, stated: list[str]) -> str | None:
     ]
     rows += [(int(m.group("rss")) * 4096, m.group("cmd"), "OOM task table") for m in _OOM_TASK_ROW.finditer(text)]
     rows += [
-        (round(float(m.group("n")) * _SCALE_IEC[m.group("u")]), m.group("name"), "systemd-oomd's current memory usage")
+        (
+            round(float(m.group("n")) * _TOP_UNITS[m.group("u").lower()]),
+            m.group("name"),
+            "systemd-oomd's current memory usage",
+        )
         for m in _OOMD_CANDIDATE.finditer(text)
     ]
     rss, cmd, tool = max(rows, default=(0, "", ""))
@@ -823,7 +827,6 @@ def _process(text: str, stated: list[str]) -> str | None:
 _OOMD_CANDIDATE = re.compile(
     r"\bPath: (?P<name>/\S+)(?:[^\n]*\n){1,5}?[^\n]*\bCurrent Memory Usage: (?P<n>[0-9]+(?:\.[0-9]+)?)(?P<u>[KMGT])\b"
 )
-_SCALE_IEC = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 # busybox top: "  PID  PPID USER     STAT   VSZ %VSZ %CPU COMMAND", a row "2592     1 root     S     254m  52%   0% /bin/vmtoolsd"
 _BUSYBOX_TOP_ROW = re.compile(
     r"^\s*[0-9]+\s+[0-9]+\s+\S+\s+[RSDZTIW][<NLs+]*\s+[0-9]+(?:\.[0-9]+)?[mg]?\s+(?P<pct>[0-9]{1,3})%"
