@@ -382,6 +382,17 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
         )
     elif getattr(words, "program_grows", False) and not getattr(words, "kernel_leak", False):
         out.append(Candidate("user", 0, None, None, "the ticket says one program's own memory grows"))
+    elif getattr(words, "fds_held", False) and not getattr(words, "kernel_leak", False):
+        out.append(
+            Candidate(
+                "user",
+                0,
+                None,
+                None,
+                "the ticket puts the buffers in a process's open dma-buf file descriptors: the kernel frees them"
+                " when the process closes them",
+            )
+        )
     elif getattr(words, "pmap", False) and not getattr(words, "kernel_leak", False):
         out.append(Candidate("user", 0, None, None, "the ticket shows one process's mappings (pmap): its own memory"))
     elif getattr(words, "configured", None) and (
@@ -595,6 +606,18 @@ def _alloc_failure(metrics: Metrics, failure: Any, p: Mapping[str, Any], words: 
             failure.comm,
             f"{failure.comm} could not allocate {failure.caller} ({failure.times} time(s), the driver's own message):"
             " its receive path allocates without waiting for reclaim",
+        )
+    if getattr(failure, "kind", None) == "dma":
+        # a DMA buffer is physically contiguous: after long uptime a run that long may not be free
+        # although memory is (drivers that keep the buffer from boot avoid it), so the driver's -ENOMEM
+        # alone says fragmentation, not memory gone; figures that show memory gone decide before it
+        return Candidate(
+            "fragmentation",
+            0,
+            None,
+            failure.comm,
+            f"{failure.comm} could not allocate a DMA buffer (-ENOMEM, the driver's own message): DMA buffers must"
+            " be physically contiguous, and a long enough free run can be missing while memory is free",
         )
     if getattr(failure, "kind", None) not in ("pages", "vmalloc"):
         return None
@@ -1152,7 +1175,7 @@ def judge(
         said = f"SLUB could not allocate from {failed_cache}"
     elif failure is not None and failure.kind == "cma":
         said = f"a CMA allocation failed for {failure.comm}"
-    elif failure is not None and failure.kind == "driver":
+    elif failure is not None and failure.kind in ("driver", "dma"):
         said = f"{failure.comm} could not allocate {failure.caller}"
     elif failure is not None and not (failure.kind == "vmalloc" and not int(failure.bytes)):
         said = f"a {'vmalloc' if failure.kind == 'vmalloc' else 'page'} allocation failed for {failure.comm}"

@@ -55,6 +55,15 @@ _DRIVER_RX = re.compile(
     r" (?:an? )?(?P<what>rx[_ ]skbs?|skbs?|rx buffers?|rx bufs?|rx pages?)\b",
     re.I,
 )
+# a driver's own message that memory for a DMA buffer (physically contiguous) could not be had, with
+# -ENOMEM: "sof-audio-pci-intel-icl 0000:00:1f.3: error: memory alloc failed: -12" followed by "... dma
+# prepare for fw loading failed"; "dma" must be on the line or one of the two after it
+_DRIVER_NOMEM = re.compile(
+    r"^(?P<driver>[\w-]+) [\w:.-]+: (?:error: )?(?:[\w ]{0,30}?\b(?:alloc(?:ation)?|allocate)\b[\w ]{0,30}?failed"
+    r"|failed to alloc(?:ate)?\b[\w ]{0,40}?)(?::\s*|\s*\(|\s+)(?:-12|-ENOMEM)\b",
+    re.I,
+)
+_DMA = re.compile(r"\bdma\b", re.I)
 # "page allocation failure: order:4, mode:0x10c0d0"; 2.6-3.x kernels also wrote "failure. order:0"
 _PAGES = re.compile(
     r"^(?P<comm>.+?): page allocation failure[:.] order:(?P<order>[0-9]+)(?:,\s*mode:(?P<mode>0x[0-9a-f]+)(?:\((?P<flags>[^)]*)\))?)?"
@@ -94,6 +103,7 @@ _STAMP = re.compile(r"^\s*(?:<\d+>)?\[\s*([0-9]+\.[0-9]+)\]")  # dmesg's "[   14
 class AllocFailure:
     # "vmalloc" | "pages" | "cma" (the contiguous memory area; comm and caller: the driver that asked)
     # | "driver" (a network driver's own "failed to allocate rx_skb"; caller: what it could not allocate)
+    # | "dma" (a driver's own -ENOMEM for a DMA buffer; comm: the driver)
     kind: str
     comm: str  # the task that asked
     bytes: int  # what it asked for (pages: 4 KiB << order)
@@ -147,6 +157,9 @@ def parse_alloc_failure(text: str) -> AllocFailure:
         if rx is not None:
             times = sum(1 for x in lines if _DRIVER_RX.match(x))
             return AllocFailure("driver", rx["driver"], 0, rx["what"], (), None, suspend=suspend, times=times)
+        nomem = _DRIVER_NOMEM.match(line)
+        if nomem is not None and any(_DMA.search(x) for x in lines[at : at + 3]):
+            return AllocFailure("dma", nomem["driver"], 0, "a DMA buffer", (), None, suspend=suspend)
         cma = _CMA.match(line)
         if cma is not None:
             user = next((u["driver"] for u in map(_CMA_USER.match, lines[at + 1 : at + 3]) if u), None)
@@ -275,6 +288,10 @@ def alloc_failure_report(text: str) -> str | None:
             or _VMALLOC_ERROR.match(bare)
             or _CMA.match(bare)
             or _DRIVER_RX.match(bare)
+            or (
+                _DRIVER_NOMEM.match(bare)
+                and any(_DMA.search(_PREFIX.sub("", x.lstrip("> "))) for x in lines[at : at + 3])
+            )
         ):
             start = at if began is None else began
             return "\n".join(x.lstrip("> ") for x in lines[start : at + 400]) + "\n"  # its report's zone lines too

@@ -77,7 +77,7 @@ _NOT_CACHES = frozenset(
 # what a reporter says a leaking cache does
 _GROWS = re.compile(
     r"\b(?:leak\w*|grow\w*|grew|increas\w*|rise|rising|rises|rose|raised|climb\w*|creep\w*|keeps? going up|fill\w* up"
-    r"|consum\w*|dominat\w*|occup\w*|problem is (?:in|with)|caused by|introduced by|bisect\w*|allocat\w* all|(?:takes?|took|taking|eats?|ate|eating|fills?|filled|filling|uses?|used|using) (?:up )?all|eat\w*|hog\w*|balloon\w*|explod\w*|most of (?:it|that|this|them|which|(?:the )?(?:memory|slab|RAM))|(?:keeps?|kept|is|was|were|are) going up|goes up|went up)\b",
+    r"|consum\w*|dominat\w*|occup\w*|wast\w*|problem is (?:in|with)|caused by|introduced by|bisect\w*|allocat\w* all|(?:takes?|took|taking|eats?|ate|eating|fills?|filled|filling|uses?|used|using) (?:up )?all|eat\w*|hog\w*|balloon\w*|explod\w*|most of (?:it|that|this|them|which|(?:the )?(?:memory|slab|RAM))|(?:keeps?|kept|is|was|were|are) going up|goes up|went up)\b",
     re.I,
 )
 # what a reporter says of memory the kernel should give back and does not: "ext4_inode_cache would
@@ -192,6 +192,16 @@ _PROGRAM_TAKES_MEMORY = re.compile(
     r"(?:memory|RAM)\b",
     re.I,
 )
+# "fuse-overlayfs process for every container will eat about 10~15% memory", "many fuse-overlayfs process
+# use more than 10% of memory": a program by its name said to hold a share of the memory
+_PROGRAM_SHARE = re.compile(
+    r"(?:^|[\s`'\"(])(?P<name>[A-Za-z][\w.-]{2,})[`'\")]?\s+(?:process(?:es)?\b[^.\n%]{0,40}?\s)?"
+    r"(?:will\s+|would\s+|can\s+|keeps\s+|is\s+|was\s+|are\s+)?(?:eats?|eating|ate|takes?|taking|took|consumes?|consuming"
+    r"|uses?|using|used|hogs?|hogging|occup\w+)\s+(?:up\s+)?(?:(?:about|around|~|over|more than|almost|nearly|up to)\s*)?"
+    r"(?P<pct>[0-9]{1,3})(?:\s*[~-]\s*[0-9]{1,3})?\s*%\s*(?:of\s+)?(?:the\s+)?(?:total\s+|system\s+)?(?:memory|RAM|mem)\b",
+    re.I,
+)
+MIN_PROGRAM_SHARE = 10  # percent of the memory one program is said to hold
 _KERNEL_THREAD = re.compile(r"^(?:kworker|kswapd|ksoftirqd|kthreadd|khugepaged|kcompactd|rcu\w*|jbd2|xfsaild)", re.I)
 # "memory usage of init process grows ad infinitum (seen up to 27 GB)"
 _MEMORY_OF_PROGRAM = re.compile(
@@ -431,6 +441,9 @@ class ProseFacts:
     # a sentence concludes the reported leak was a false positive ("I think this is a false positive"):
     # kmemleak's report or the leak claimed is withdrawn
     false_positive: bool = False
+    # the buffers in question are held by a process's open dma-buf file descriptors ("leaves one
+    # additional 16 KiB dmabuf FD open", /proc/self/fdinfo's exp_name): the kernel frees them on close
+    fds_held: bool = False
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -464,6 +477,7 @@ class ProseFacts:
             ("memory given back", self.released),
             ("a VM's balloon", self.balloon),
             ("RAM not handed to the kernel", self.ram_withheld),
+            ("a process's open dma-buf FDs", self.fds_held),
         )
         return tuple(
             dict.fromkeys(
@@ -602,7 +616,12 @@ def read_prose(text: str) -> ProseFacts:
             for x in stated
             for m in [_FALSE_POSITIVE.search(x)]
         ),
+        any(_DMABUF_FD.search(x) for x in stated),
     )
+
+
+# a process's dma-buf file descriptors: "one additional 16 KiB dmabuf FD open", "dma-buf fds leak"
+_DMABUF_FD = re.compile(r"\bdma-?bufs?\b[^.\n]{0,20}?\bf(?:d|ds|iles?)\b|\bFDs?\b[^.\n]{0,20}?\bdma-?bufs?\b", re.I)
 
 
 # a device tree's memory node with its size ("memory@0 { device_type = "memory"; reg = <0x00 0x00 0x00 0x40000000>;")
@@ -626,6 +645,19 @@ _RAM_SEEN = re.compile(
 )
 
 
+# memory a boot reserves for devices, as its log says ("ion_carveout reserve: 160m@0 256m@0", "Reserved
+# memory: created CMA memory pool at 0x..., size 256 MiB", "cma: Reserved 256 MiB at ..."), under a
+# complaint that the system shows less RAM than it has: that memory is the devices', not lost
+_RESERVED_AT_BOOT = re.compile(
+    r"\bion_carveout reserve:[^\n]*|\bReserved memory: created [\w ]*?pool at [^\n]*|\bcma: Reserved [0-9]+ [KMG]iB[^\n]*",
+    re.I,
+)
+_LESS_RAM = re.compile(
+    r"\bless (?:RAM|memory)\b[^.\n]{0,30}?\bthan\b|\b(?:RAM|memory) (?:is |shows? |reported )?(?:less|lower|smaller) than\b",
+    re.I,
+)
+
+
 def _ram_withheld(text: str, stated: list[str]) -> str | None:
     """The words that show RAM the kernel was never given (so never used, nor lost)."""
     dt = _DT_MEMORY.search(text)
@@ -635,7 +667,12 @@ def _ram_withheld(text: str, stated: list[str]) -> str | None:
     if param is not None and re.search(r"\bcmdline\b|\bkernel (?:command line|parameters?|args)\b|\bGRUB", text, re.I):
         return f"{param.group(0)} on the kernel command line"
     seen = next((m for x in stated for m in [_RAM_SEEN.search(x)] if m), None)
-    return " ".join(seen.group(0).split()) if seen is not None else None
+    if seen is not None:
+        return " ".join(seen.group(0).split())
+    reserved = _RESERVED_AT_BOOT.search(text)
+    if reserved is not None and any(_LESS_RAM.search(x) for x in stated):
+        return "reserved at boot for devices: " + " ".join(reserved.group(0).split())[:120]
+    return None
 
 
 _FALSE_POSITIVE = re.compile(
@@ -697,11 +734,15 @@ _PROGRAM_GROWS = re.compile(
     r"|program|daemon|service|app)\b[^.\n]{0,40}?\b(?:increas\w*|grows?|grew|rises|rose|climbs?|keeps? growing)\b"
     # top's or ps's own figure of one process said to grow: "the VIRT value in top was increasing"
     r"|\b(?:VIRT|RES|RSS|VSZ)\b(?: value| column| size)?(?: in (?:top|htop|ps))?\s+(?:\w+\s+){0,2}?"
-    r"(?:increas\w*|grow\w*|grew|rising|rises|rose|climb\w*)\b",
+    r"(?:increas\w*|grow\w*|grew|rising|rises|rose|climb\w*|leak\w*)\b",
     re.I,
 )
 # the same in Chinese: "进程的GPU MEM部分从200m增长到2g" (the process's memory grew from ... to ...)
-_PROGRAM_GROWS_ZH = re.compile(r"进程[^。\n]{0,20}?(?:内存|MEM|mem)[^。\n]{0,30}?(?:增长|增加|上涨|变大)")
+_PROGRAM_GROWS_ZH = re.compile(
+    r"进程[^。\n]{0,20}?(?:内存|MEM|mem)[^。\n]{0,30}?(?:增长|增加|上涨|变大)"
+    # "监控 /proc/$PID/status VmRSS 每 10 秒约增 1.7MB" (a process's VmRSS rises by ... every 10 s)
+    r"|\bVmRSS\b[^。\n]{0,20}?(?:增长|增加|上涨|约?增)"
+)
 
 
 def _top_rows_grow(text: str) -> bool:
@@ -773,9 +814,17 @@ def _either_size(m: re.Match[str]) -> int:
     return _bytes(m.group(1), m.group(2)) if m.group(1) else _bytes(m.group(3), m.group(4))
 
 
+# memcached's own slab classes, as its "stats slabs" or memcached-tool list them: a program's allocator
+# (its "Slab OOMs" are its own pages running out), not the kernel's slab
+_MEMCACHED_SLABS = re.compile(r"^\s*STAT [0-9]+:chunk_size [0-9]+|\bmemcached-tool\b|\bstats slabs\b", re.M)
+
+
 def _process(text: str, stated: list[str]) -> str | None:
     """The words that say one program holds a GiB or more, in a sentence that does not deny it
-    ("no process uses more than 1 GB" says the opposite), or a ps row of one with that RSS."""
+    ("no process uses more than 1 GB" says the opposite), or a ps row of one with that RSS; or
+    memcached's own slab classes."""
+    if re.search(r"\bmemcached\b", text, re.I) and _MEMCACHED_SLABS.search(text):
+        return "memcached's own slab classes (stats slabs, memcached-tool): memory of the memcached process"
     for sentence in stated:
         said = [(m, _either_size(m)) for m in _PROCESS_MEMORY.finditer(sentence)] + [
             (m, _bytes(m.group(2), m.group(3)))
@@ -786,7 +835,10 @@ def _process(text: str, stated: list[str]) -> str | None:
             if size >= 1024**3 and not _NEGATION.search(_clause(sentence, m)):
                 return m.group(0).strip()
     for sentence in stated:
-        for m in _PROGRAM_TAKES_MEMORY.finditer(sentence):
+        for m in [
+            *_PROGRAM_TAKES_MEMORY.finditer(sentence),
+            *(m for m in _PROGRAM_SHARE.finditer(sentence) if int(m.group("pct")) >= MIN_PROGRAM_SHARE),
+        ]:
             name = m.group("name")
             if not (
                 _NOT_PROGRAMS.match(name)

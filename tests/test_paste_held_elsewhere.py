@@ -1,0 +1,97 @@
+"""Memory a ticket puts somewhere other than a kernel leak: a program's own allocator or share of the
+memory, a process's dma-buf FDs, a boot-time carve-out, the dentry and inode caches, and a driver's
+DMA buffer that found no contiguous run. Inputs are the real cases named (tests/cases, batch 29);
+each verdict goes through the real CLI, and each rule is also shown not to fire without its words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_paste_judgement import replay
+
+from kleak_runbook.parsers.alloc_failure import alloc_failure_report, parse_alloc_failure
+from kleak_runbook.parsers.prose import read_prose
+
+CASES = Path(__file__).parent / "cases"
+
+
+def _case(name: str) -> str:
+    return (CASES / name / "input.txt").read_text(encoding="utf-8")
+
+
+def test_a_programs_share_of_memory_said_in_percent(tmp_path: Path) -> None:
+    """tests/cases/gh-fuse-overlayfs-238-daemon-memory: "fuse-overlayfs process for every container will
+    eat about 10~15% memory"."""
+    text = _case("gh-fuse-overlayfs-238-daemon-memory")
+    assert "fuse-overlayfs process" in (read_prose(text).process or "")
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
+    # a small share is no program's memory problem; nor is a kernel part's share a program's
+    assert read_prose("nginx process will eat about 3% memory.").process is None
+    assert read_prose("The slab uses 40% of memory and keeps growing.").process is None
+    assert read_prose("Since the upgrade chrome uses more than 25% of RAM.").process is not None
+
+
+def test_memcacheds_own_slab_classes_are_the_programs(tmp_path: Path) -> None:
+    """tests/cases/gh-memcached-689-slab-class-oom: "Slab OOMs" in memcached-tool's and stats slabs' rows."""
+    text = _case("gh-memcached-689-slab-class-oom")
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
+    assert "memcached's own slab classes" in doc["summary"]
+    # memcached named on a host whose ticket shows no stats of its slab classes: no program is singled out
+    assert read_prose("The memcached host has SUnreclaim at 20 GB.").process is None
+
+
+def test_a_process_rss_said_to_leak_is_the_programs(tmp_path: Path) -> None:
+    """tests/cases/gh-jeffycn-mirrors-76-mppvideodec-rss: "RSS memory leak ~10MB/min" and, in Chinese,
+    "VmRSS 每 10 秒约增 1.7MB" (VmRSS rises about 1.7 MB every 10 s)."""
+    text = _case("gh-jeffycn-mirrors-76-mppvideodec-rss")
+    assert read_prose(text).program_grows
+    assert read_prose("监控 VmRSS 每 10 秒约增 1.7MB").program_grows
+    assert read_prose("mppvideodec: RSS memory leak ~10MB/min").program_grows
+    assert not read_prose("The slab memory leak is about 10MB/min.").program_grows
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
+
+
+def test_dma_buf_fds_a_process_keeps_open(tmp_path: Path) -> None:
+    """tests/cases/gh-intel-media-driver-2028-ihd-dmabuf-fd: "leaves one additional 16 KiB dmabuf FD open
+    after each warm decoder create/destroy cycle"."""
+    text = _case("gh-intel-media-driver-2028-ihd-dmabuf-fd")
+    assert read_prose(text).fds_held
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
+    assert "open dma-buf file descriptors" in doc["summary"]
+    assert not read_prose("The i915 driver leaks dma-buf objects after resume.").fds_held
+
+
+def test_a_boot_carve_out_under_less_ram_than_fitted(tmp_path: Path) -> None:
+    """tests/cases/gh-armbian-build-240-opi-ion-carveout: "the system says i have less ram than I should
+    have" and the boot log's "ion_carveout reserve: 160m@0 256m@0 130m@1 200m@1"."""
+    text = _case("gh-armbian-build-240-opi-ion-carveout")
+    assert "ion_carveout reserve" in (read_prose(text).ram_withheld or "")
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
+    # the same boot log under no complaint of missing RAM says nothing of where memory went
+    assert read_prose(text.replace("less ram than I should have", "a question")).ram_withheld is None
+
+
+def test_memory_wasted_in_the_dentry_and_inode_caches(tmp_path: Path) -> None:
+    """tests/cases/gh-scylladb-14506-dentry-inode-waste: "Wasted memory in inode cache and dentry cache"."""
+    text = _case("gh-scylladb-14506-dentry-inode-waste")
+    assert "dentry" in read_prose(text).caches
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "slab-reclaimable")
+
+
+def test_a_drivers_enomem_for_a_dma_buffer(tmp_path: Path) -> None:
+    """tests/cases/gh-sof-linux-5161-dsp-dma-alloc-after-resume: "error: memory alloc failed: -12" and,
+    on the next line, "dma prepare for fw loading failed"."""
+    text = _case("gh-sof-linux-5161-dsp-dma-alloc-after-resume")
+    failure = parse_alloc_failure(alloc_failure_report(text) or "")
+    assert (failure.kind, failure.comm) == ("dma", "sof-audio-pci-intel-icl")
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
+    assert "could not allocate a DMA buffer" in doc["summary"]
+    # -ENOMEM with no DMA buffer in sight is some other allocation: not read as this one
+    assert alloc_failure_report(text.replace("dma prepare", "firmware prepare").replace("DMA", "")) is None
