@@ -95,3 +95,49 @@ def test_a_drivers_enomem_for_a_dma_buffer(tmp_path: Path) -> None:
     assert "could not allocate a DMA buffer" in doc["summary"]
     # -ENOMEM with no DMA buffer in sight is some other allocation: not read as this one
     assert alloc_failure_report(text.replace("dma prepare", "firmware prepare").replace("DMA", "")) is None
+
+
+def test_one_task_holding_ten_times_any_other_in_an_oom_task_table(tmp_path: Path) -> None:
+    """tests/cases/gh-lede-11831-kernel66-speedtest-oom-xray: a slice of the task table, xray at rss
+    240016 pages (938 MiB) and no other task above 6752 pages."""
+    text = _case("gh-lede-11831-kernel66-speedtest-oom-xray")
+    assert (read_prose(text).process or "").startswith("xray at 938 MiB RSS, 36 times any other task")
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
+    # the same table with a second task near xray's size singles no program out
+    even = text.replace("  6986     6752 ", "  6986   200000 ")
+    assert read_prose(even).process is None
+
+
+def test_the_memory_usage_of_named_daemons_grows(tmp_path: Path) -> None:
+    """tests/cases/gh-openwrt-23284-hostapd-netifd-rss-growth: "the memory usage of hostapd and netifd
+    grows more than 10x"."""
+    text = _case("gh-openwrt-23284-hostapd-netifd-rss-growth")
+    assert read_prose(text).program_grows
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
+    for kernel_side in ("kmalloc-64", "dentry", "kernel", "SUnreclaim"):
+        assert not read_prose(f"The memory usage of {kernel_side} keeps growing.").program_grows
+
+
+def test_openwrt_logread_oom_lines_and_a_total_from_all_the_zones(tmp_path: Path) -> None:
+    """tests/cases/gh-lede-3647-ac58u-oom-unaccounted-kernel: logread's "Sun Mar  8 12:23:14 2020 kern.warn
+    kernel:" before each line, no "pages RAM" line, one zone whose free (13484 kB) is the report's
+    "free:3363" pages: its managed 120856 kB is all the memory, and 73.6% of it is in no counter."""
+    from kleak_runbook.parsers.oom import parse_oom_meminfo
+
+    text = _case("gh-lede-3647-ac58u-oom-unaccounted-kernel")
+    fields = parse_oom_meminfo(text).fields
+    assert fields["MemTotal"] == 120856 * 1024
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "page-allocator")
+    assert "73.6% of MemTotal" in doc["summary"]
+    # a zone whose free memory is not the report's own free: other zones' lines are missing, no total
+    assert "MemTotal" not in parse_oom_meminfo(text.replace("Normal free:13484kB", "Normal free:3484kB")).fields
+
+
+def test_memory_said_lost_is_not_the_machines_size() -> None:
+    """tests/cases/gh-tensorflow-3106-nvidia-361-kernel-leak: "results in ~70MB of memory being lost"."""
+    text = _case("gh-tensorflow-3106-nvidia-361-kernel-leak")
+    assert read_prose(text).fields.get("MemTotal") is None
+    assert read_prose("a box with 16 GB of memory").fields["MemTotal"] == 16 * 1024**3

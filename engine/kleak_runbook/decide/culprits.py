@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kleak_runbook.derive.metrics import CacheStat, CallerStat, Metrics, SiteStat
+from kleak_runbook.parsers.kmemleak import is_allocator, parse_frame
 from kleak_runbook.probes.base import Attribution
 
 TOP = 5
@@ -126,6 +127,32 @@ def from_attributions(attrs: Iterable[Attribution]) -> list[Culprit]:
             growth = round(s.rate_bytes_per_s, 1) if s.rate_bytes_per_s else None
             out.append(Culprit("backtrace", s.name, s.bytes, growth, tuple(extra)))
     return out
+
+
+def patched_frame(culprits: Sequence[Culprit], patched: Sequence[str]) -> tuple[Culprit, ...]:
+    """A patch fixing the leak a trace shows names the code at fault (its subject, the functions its
+    hunks change): the first frame of the biggest trace that is such a function, or in such a module,
+    goes first; the allocator's callers it fixes around (dst_alloc, kstrdup) follow."""
+    names = set(patched)
+    trace = next((c for c in culprits if c.type == "backtrace" and c.get("stack")), None)
+    if trace is None or not names:
+        return tuple(culprits)
+    for raw in trace.get("stack"):
+        frame = parse_frame(raw)
+        if frame is None or frame.function is None or is_allocator(frame.function):
+            continue
+        if frame.function.lstrip(".") in names or frame.module in names:
+            if frame.key == trace.name:
+                return tuple(culprits)
+            fixed = Culprit(
+                "backtrace",
+                frame.key,
+                trace.bytes,
+                trace.growth_bytes_per_s,
+                (("source", "the frame of the trace the patch names"), ("module", frame.module)),
+            )
+            return (fixed, *culprits)
+    return tuple(culprits)
 
 
 def pick(

@@ -10,7 +10,7 @@ from typing import Any
 
 from kleak_runbook.decide import history_verdict
 from kleak_runbook.decide.advice import advise
-from kleak_runbook.decide.culprits import Culprit, biggest_shown, pick
+from kleak_runbook.decide.culprits import Culprit, biggest_shown, patched_frame, pick
 from kleak_runbook.decide.knowledge import Entry
 from kleak_runbook.decide.known_bugs import known_bugs
 from kleak_runbook.decide.result import Result
@@ -41,7 +41,9 @@ def _guards(walk: HostWalk, verdict: str, kind: str, metrics: Metrics | None) ->
         and getattr(walk.context.get("growth"), "untimed", None) is not None
         and getattr(walk.context.get("words"), "stopped", False)
     )
-    if verdict == "leak" and not held and (m is None or m.sample_count < 3 or m.times is None):
+    # a kernel patch that fixes the leak its message shows (a kmemleak report): the leak confirmed by its fix
+    patched = bool(getattr(walk.context.get("words"), "patch_fixes_leak", False))
+    if verdict == "leak" and not (held or patched) and (m is None or m.sample_count < 3 or m.times is None):
         verdict = "suspected-leak"
         notes.append(
             "fewer than three timed samples cannot show steady growth (two always look steady): "
@@ -139,6 +141,7 @@ def finish(
     probes = d.probes if d else {}
     attrs = [a for n, a in probes.items() if PROBES[n].attributes and isinstance(a, Attribution) and a.available]
     culprits = pick(step.culprits if step else "none", kind, metrics, attrs, out_of_tree)
+    culprits = patched_frame(culprits, getattr(context.get("words"), "patched", ()))
     top = getattr(context.get("snapshot"), "top", None)
     if not culprits and top is not None and top.name and top.kind == kind and kind.startswith(("slab-", "vmalloc")):
         # no cache rows or vmalloc areas to rank: what the snapshot judge named (the ticket's words,

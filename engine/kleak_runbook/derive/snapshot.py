@@ -125,8 +125,11 @@ def _spl(slab: Any) -> tuple[int, str | None, str] | None:
     return held, largest.name if largest is not None and share >= 0.5 else None, why
 
 
+# (kmalloc of more than the largest kmalloc cache goes to the page allocator: kmalloc_order_trace,
+# kmalloc_large, __kmalloc_large_node)
 _PAGE_FRAME = re.compile(
-    r"\]\s+(?:__alloc_pages\w*|alloc_pages\w*|__get_free_pages|get_zeroed_page|__folio_alloc\w*)\+"
+    r"\]\s+(?:__alloc_pages\w*|alloc_pages\w*|__get_free_pages|get_zeroed_page|__folio_alloc\w*|kmalloc_order\w*"
+    r"|_*kmalloc_large\w*)\+"
 )
 
 

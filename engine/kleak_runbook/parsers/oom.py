@@ -23,8 +23,9 @@ PAGE = 4096
 # "<4>[ 3117.587337] ", "[Tue Feb  4 16:15:16 2025] ", "Feb  4 16:15:16 host kernel: "
 _PREFIX = re.compile(
     r"^(?:<\d+>)?(?:\[\s*[\d.]+\]\s*|\[[A-Z][a-z]{2} [^\]]+\]\s*)?"
-    # syslog and journalctl ("May 15 09:38:52.733230 host kernel:", -o short-iso "2024-05-15T09:38:52+0200 host kernel:")
-    r"(?:(?:[A-Z][a-z]{2}\s+\d+\s+[\d:]+(?:\.\d+)?|\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)\s+(?:\S+\s+)?kernel:\s*"
+    # syslog and journalctl ("May 15 09:38:52.733230 host kernel:", -o short-iso "2024-05-15T09:38:52+0200 host kernel:"),
+    # OpenWrt's logread ("Sun Mar  8 12:23:14 2020 kern.warn kernel:")
+    r"(?:(?:(?:[A-Z][a-z]{2}\s+)?[A-Z][a-z]{2}\s+\d+\s+[\d:]+(?:\.\d+)?(?:\s+\d{4})?|\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)\s+(?:\S+\s+)?kernel:\s*"
     r"(?:\[\s*[\d.]+\]\s*)?)?"
 )
 _PAIR = re.compile(r"\b([a-z_()]+):(\d+)(kB)?\b")
@@ -129,6 +130,10 @@ def parse_oom_meminfo(text: str) -> MemInfo:
         # the zone lines alone, of kernels that still counted slab per zone (before 4.14, whose lines
         # hold every kind they count): the memory they manage
         fields["MemTotal"] = managed * 1024
+    elif managed and "MemFree" in zones and fields.get("MemFree") and _all_zones(zones["MemFree"], fields["MemFree"]):
+        # the zones' lines between the report's own counters and its end, their free memory adding up
+        # to the report's "free:" (so no zone of it is missing): together they manage all the memory
+        fields["MemTotal"] = managed * 1024
     if stacks:
         fields["KernelStack"] = stacks * 1024
     if "SReclaimable" in fields and "SUnreclaim" in fields:
@@ -138,6 +143,12 @@ def parse_oom_meminfo(text: str) -> MemInfo:
     if {"Inactive(anon)", "Inactive(file)"} <= fields.keys():
         fields["Inactive"] = fields["Inactive(anon)"] + fields["Inactive(file)"]
     return MemInfo(MappingProxyType(fields))
+
+
+def _all_zones(zone_free: int, free: int) -> bool:
+    """The zones' free memory (their lines, in kB) is the report's global "free:" (pages) within the
+    per-CPU lists' slack: every zone with free memory is among the lines."""
+    return abs(zone_free - free) <= max(0.02 * free, 1024**2)
 
 
 def parse_unreclaimable_slab(text: str) -> SlabInfo:

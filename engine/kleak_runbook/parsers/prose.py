@@ -44,7 +44,15 @@ _MACHINE = re.compile(
     _SIZE + r"\s+(?:of\s+)?(?:RAM|ram|memory|system|machine|box|server|host|VM|node|instance|laptop|desktop"
     r"|computer|device|board)\b"
     # ... but not a part of it: "1.4 GB of ram was used by slab", "2.5 GB of ram for userspace"
-    r"(?!\s+(?:was\s+|is\s+|were\s+|are\s+)?(?:used|left|free|available|for|by|in)\b)",
+    # ... nor what was lost: "~70MB of memory being lost" per run
+    r"(?!\s+(?:was\s+|is\s+|were\s+|are\s+|being\s+|been\s+)?(?:used|left|free|available|for|by|in|lost|leaked"
+    r"|leaking|wasted|missing|gone|consumed|taken)\b)",
+)
+# ... nor memory said to be taken or lost: "you should be down ~7GB of memory", "it uses 2 GB of RAM"
+_TAKEN_BEFORE = re.compile(
+    r"\b(?:down|lost|lose|losing|leak\w*|missing|wast\w*|eats?|eating|ate|takes?|took|taking|uses?|used|using"
+    r"|consum\w*|another|extra|additional)\s*(?:by\s+|of\s+|up\s+)?(?:~|about|around|over|nearly|almost)?\s*$",
+    re.I,
 )
 # the same, named first: "Total RAM: 4,096 MB", "installed memory is 8 GB"
 _MACHINE_NAMED = re.compile(r"\b(?:[Tt]otal|[Ii]nstalled|[Pp]hysical)\s+(?:RAM|[Mm]emory)\s*(?::|=|is|of)\s*" + _SIZE)
@@ -170,7 +178,7 @@ _NO_OWNER = re.compile(
 # "tailscaled grows to 7GB+ RAM", "Tailscale using 8GB of memory": a program by its name (not a kind
 # of kernel memory, a cache or the machine)
 _NAMED_PROGRAM_MEMORY = re.compile(
-    r"\b(?P<name>[A-Za-z][\w.-]{2,})\s+(?:is\s+|was\s+)?(?:using|uses|used|taking|takes|eating|eats|consuming|consumes"
+    r"\b(?P<name>[A-Za-z][\w.-]{2,})[`'\")]?\s+(?:is\s+|was\s+)?(?:using|uses|used|taking|takes|eating|eats|consuming|consumes"
     r"|holding|holds|grows\s+to|grew\s+to|reaches|reached)\s+(?:up\s+)?(?:(?:~|about|around|over|more than|almost"
     r"|nearly)\s*)?" + _SIZE + r"\+?\s*(?:of\s+)?(?:RAM|memory|mem|RSS)\b",
     re.I,
@@ -225,6 +233,8 @@ _TOP_ROW = re.compile(
 _OOM_TASK_ROW = re.compile(
     r"\[\s*[0-9]+\]\s+-?[0-9]+\s+[0-9]+\s+[0-9]+\s+(?P<rss>[0-9]+)\s+(?:-?[0-9]+\s+)+(?P<cmd>[^\s\[\]]+)\s*$", re.M
 )
+DOMINANT_TASK_BYTES = 256 * 1024**2  # one task of an OOM task table this large ...
+DOMINANT_TASK_RATIO = 10  # ... and this many times the next largest holds the memory
 _TOP_UNITS = {"": 1024, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
 # the BPF JIT's memory limit reached (bpf_jit_limit): seccomp filters and BPF programs fail to load
 # with ENOTSUPP (errno 524) once leaked programs fill the module area they are vmalloc'ed from
@@ -444,6 +454,10 @@ class ProseFacts:
     # the buffers in question are held by a process's open dma-buf file descriptors ("leaves one
     # additional 16 KiB dmabuf FD open", /proc/self/fdinfo's exp_name): the kernel frees them on close
     fds_held: bool = False
+    # the text is a kernel patch (a mail or a commit: its Signed-off-by and diff) that says it fixes a
+    # leak; ``patched`` holds the names it gives (its subject's words, the functions its hunks change)
+    patch_fixes_leak: bool = False
+    patched: tuple[str, ...] = ()
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -526,7 +540,9 @@ def read_prose(text: str) -> ProseFacts:
                 number, unit = (m.group(4), m.group(5)) if m.group(4) else (m.group(2), m.group(3))
                 fields[name] = _bytes(number, unit)
                 said.append(m.group(0).strip())
-        machine = _MACHINE.search(line) or _MACHINE_NAMED.search(line)
+        machine = next(
+            (m for m in _MACHINE.finditer(line) if not _TAKEN_BEFORE.search(line, 0, m.start())), None
+        ) or _MACHINE_NAMED.search(line)
         if machine is not None and "MemTotal" not in fields and machine.group(2)[0].lower() in "gmt":
             fields["MemTotal"] = _bytes(machine.group(1), machine.group(2))
             said.append(machine.group(0).strip())
@@ -608,7 +624,10 @@ def read_prose(text: str) -> ProseFacts:
         any(_MEMORY_GROWS.search(x) for x in stated),
         next((m.group(1) or m.group(2) for m in _SHUTDOWN.finditer(text)), None),
         _heap_profile(text),
-        any(_PROGRAM_GROWS.search(x) for x in stated) or bool(_PROGRAM_GROWS_ZH.search(text)) or _top_rows_grow(text),
+        any(_PROGRAM_GROWS.search(x) for x in stated)
+        or bool(_PROGRAM_GROWS_ZH.search(text))
+        or _top_rows_grow(text)
+        or any(_a_program(m["name"]) for x in stated for m in _NAMED_PROGRAM_GROWS.finditer(x)),
         len(_PMAP_ROW.findall(text)) >= 3 or bool(_PROC_MAPS.search(text)),
         _ram_withheld(text, stated),
         any(
@@ -617,11 +636,35 @@ def read_prose(text: str) -> ProseFacts:
             for m in [_FALSE_POSITIVE.search(x)]
         ),
         any(_DMABUF_FD.search(x) for x in stated),
+        *_patch(text),
     )
 
 
 # a process's dma-buf file descriptors: "one additional 16 KiB dmabuf FD open", "dma-buf fds leak"
 _DMABUF_FD = re.compile(r"\bdma-?bufs?\b[^.\n]{0,20}?\bf(?:d|ds|iles?)\b|\bFDs?\b[^.\n]{0,20}?\bdma-?bufs?\b", re.I)
+
+
+# a kernel patch as mailed or committed: its sign-off, and what its subject (or first line) and the
+# function context of its hunks ("@@ -1025,8 +1025,10 @@ static struct aa_profile *unpack_profile(")
+# name ("apparmor: Fix memory leak in unpack_profile()")
+_SIGNED_OFF = re.compile(r"^\s*Signed-off-by: .+<[^>\s]+@[^>\s]+>", re.M)
+_SUBJECT = re.compile(r"^Subject: (?:Re: )?(?:\[[^\]]*\]\s*)*(.+(?:\n[ \t]+.+)*)", re.M)  # with its folded lines
+_HUNK = re.compile(r"^@@ -[0-9,]+ \+[0-9,]+ @@ [^\n(]*?\b([A-Za-z_]\w*)\(", re.M)
+_QUOTED = re.compile(r"^(?:>\s?)+", re.M)
+_LEAK_WORD = re.compile(r"\bleak\w*|\bkmemleak\b", re.I)
+
+
+def _patch(text: str) -> tuple[bool, tuple[str, ...]]:
+    """(the text is a kernel patch about a leak, the names its subject and hunks give). A patch, mailed
+    (quoted in a reply too) or committed, whose subject or message speaks of a leak is that leak's fix."""
+    text = _QUOTED.sub("", text)
+    if not _SIGNED_OFF.search(text) or not re.search(r"^(?:diff --git |\+\+\+ b/|@@ -[0-9])", text, re.M):
+        return False, ()
+    subject = _SUBJECT.search(text)
+    title = " ".join(subject.group(1).split()) if subject else text.lstrip().split("\n", 1)[0]
+    body = text[: text.find("\n---\n")] if "\n---\n" in text else text
+    names = tuple(dict.fromkeys([*re.findall(r"[A-Za-z_]\w{2,}", title), *_HUNK.findall(text)]))
+    return bool(_LEAK_WORD.search(title) or _LEAK_WORD.search(body)), names
 
 
 # a device tree's memory node with its size ("memory@0 { device_type = "memory"; reg = <0x00 0x00 0x00 0x40000000>;")
@@ -658,6 +701,13 @@ _LESS_RAM = re.compile(
 )
 
 
+# the memory the crashkernel= parameter sets aside for a kdump kernel: "RAM being reserved for kdump";
+# the boot's own line, "Reserving 161MB of memory at 704MB for crashkernel (System RAM: 4095MB)"
+_CRASHKERNEL = re.compile(r"\bcrash ?kernel\b|\bkdump\b|\bcrashdump\b", re.I)
+_CRASHKERNEL_LINE = re.compile(r"\bReserving [0-9]+MB of memory at [0-9]+MB for crashkernel[^\n]*")
+_LOG_LINE = re.compile(r"^\s*(?:<\d+>)?\[\s*[0-9]+\.[0-9]+\][^\n]*$", re.M)
+
+
 def _ram_withheld(text: str, stated: list[str]) -> str | None:
     """The words that show RAM the kernel was never given (so never used, nor lost)."""
     dt = _DT_MEMORY.search(text)
@@ -672,6 +722,15 @@ def _ram_withheld(text: str, stated: list[str]) -> str | None:
     reserved = _RESERVED_AT_BOOT.search(text)
     if reserved is not None and any(_LESS_RAM.search(x) for x in stated):
         return "reserved at boot for devices: " + " ".join(reserved.group(0).split())[:120]
+    lines = [x for line in text.splitlines() if not _LOG_LINE.match(line) for x in _SENTENCE.split(line)]
+    for words in lines:  # the reporter's own sentences (a title too), not a log line they quote
+        if (
+            _CRASHKERNEL.search(words)
+            and re.search(r"\breserv\w*", words, re.I)
+            and not (_DENIED.search(words) or _HEDGE.search(words) or words.rstrip().endswith("?"))
+        ):
+            line = _CRASHKERNEL_LINE.search(text)
+            return "the crashkernel= reservation for kdump" + (f" ({' '.join(line.group(0).split())})" if line else "")
     return None
 
 
@@ -726,7 +785,9 @@ _MEMORY_GROWS = re.compile(
 
 
 _SHUTDOWN = re.compile(
-    r"\bBUG (\S+) \([^)]*\): Objects remaining (?:in \S+ )?on __kmem_cache_shutdown"
+    # (a memcg's copy names its cgroup after the cache, "kmalloc-256(0:3546...)"; a paste may stop
+    # before "on __kmem_cache_shutdown()": SLUB says "Objects remaining" nowhere else)
+    r"\bBUG ([^\s(]+)(?:\([0-9]+:[^)\s]*\))? \([^)]*\): Objects remaining\b"
     r"|\bkmem_cache_destroy (\S+?):? Slab cache still has objects"
 )
 _PROGRAM_GROWS = re.compile(
@@ -735,6 +796,13 @@ _PROGRAM_GROWS = re.compile(
     # top's or ps's own figure of one process said to grow: "the VIRT value in top was increasing"
     r"|\b(?:VIRT|RES|RSS|VSZ)\b(?: value| column| size)?(?: in (?:top|htop|ps))?\s+(?:\w+\s+){0,2}?"
     r"(?:increas\w*|grow\w*|grew|rising|rises|rose|climb\w*|leak\w*)\b",
+    re.I,
+)
+# "the memory usage of hostapd and netifd grows more than 10x": programs by their names
+_NAMED_PROGRAM_GROWS = re.compile(
+    r"\b(?:memory|RAM)(?: memory)? (?:consumption|usage|use|footprint) of (?P<name>[A-Za-z][\w.-]{2,})"
+    r"(?:\s+(?:and|&)\s+[A-Za-z][\w.-]{2,})?(?:\s+(?:process(?:es)?|daemons?|services?))?\s+(?:keeps?\s+|steadily\s+)?"
+    r"(?:increas\w*|grow\w*|grew|rises|rising|rose|climb\w*)\b",
     re.I,
 )
 # the same in Chinese: "进程的GPU MEM部分从200m增长到2g" (the process's memory grew from ... to ...)
@@ -819,6 +887,18 @@ def _either_size(m: re.Match[str]) -> int:
 _MEMCACHED_SLABS = re.compile(r"^\s*STAT [0-9]+:chunk_size [0-9]+|\bmemcached-tool\b|\bstats slabs\b", re.M)
 
 
+def _a_program(name: str) -> bool:
+    """A name the words give as a program's: not a kernel thread, a cache, a kind of memory or the machine."""
+    return not (
+        _NOT_PROGRAMS.match(name)
+        or _SYSTEM_NAME.match(name)
+        or _KERNEL_THREAD.match(name)
+        or _SLAB_NAMED.fullmatch(name)
+        or _GENERIC_CACHE.fullmatch(name)
+        or name.lower().endswith(("_cache", "cache", "_cachep"))
+    )
+
+
 def _process(text: str, stated: list[str]) -> str | None:
     """The words that say one program holds a GiB or more, in a sentence that does not deny it
     ("no process uses more than 1 GB" says the opposite), or a ps row of one with that RSS; or
@@ -833,21 +913,13 @@ def _process(text: str, stated: list[str]) -> str | None:
         ]
         for m, size in said:
             if size >= 1024**3 and not _NEGATION.search(_clause(sentence, m)):
-                return m.group(0).strip()
+                return m.group(0).replace("`", "").strip()
     for sentence in stated:
         for m in [
             *_PROGRAM_TAKES_MEMORY.finditer(sentence),
             *(m for m in _PROGRAM_SHARE.finditer(sentence) if int(m.group("pct")) >= MIN_PROGRAM_SHARE),
         ]:
-            name = m.group("name")
-            if not (
-                _NOT_PROGRAMS.match(name)
-                or _SYSTEM_NAME.match(name)
-                or _KERNEL_THREAD.match(name)
-                or _SLAB_NAMED.fullmatch(name)
-                or name.lower().endswith(("_cache", "cache", "_cachep"))
-                or _NEGATION.search(_clause(sentence, m))
-            ):
+            if _a_program(m.group("name")) and not _NEGATION.search(_clause(sentence, m)):
                 return re.sub(r"[`'\"()]", "", m.group(0)).strip()
     rows = [(int(m.group("rss")) * 1024, m.group("cmd"), "ps") for m in _PS_ROW.finditer(text)]
     rows += [
@@ -864,6 +936,15 @@ def _process(text: str, stated: list[str]) -> str | None:
         for m in _OOMD_CANDIDATE.finditer(text)
     ]
     rss, cmd, tool = max(rows, default=(0, "", ""))
+    tasks = sorted((int(m.group("rss")) * 4096 for m in _OOM_TASK_ROW.finditer(text)), reverse=True)
+    if len(tasks) >= 3 and tasks[0] >= DOMINANT_TASK_BYTES and tasks[0] >= DOMINANT_TASK_RATIO * tasks[1]:
+        # the OOM killer's task table with one task holding ten times any other: where the memory
+        # went, at any size (a router's 1 GiB, a small VM's)
+        big = max(_OOM_TASK_ROW.finditer(text), key=lambda m: int(m.group("rss")))
+        return (
+            f"{big.group('cmd').rsplit('/', 1)[-1]} at {tasks[0] / 1024**2:.0f} MiB RSS, {tasks[0] / max(tasks[1], 1):.0f}"
+            " times any other task (OOM task table)"
+        )
     if rss >= 1024**3:
         what = "" if "usage" in tool else " RSS"  # (a cgroup's usage counts its page cache too)
         return f"{cmd.rsplit('/', 1)[-1]} at {rss / 1024**3:.1f} GiB{what} ({tool})"
