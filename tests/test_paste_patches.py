@@ -96,3 +96,92 @@ def test_a_named_program_in_backticks_using_gibs(tmp_path: Path) -> None:
     assert read_prose(text).process == "cilium-agent using 236GB of memory"
     _, doc = replay(text, tmp_path)
     assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
+
+
+def test_a_patch_with_no_trace_names_the_function_it_fixes(tmp_path: Path) -> None:
+    """tests/cases/ml-linux-mm-20121113-bug50181-nr-free-pages-capture: "/proc/slabinfo indicates that it
+    isn't a slab leak, and kmemleak won't tell us about alloc_pages() leaks", then the patch to
+    capture_free_page() ("fix incorrect NR_FREE_PAGES accounting (appears like memory leak)")."""
+    text = _case("ml-linux-mm-20121113-bug50181-nr-free-pages-capture")
+    facts = read_prose(text)
+    assert facts.outside_slab and not facts.kmemleak and facts.kinds == ("page-allocator",)
+    assert facts.patched_functions[0] == "capture_free_page"
+    assert "MemTotal" not in facts.fields  # "not go beyond 2.6GB memory usage" is no machine's size
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("leak", "page-allocator")
+    assert doc["culprits"][0]["name"] == "capture_free_page"
+
+
+def test_growth_again_after_a_fall_and_a_terminal_wrapped_slabdata(tmp_path: Path) -> None:
+    """tests/cases/ml-lkml-20041123-rt-patch-ioperm-bitmap-size-8192-leak: size-8192 at 25926 and 10387
+    objects, then grep'd rows ("... : sla                    bdata ...", as pasted) from 240 up to 10308
+    at every look, and the patch to exit_thread()."""
+    from kleak_runbook.parsers.pasted import split_pasted
+
+    text = _case("ml-lkml-20041123-rt-patch-ioperm-bitmap-size-8192-leak")
+    blocks = split_pasted(text).slabinfo
+    rows = [line.split()[1] for block in blocks for line in block.splitlines() if line.startswith("size-8192 ")]
+    assert rows[:3] == ["25926", "10387", "240"] and rows[-1] == "10308"
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("leak", "slab-unreclaimable")
+    assert doc["culprits"][0]["name"] == "size-8192"
+    assert doc["summary"].startswith("cache size-8192 grew from 1.9 MiB to 80.5 MiB across 6 outputs")
+    # without the patch: a suspected leak of the same cache, by the same growth
+    (tmp_path / "b").mkdir()
+    unsigned = "\n".join(x for x in text.splitlines() if "Signed-off-by" not in x)
+    _, doc = replay(unsigned, tmp_path / "b")
+    assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "slab-unreclaimable")
+
+
+def test_a_grep_pattern_is_the_cache_row_it_printed(tmp_path: Path) -> None:
+    """tests/cases/ml-lkml-20050125-ip-dst-cache-frag-leak: "grep ip_dst /proc/slabinfo" printing
+    "ip_dst_cache 669 885 256 15 1" rows; the cache is ip_dst_cache."""
+    _, doc = replay(_case("ml-lkml-20050125-ip-dst-cache-frag-leak"), tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "slab-unreclaimable")
+    assert doc["culprits"][0]["name"] == "ip_dst_cache"
+
+
+def test_half_of_ram_in_slab_a_kernel_does_not_split(tmp_path: Path) -> None:
+    """tests/cases/ml-lkml-20030214-bug356-ext3-htree-slab-197mb: a 2.5-era meminfo, Slab 197068 kB of
+    255884 kB and no SReclaimable."""
+    text = _case("ml-lkml-20030214-bug356-ext3-htree-slab-197mb")
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "slab-unreclaimable")
+    assert "does not split reclaimable slab from the rest" in doc["summary"]
+    # a third of RAM in slab is not singled out
+    (tmp_path / "b").mkdir()
+    _, doc = replay(text.replace("Slab:           197068 kB", "Slab:            80000 kB"), tmp_path / "b")
+    assert doc["verdict"] != "suspected-leak" or "does not split" not in doc["summary"]
+
+
+def test_android_kernel_log_lines_and_a_request_for_zone_dma(tmp_path: Path) -> None:
+    """tests/cases/ml-linux-mm-20160719-order2-gfp-dma-fork-failure: "07-13 08:41:51.341 <4>[309805.658142s]
+    [pid:1361,cpu5,sManagerService]" before each line; mode 0x2000d1 carries __GFP_DMA, so the DMA zone's
+    470 MB free in 4 and 8 kB blocks is the memory it could use."""
+    from kleak_runbook.parsers.alloc_failure import alloc_failure_report, parse_alloc_failure
+
+    text = _case("ml-linux-mm-20160719-order2-gfp-dma-fork-failure")
+    failure = parse_alloc_failure(alloc_failure_report(text) or "")
+    assert (failure.order, failure.dma, failure.comm) == (2, True, "sManagerService")
+    assert [z.name for z in failure.zones] == ["DMA", "Normal"]
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
+
+
+def test_socket_inodes_are_held_by_their_sockets() -> None:
+    """sock_inode_cache is accounted as reclaimable, but a socket's inode goes only when the socket is
+    closed (tests/cases/ml-lkml-20060330-2.6.16-git-dentry-sock-inode-leak)."""
+    from kleak_runbook.derive.metrics import is_reclaimable_name
+
+    assert not is_reclaimable_name("sock_inode_cache")
+    assert is_reclaimable_name("proc_inode_cache") and is_reclaimable_name("dentry")
+
+
+def test_memory_used_by_named_caches() -> None:
+    """tests/cases/ml-lkml-20060213-2.4.33-pre1-squid-missing-300mb: "plenty of memory used by
+    dentry_cache and inode_cache"; "lost about ~300MB of RAM" is no machine's size."""
+    facts = read_prose(_case("ml-lkml-20060213-2.4.33-pre1-squid-missing-300mb"))
+    assert facts.caches == ("dentry_cache", "inode_cache")
+    assert "MemTotal" not in facts.fields or facts.fields["MemTotal"] != 300 * 1024**2
+    # ... but "slab memory used by kernel" names no kind that grows
+    assert read_prose("Track slab memory used by kernel.").kinds == ()

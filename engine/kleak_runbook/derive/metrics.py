@@ -29,6 +29,9 @@ from kleak_runbook.parsers.vmallocinfo import VmallocInfo
 _RECLAIMABLE_NAMES = ("dentry", "dentry_cache", "inode_cache", "radix_tree_node", "buffer_head", "xfs_ili", "xfs_inode")
 _RECLAIMABLE_SUFFIXES = ("_inode_cache", "_inode")
 _RECLAIMABLE_PREFIXES = ("kmalloc-rcl-", "dma-kmalloc-rcl-")
+# accounted as reclaimable (SLAB_RECLAIM_ACCOUNT) yet held for as long as what owns them lives: a
+# socket's inode goes when the socket is closed, never under memory pressure
+_PINNED_NAMES = frozenset({"sock_inode_cache"})
 
 COMPONENTS = (
     ("slab_unreclaimable", "Slab, unreclaimable (SUnreclaim)"),
@@ -395,6 +398,8 @@ def kmem_breakdown(
 
 
 def is_reclaimable_name(name: str) -> bool:
+    if name in _PINNED_NAMES:
+        return False
     return name in _RECLAIMABLE_NAMES or name.endswith(_RECLAIMABLE_SUFFIXES) or name.startswith(_RECLAIMABLE_PREFIXES)
 
 
@@ -414,7 +419,7 @@ def _cache_stats(
         last = next(r for r in reversed(rows) if r is not None)
         objs = [r.active_objs if r else 0 for r in rows]
         size = [r.size_bytes(page_size) if r else 0 for r in rows]
-        rec = reclaim.get(name)
+        rec = False if name in _PINNED_NAMES else reclaim.get(name)
         if rec is None:
             rec = True if is_reclaimable_name(name) else (False if reclaim else None)
         out[name] = CacheStat(name, last.objsize, Series.of(objs, times), Series.of(size, times), rec)

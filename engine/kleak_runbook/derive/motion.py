@@ -74,6 +74,13 @@ def _motion(label: str, kind: str, name: str | None, s: Series) -> Motion | None
         return None  # timed: growth has its rate
     if name is not None and not all(s.values):
         return None  # a cache or caller missing from an output (a grep'd row, then all of slabtop) was not shown
+    values = list(s.values)
+    low = min(range(len(values) - 1), key=lambda i: values[i])
+    after = values[low:]
+    if 0 < low <= len(values) - 3 and values[low] <= values[0] / 2 and all(b >= a for a, b in zip(after, after[1:])):
+        # it fell to a fraction of where it began (a reboot, a module reloaded), then grew at every
+        # output since: what moves now is the growth from there
+        return Motion(label, kind, name, values[low], s.last, max(after), len(after))
     return Motion(label, kind, name, s.first, s.last, s.max, len(s.values))
 
 

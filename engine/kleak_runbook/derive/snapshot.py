@@ -212,7 +212,14 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
         )
         return
     modules = {c.module for c in metrics.callers if c.module}
-    named = next((n for n in getattr(words, "caches", ()) if n not in modules), None)
+    said = [n for n in getattr(words, "caches", ()) if n not in modules]
+    # a name the rows hold goes first; a grep pattern ("grep ip_dst /proc/slabinfo") is the one row it
+    # picks, or the longer name the text gives it (the row the grep printed: "ip_dst_cache 669 885 ...")
+    said = [next((m for m in said if m != n and m.startswith(n)), n) for n in said]
+    rows = {n: [c for c in metrics.caches if c.startswith(n)] for n in said if n not in metrics.caches}
+    named = next((n for n in said if n in metrics.caches), None) or next(
+        (rows[n][0] if len(rows[n]) == 1 else n for n in said), None
+    )
     kinds = tuple(getattr(words, "kinds", ()))
     if named is not None:
         kind = "slab-reclaimable" if is_reclaimable_name(named) else "slab-unreclaimable"
@@ -702,7 +709,9 @@ def _page_failure(metrics: Metrics, failure: Any, free_seen: bool = False) -> Ca
 
     Either names where the memory is not; anything abnormal the figures show decides before it."""
     order = getattr(failure, "order", None)
-    zones = [z for z in getattr(failure, "zones", ()) if z.name != "DMA"]
+    # (ordinary requests leave ZONE_DMA alone; one that asked for it, __GFP_DMA, has only that zone)
+    wants_dma = bool(getattr(failure, "dma", False))
+    zones = [z for z in getattr(failure, "zones", ()) if (z.name == "DMA") == wants_dma]
     if order is None:
         # the report's zone lines alone, under words that call it a page allocation failure: with a
         # zone far above its high watermark, memory was there; the request wanted it contiguous, or
@@ -887,6 +896,24 @@ def judge(
             slab_total,
             None,
             f"slabtop counts {_gib(slab_total)} of slab (its cache rows are not in the evidence)",
+        )
+    if (
+        not caches
+        and su is None
+        and sr is None
+        and slab_field is not None
+        and total
+        and int(slab_field) >= float(p.get("unsplit_slab_fraction", 0.5)) * total
+    ):
+        # a kernel before 2.6.19 (or a meminfo cut to its Slab line) does not split reclaimable slab
+        # from the rest: half of RAM or more in slab, with no cache rows to say it is dentries and
+        # inodes, is abnormal whatever part of it the kernel could free
+        add(
+            "slab-unreclaimable",
+            int(slab_field),
+            None,
+            f"Slab is {_size(int(slab_field))} of {_size(total)} MemTotal, and the evidence does not split"
+            " reclaimable slab from the rest (no SReclaimable, no cache rows)",
         )
     active = metrics.slab_active
     if active is not None and slab_total and not any(c.kind == "slab-unreclaimable" for c in out):

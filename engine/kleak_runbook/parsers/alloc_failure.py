@@ -120,6 +120,7 @@ class AllocFailure:
     # it came while the system suspended or hibernated (tasks frozen, the OOM killer off)
     suspend: bool = False
     times: int = 1  # how many times the text holds the failure (a driver repeats its own message)
+    dma: bool = False  # the request asked for ZONE_DMA (__GFP_DMA): that zone alone could serve it
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ def parse_alloc_failure(text: str) -> AllocFailure:
         assert p is not None
         order = int(p["order"])
         atomic = _cannot_wait(p["mode"], p["flags"])
+        dma = _wants_dma(p["mode"], p["flags"])
         return AllocFailure(
             "pages",
             p["comm"],
@@ -205,6 +207,7 @@ def parse_alloc_failure(text: str) -> AllocFailure:
             atomic=atomic,
             zones=_zones(lines[at + 1 :]),
             suspend=suspend,
+            dma=dma,
         )
     zones = _zones(lines)
     if zones and _FAILURE_WORDS.search(text):
@@ -243,6 +246,13 @@ def _cannot_wait(mode: str | None, flags: str | None) -> bool:
         return False
     value = int(mode, 16)
     return value < 0x80000 and not value & 0x10
+
+
+def _wants_dma(mode: str | None, flags: str | None) -> bool:
+    """The request carries __GFP_DMA (bit 0x01 in every layout; GFP_DMA by name since 4.10)."""
+    if flags:
+        return bool(re.search(r"\b(?:__)?GFP_DMA\b", flags))
+    return mode is not None and bool(int(mode, 16) & 0x01)
 
 
 def _zones(lines: list[str]) -> tuple[Zone, ...]:

@@ -22,7 +22,9 @@ SPEC = "oom-report"
 PAGE = 4096
 # "<4>[ 3117.587337] ", "[Tue Feb  4 16:15:16 2025] ", "Feb  4 16:15:16 host kernel: "
 _PREFIX = re.compile(
-    r"^(?:<\d+>)?(?:\[\s*[\d.]+\]\s*|\[[A-Z][a-z]{2} [^\]]+\]\s*)?"
+    # Android's kernel log as a phone's tools save it: "07-13 08:41:51.341 <4>[309805.658142s][pid:1361,cpu5,comm]"
+    r"^(?:\d\d-\d\d \d\d:\d\d:\d\d\.\d+ <\d+>\[\s*[\d.]+s?\](?:\[pid:[^\]]*\])?)?"
+    r"(?:<\d+>)?(?:\[\s*[\d.]+\]\s*|\[[A-Z][a-z]{2} [^\]]+\]\s*)?"
     # syslog and journalctl ("May 15 09:38:52.733230 host kernel:", -o short-iso "2024-05-15T09:38:52+0200 host kernel:"),
     # OpenWrt's logread ("Sun Mar  8 12:23:14 2020 kern.warn kernel:")
     r"(?:(?:(?:[A-Z][a-z]{2}\s+)?[A-Z][a-z]{2}\s+\d+\s+[\d:]+(?:\.\d+)?(?:\s+\d{4})?|\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)\s+(?:\S+\s+)?kernel:\s*"

@@ -121,6 +121,9 @@ def _arc_row(m: re.Match[str]) -> str:
 _ANNOTATED = re.compile(r"^([A-Z][A-Za-z0-9_()]*:\s+[0-9]+(?:\s+kB)?)\s+(?:<[-=]+|[-=]+>|#|//|←|\(|\*+|\[).*$")
 
 
+_SPLIT_SLABDATA = re.compile(r": sla\s+bdata\b")
+
+
 def clean(line: str) -> str:
     """The line without e-mail quoting, indentation, markdown emphasis wrapped around it, a line
     number glued to a meminfo line, or the "# " a blog puts before output it shows; arc_summary's
@@ -131,6 +134,8 @@ def clean(line: str) -> str:
         bare = _BOLD_FIGURE.sub(r"\1", bare)
     bare = _LINE_NUMBER.sub("", bare)
     bare = _ANNOTATED.sub(r"\1", bare)  # "SUnreclaim:  1290420 kB <--------": the poster's mark
+    if ": sla " in bare:  # a slabinfo row a terminal wrapped inside its own word: ": sla       bdata"
+        bare = _SPLIT_SLABDATA.sub(": slabdata", bare)
     bare = english(bare)  # free run in another language
     numbered = _LIST_NUMBER.match(bare)  # "  3. Mem: 132256952 ...": a web page's numbered code lines
     if numbered and (_FREE.match(bare[numbered.end() :]) or _MEMINFO.match(bare[numbered.end() :])):

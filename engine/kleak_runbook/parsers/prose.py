@@ -46,12 +46,13 @@ _MACHINE = re.compile(
     # ... but not a part of it: "1.4 GB of ram was used by slab", "2.5 GB of ram for userspace"
     # ... nor what was lost: "~70MB of memory being lost" per run
     r"(?!\s+(?:was\s+|is\s+|were\s+|are\s+|being\s+|been\s+)?(?:used|left|free|available|for|by|in|lost|leaked"
-    r"|leaking|wasted|missing|gone|consumed|taken)\b)",
+    r"|leaking|wasted|missing|gone|consumed|taken|usage)\b)",
 )
 # ... nor memory said to be taken or lost: "you should be down ~7GB of memory", "it uses 2 GB of RAM"
 _TAKEN_BEFORE = re.compile(
     r"\b(?:down|lost|lose|losing|leak\w*|missing|wast\w*|eats?|eating|ate|takes?|took|taking|uses?|used|using"
-    r"|consum\w*|another|extra|additional)\s*(?:by\s+|of\s+|up\s+)?(?:~|about|around|over|nearly|almost)?\s*$",
+    r"|consum\w*|another|extra|additional|beyond|above|exceed\w*|reach\w*)\s*(?:by\s+|of\s+|up\s+|to\s+)?"
+    r"(?:(?:~|about|around|over|nearly|almost)\s*){0,2}$",
     re.I,
 )
 # the same, named first: "Total RAM: 4,096 MB", "installed memory is 8 GB"
@@ -299,7 +300,7 @@ _KERNEL_HELD = re.compile(
 )
 # the reporter ruled slab out: "no slab usage that points to the memory", "slab looks normal"
 _OUTSIDE_SLAB = re.compile(
-    r"\bno slab\b|\bnot (?:in )?(?:the )?slab\b|\bslab(?:info|top)? (?:usage )?(?:is|looks|stays|remains|seems)"
+    r"\bno slab\b|\bnot (?:in )?(?:the )?slab\b|\b(?:is|was)(?:\s*n['’]t|\s+not) an? slab (?:leak|problem|issue)\b|\bslab(?:info|top)? (?:usage )?(?:is|looks|stays|remains|seems)"
     r" (?:fine|normal|small|ok|okay|stable|constant|flat|unchanged)\b",
     re.I,
 )
@@ -355,7 +356,9 @@ _RECLAIM_TRIED = re.compile(
 # "kmemleak isn't showing anything", "kmemleak reports nothing": a tool that found no leak
 _FOUND_NOTHING = re.compile(
     r"(?:n['’]t|\bnot|\bnever)\s+(?:show|report|find|found|detect|list|print|see)\w*\s+(?:anything|any)\b"
-    r"|\b(?:shows?|reports?|finds?|found|detects?|detected|lists?|says?)\s+nothing\b|\bnothing\s+(?:in|from)\s+kmemleak\b",
+    r"|\b(?:shows?|reports?|finds?|found|detects?|detected|lists?|says?)\s+nothing\b|\bnothing\s+(?:in|from)\s+kmemleak\b"
+    # "kmemleak won't tell us about alloc_pages() leaks"
+    r"|\bkmemleak\s+(?:won['’]t|will not|can['’]t|cannot|doesn['’]t|does not)\s+(?:tell|show|see|report|catch|find|track)",
     re.I,
 )
 # a backtrace frame in a module: "[<bf3382ec>] fcoe_ctlr_vn_add+0x3c/0x1b4 [libfcoe]"
@@ -458,6 +461,7 @@ class ProseFacts:
     # leak; ``patched`` holds the names it gives (its subject's words, the functions its hunks change)
     patch_fixes_leak: bool = False
     patched: tuple[str, ...] = ()
+    patched_functions: tuple[str, ...] = ()  # the functions its hunks change, in order
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -654,17 +658,19 @@ _QUOTED = re.compile(r"^(?:>\s?)+", re.M)
 _LEAK_WORD = re.compile(r"\bleak\w*|\bkmemleak\b", re.I)
 
 
-def _patch(text: str) -> tuple[bool, tuple[str, ...]]:
-    """(the text is a kernel patch about a leak, the names its subject and hunks give). A patch, mailed
-    (quoted in a reply too) or committed, whose subject or message speaks of a leak is that leak's fix."""
+def _patch(text: str) -> tuple[bool, tuple[str, ...], tuple[str, ...]]:
+    """(the text is a kernel patch about a leak, the names its subject and hunks give, the functions its
+    hunks change). A patch, mailed (quoted in a reply too) or committed, whose subject or message
+    speaks of a leak is that leak's fix."""
     text = _QUOTED.sub("", text)
     if not _SIGNED_OFF.search(text) or not re.search(r"^(?:diff --git |\+\+\+ b/|@@ -[0-9])", text, re.M):
-        return False, ()
+        return False, (), ()
     subject = _SUBJECT.search(text)
     title = " ".join(subject.group(1).split()) if subject else text.lstrip().split("\n", 1)[0]
     body = text[: text.find("\n---\n")] if "\n---\n" in text else text
-    names = tuple(dict.fromkeys([*re.findall(r"[A-Za-z_]\w{2,}", title), *_HUNK.findall(text)]))
-    return bool(_LEAK_WORD.search(title) or _LEAK_WORD.search(body)), names
+    functions = tuple(dict.fromkeys(_HUNK.findall(text)))
+    names = tuple(dict.fromkeys([*re.findall(r"[A-Za-z_]\w{2,}", title), *functions]))
+    return bool(_LEAK_WORD.search(title) or _LEAK_WORD.search(body)), names, functions
 
 
 # a device tree's memory node with its size ("memory@0 { device_type = "memory"; reg = <0x00 0x00 0x00 0x40000000>;")
@@ -1034,6 +1040,10 @@ _MEMLEAK_TOOL = re.compile(r"(?:\./|/)memleak\b|\bbcc\b|libbpf-tools|\bmemleak(?
 _GUESS = re.compile(r"\b(?:is it|is this|is that|could it be|might it be|would it be|maybe it is)\b", re.I)
 
 
+# "plenty of memory used by dentry_cache and inode_cache": where the memory is, grown or not
+_HELD_BY = re.compile(r"\b(?:memory|RAM)\s+(?:is\s+|being\s+)?(?:used|held|taken|occupied)\s+by\b", re.I)
+
+
 def _growing(sentences: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The caches, and the kinds of kernel memory, named in sentences that say something grows or
     leaks, first named first."""
@@ -1043,9 +1053,10 @@ def _growing(sentences: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     for sentence in sentences:
         sentence, before = _with_referent(sentence, before), sentence
         grows = bool(_GROWS.search(sentence) or _KEPT.search(sentence))
+        held = grows or bool(_HELD_BY.search(sentence))  # names the caches that hold it, not a kind that grows
         if sentence.rstrip().endswith("?") and _GUESS.search(sentence):
             continue  # "which structure occupies so much memory, is it dentry&inode?": a guess names nothing
-        if not grows and not any(_bytes(m.group(1), m.group(2)) >= MIN_NAMED_CACHE for m in _SIZED.finditer(sentence)):
+        if not held and not any(_bytes(m.group(1), m.group(2)) >= MIN_NAMED_CACHE for m in _SIZED.finditer(sentence)):
             continue  # a cache named with a size of a GiB or more is what the ticket is about, grown or not
         for m in _GENERIC_CACHE.finditer(sentence):
             caches.setdefault(m.group(1), None)
