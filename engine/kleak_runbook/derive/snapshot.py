@@ -212,13 +212,13 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
         )
         return
     modules = {c.module for c in metrics.callers if c.module}
-    said = [n for n in getattr(words, "caches", ()) if n not in modules]
+    told = [n for n in getattr(words, "caches", ()) if n not in modules]
     # a name the rows hold goes first; a grep pattern ("grep ip_dst /proc/slabinfo") is the one row it
     # picks, or the longer name the text gives it (the row the grep printed: "ip_dst_cache 669 885 ...")
-    said = [next((m for m in said if m != n and m.startswith(n)), n) for n in said]
-    rows = {n: [c for c in metrics.caches if c.startswith(n)] for n in said if n not in metrics.caches}
-    named = next((n for n in said if n in metrics.caches), None) or next(
-        (rows[n][0] if len(rows[n]) == 1 else n for n in said), None
+    told = [next((m for m in told if m != n and m.startswith(n)), n) for n in told]
+    rows = {n: [c for c in metrics.caches if c.startswith(n)] for n in told if n not in metrics.caches}
+    named = next((n for n in told if n in metrics.caches), None) or next(
+        (rows[n][0] if len(rows[n]) == 1 else n for n in told), None
     )
     kinds = tuple(getattr(words, "kinds", ()))
     if named is not None:
