@@ -651,9 +651,9 @@ _DMABUF_FD = re.compile(r"\bdma-?bufs?\b[^.\n]{0,20}?\bf(?:d|ds|iles?)\b|\bFDs?\
 # a kernel patch as mailed or committed: its sign-off, and what its subject (or first line) and the
 # function context of its hunks ("@@ -1025,8 +1025,10 @@ static struct aa_profile *unpack_profile(")
 # name ("apparmor: Fix memory leak in unpack_profile()")
-_SIGNED_OFF = re.compile(r"^\s*Signed-off-by: .+<[^>\s]+@[^>\s]+>", re.M)
+_SIGNED_OFF = re.compile(r"^[ \t]*Signed-off-by: [^\n<]{1,200}<[^>\s@]{1,100}@[^>\s]{1,200}>", re.M)
 _SUBJECT = re.compile(r"^Subject: (?:Re: )?(?:\[[^\]]*\]\s*)*(.+(?:\n[ \t]+.+)*)", re.M)  # with its folded lines
-_HUNK = re.compile(r"^@@ -[0-9,]+ \+[0-9,]+ @@ [^\n(]*?\b([A-Za-z_]\w*)\(", re.M)
+_HUNK = re.compile(r"^@@ -[0-9,]{1,24} \+[0-9,]{1,24} @@ [^\n(]{0,200}?\b([A-Za-z_]\w{0,100})\(", re.M)
 _QUOTED = re.compile(r"^(?:>\s?)+", re.M)
 _LEAK_WORD = re.compile(r"\bleak\w*|\bkmemleak\b", re.I)
 
