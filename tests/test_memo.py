@@ -164,3 +164,37 @@ def test_a_directory_others_may_write_is_not_used_for_compiled_code(cache: Path)
     assert ev.evaluate("1 + 1", {}) == 2  # type: ignore[attr-defined]
     assert not list(shared.iterdir())
     assert memomod.private_dir(cache / "elsewhere") and not memomod.private_dir(shared)
+
+
+def test_checked_knowledge_entries_come_from_the_memo(cache: Path, tmp_path: Path) -> None:
+    """A knowledge file that checked clean is not checked again with the same code: its entries are
+    rebuilt from the memo (what is planted there comes back), equal to a fresh check's."""
+    import dataclasses
+
+    directory = knowledge.bundled_knowledge_dir()
+    path = next(iter(sorted(directory.glob("*.yaml"))))
+    text = path.read_text(encoding="utf-8")
+    cold = knowledge.load_file(path, text)
+    memomod.memo().save()
+    memomod._MEMO = None
+    assert knowledge.load_file(path, text) == cold  # rebuilt from the memo: the same entries
+    book = memomod.memo()
+    said = f"{path}\0{knowledge._source_of(path)}\0{text}"
+    kept = book.get("knowledge-entries", said)
+    assert isinstance(kept, list) and len(kept) == len(cold)
+    book.put("knowledge-entries", said, [{**kept[0], "title": "planted"}, *kept[1:]])
+    assert knowledge.load_file(path, text)[0].title == "planted"
+    # a memo of another shape is checked again, and gives the fresh entries
+    book.put("knowledge-entries", said, [{"id": "half an entry"}])
+    assert knowledge.load_file(path, text) == cold
+    assert book.get("knowledge-entries", said) == [dataclasses.asdict(e) for e in cold]  # and kept again
+
+
+def test_a_knowledge_file_with_problems_is_checked_every_time(cache: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- id: x\n  title: no kind\n", encoding="utf-8")
+    first = [str(p) for p in knowledge.validate_knowledge([bad], against_bundled=False)]
+    assert first
+    memomod.memo().save()
+    memomod._MEMO = None
+    assert [str(p) for p in knowledge.validate_knowledge([bad], against_bundled=False)] == first

@@ -13,6 +13,7 @@ directories the caller names (``--knowledge DIR``); ``Entry.source`` says where 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,18 +21,51 @@ from typing import Any
 from kleak_runbook.decide.knowledge_entry import (
     BUNDLED,
     Entry,
+    FixedIn,
+    Show,
     _Checker,
     _Mapping,
     _with_lines,
 )
 from kleak_runbook.decide.yamlpos import load_text
+from kleak_runbook.derive.kversion import Range
 from kleak_runbook.errors import RunbookError
 from kleak_runbook.memo import memo
 from kleak_runbook.paths import KNOWLEDGE_ENV, env_knowledge_dirs  # re-exported: callers import them from here
 
 
 def _check_text(path: Path, text: str, source: str) -> tuple[list[Entry], list[RunbookError]]:
-    """The good entries of one file's text and every problem found in it, in line order."""
+    """The good entries of one file's text and every problem found in it, in line order. A text
+    that checked clean before, with this code, is not checked again: its entries come from the
+    memo (``kleak_runbook.memo``, keyed by the code, the path, the source and the text)."""
+    said = f"{path}\0{source}\0{text}"
+    kept = memo().get("knowledge-entries", said)
+    if isinstance(kept, list):
+        try:
+            return [_entry_of(d) for d in kept], []
+        except (TypeError, KeyError, ValueError):
+            pass  # a memo of another shape: check the text again
+    entries, problems = _check_fresh(path, text, source)
+    if not problems:
+        memo().put("knowledge-entries", said, [dataclasses.asdict(e) for e in entries])
+    return entries, problems
+
+
+def _entry_of(d: dict[str, Any]) -> Entry:
+    """An entry from its memo (``dataclasses.asdict``: nested records as dicts, tuples as lists)."""
+    return Entry(
+        **{
+            **d,
+            "affected": tuple(Range(**r) for r in d["affected"]),
+            "links": tuple(d["links"]),
+            "fixed_in": tuple(FixedIn(**f) for f in d["fixed_in"]),
+            "show": tuple(Show(**x) for x in d["show"]),
+            "reads": tuple(d["reads"]),
+        }
+    )
+
+
+def _check_fresh(path: Path, text: str, source: str) -> tuple[list[Entry], list[RunbookError]]:
     checker = _Checker(str(path), source)
     try:
         located = load_text(text, str(path))  # RunbookError with file:line on bad YAML
