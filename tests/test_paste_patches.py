@@ -185,3 +185,27 @@ def test_memory_used_by_named_caches() -> None:
     assert "MemTotal" not in facts.fields or facts.fields["MemTotal"] != 300 * 1024**2
     # ... but "slab memory used by kernel" names no kind that grows
     assert read_prose("Track slab memory used by kernel.").kinds == ()
+
+
+def test_the_hunk_that_adds_lines_names_the_fix(tmp_path: Path) -> None:
+    """tests/cases/ml-linux-nfs-20240324-nfsd-svc-tcp-sendmsg-page-leak: the patch drops nine lines from
+    svc_tcp_recvfrom() and adds the missing one to svc_tcp_sendmsg(); no trace to choose by."""
+    text = _case("ml-linux-nfs-20240324-nfsd-svc-tcp-sendmsg-page-leak")
+    assert read_prose(text).patched_functions == ("svc_tcp_sendmsg", "svc_tcp_recvfrom")
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("leak", "page-allocator")
+    assert doc["culprits"][0]["name"] == "svc_tcp_sendmsg"
+
+
+def test_a_meminfo_cut_before_what_programs_hold_rules_nothing_out(tmp_path: Path) -> None:
+    """tests/cases/ml-linux-nfs-20241127-bug219535-nfsd-rdma-oom-ram-missing: MemTotal 394 GB, MemFree
+    1.5 GB, Cached 7 GB, Slab and VmallocUsed small, and no AnonPages: 98% of memory held by no field
+    the evidence gives."""
+    text = _case("ml-linux-nfs-20241127-bug219535-nfsd-rdma-oom-ram-missing")
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("inconclusive", "unknown")
+    assert doc["summary"].startswith("The figures given say 98% of memory is in use")
+    # with programs' memory given, the rest is accounted for as it was: no guard
+    (tmp_path / "b").mkdir()
+    _, doc = replay(text.replace("MemFree:", "AnonPages:      380000000 kB\nMemFree:", 1), tmp_path / "b")
+    assert doc["verdict"] != "inconclusive" or "98% of memory is in use" not in doc["summary"]

@@ -23,8 +23,15 @@ from kleak_runbook.probes import PROBES
 from kleak_runbook.probes.base import Attribution
 
 GiB = 1024**3
-# figures that tell the memory size and what is free, and nothing of what holds the rest
-_SIZE_AND_FREE = frozenset({"MemTotal", "MemFree", "MemAvailable", "SwapTotal", "SwapFree"})
+# figures that tell what programs hold: with any of them, the rest of memory is the kernel's or cache
+_PROGRAMS = ("AnonPages", "Active(anon)", "Inactive(anon)")
+
+
+def _available(meminfo: Any) -> int:
+    """MemAvailable, or (a meminfo cut before it) MemFree with the page cache and buffers."""
+    if "MemAvailable" in meminfo:
+        return int(meminfo["MemAvailable"])
+    return sum(int(meminfo.get(k) or 0) for k in ("MemFree", "Cached", "Buffers"))
 
 
 def _guards(walk: HostWalk, verdict: str, kind: str, metrics: Metrics | None) -> tuple[str, str, list[str]]:
@@ -196,9 +203,10 @@ def finish(
         and biggest.bytes >= 0.75 * memory.total  # memory nearly all in use, and short
         and metrics is not None
         and metrics.sample_count == 1
-        and set(metrics.meminfo) <= _SIZE_AND_FREE
-        # (MemAvailable well above MemFree: the kernel can give much of it back, whatever holds it)
-        and int(metrics.meminfo.get("MemAvailable", 0)) < 0.25 * memory.total
+        and not any(k in metrics.meminfo for k in _PROGRAMS)  # (nor what programs hold: a meminfo cut short)
+        # (MemAvailable well above MemFree: the kernel can give much of it back, whatever holds it;
+        # without it, what is free and the page cache are the most it could)
+        and _available(metrics.meminfo) < 0.25 * memory.total
         and not (metrics.caches or metrics.callers or metrics.sites or metrics.slab_total or metrics.arc_size)
         and getattr(context.get("snapshot"), "top", None) is None
     ):

@@ -653,7 +653,10 @@ _DMABUF_FD = re.compile(r"\bdma-?bufs?\b[^.\n]{0,20}?\bf(?:d|ds|iles?)\b|\bFDs?\
 # name ("apparmor: Fix memory leak in unpack_profile()")
 _SIGNED_OFF = re.compile(r"^[ \t]*Signed-off-by: [^\n<]{1,200}<[^>\s@]{1,100}@[^>\s]{1,200}>", re.M)
 _SUBJECT = re.compile(r"^Subject: (?:Re: )?(?:\[[^\]]*\]\s*)*(.+(?:\n[ \t]+.+)*)", re.M)  # with its folded lines
-_HUNK = re.compile(r"^@@ -[0-9,]{1,24} \+[0-9,]{1,24} @@ [^\n(]{0,200}?\b([A-Za-z_]\w{0,100})\(", re.M)
+_HUNK = re.compile(
+    r"^@@ -[0-9]{1,12}(?:,([0-9]{1,12}))? \+[0-9]{1,12}(?:,([0-9]{1,12}))? @@ [^\n(]{0,200}?\b([A-Za-z_]\w{0,100})\(",
+    re.M,
+)
 _QUOTED = re.compile(r"^(?:>\s?)+", re.M)
 _LEAK_WORD = re.compile(r"\bleak\w*|\bkmemleak\b", re.I)
 
@@ -668,7 +671,9 @@ def _patch(text: str) -> tuple[bool, tuple[str, ...], tuple[str, ...]]:
     subject = _SUBJECT.search(text)
     title = " ".join(subject.group(1).split()) if subject else text.lstrip().split("\n", 1)[0]
     body = text[: text.find("\n---\n")] if "\n---\n" in text else text
-    functions = tuple(dict.fromkeys(_HUNK.findall(text)))
+    # (a hunk that adds lines, the free or put that was missing, before one that only moves or drops them)
+    hunks = [(int(new or 1) - int(old or 1), fn) for old, new, fn in _HUNK.findall(text)]
+    functions = tuple(dict.fromkeys(fn for _, fn in sorted(hunks, key=lambda h: h[0] <= 0)))
     names = tuple(dict.fromkeys([*re.findall(r"[A-Za-z_]\w{2,}", title), *functions]))
     return bool(_LEAK_WORD.search(title) or _LEAK_WORD.search(body)), names, functions
 
