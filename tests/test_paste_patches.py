@@ -209,3 +209,17 @@ def test_a_meminfo_cut_before_what_programs_hold_rules_nothing_out(tmp_path: Pat
     (tmp_path / "b").mkdir()
     _, doc = replay(text.replace("MemFree:", "AnonPages:      380000000 kB\nMemFree:", 1), tmp_path / "b")
     assert doc["verdict"] != "inconclusive" or "98% of memory is in use" not in doc["summary"]
+
+
+def test_tens_of_thousands_of_memory_cgroups_name_the_kind_of_kernel_memory(tmp_path: Path) -> None:
+    """tests/cases/ml-cgroups-20190730-debian-931111-dying-memcg-pam-systemd: free's 60G used on an idle
+    141G box that the ticket says the kernel holds, and "the number of memory cgroups only dropped
+    marginally from 211_620 to 210_396": dying memory cgroups, per-CPU memory as the set labels them."""
+    text = _case("ml-cgroups-20190730-debian-931111-dying-memcg-pam-systemd")
+    assert (read_prose(text).memory_cgroups or (0,))[0] == 210396
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "percpu")
+    # a plausible count leaves the kind unknown
+    (tmp_path / "b").mkdir()
+    _, doc = replay(text.replace("211_620 to\n210_396", "211 to\n210"), tmp_path / "b")
+    assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "unknown")

@@ -333,9 +333,12 @@ _ZFS_NAMED = re.compile(r"\b(?:ZFS|zfs|zpool|ZoL|OpenZFS|zfs_arc_max)\b")
 _NEGATION = re.compile(r"\b(?:no|not|none|nothing|only|never|less than|under|below)\b|n['’]t\b", re.I)
 # /proc/cgroups' count for the memory controller, told in words: "65535 as num_cgroups for memory"
 _MEMCGS = re.compile(
-    r"\b([0-9][0-9,]{2,})\s+(?:as\s+)?(?:the\s+)?num_cgroups\s+(?:for|of)\s+(?:the\s+)?memory\b"
-    r"|\bnum_cgroups\s+(?:for|of)\s+(?:the\s+)?memory(?:\s+controller)?\s*(?:is|was|=|:|of|at|reached)?\s*([0-9][0-9,]{2,})\b"
-    r"|\b([0-9][0-9,]{2,})\s+memory\s+cgroups\b"
+    r"\b([0-9][0-9,_]{2,})\s+(?:as\s+)?(?:the\s+)?num_cgroups\s+(?:for|of)\s+(?:the\s+)?memory\b"
+    r"|\bnum_cgroups\s+(?:for|of)\s+(?:the\s+)?memory(?:\s+controller)?\s*(?:is|was|=|:|of|at|reached)?\s*([0-9][0-9,_]{2,})\b"
+    r"|\b([0-9][0-9,_]{2,})\s+memory\s+cgroups\b"
+    # "the number of memory cgroups only dropped marginally from 211_620 to 210_396": the last count
+    r"|\bnumber\s+of\s+memory\s+cgroups\b[^.]{0,60}?\bto\s+([0-9][0-9,_]{2,})\b"
+    r"|\bnumber\s+of\s+memory\s+cgroups\s+(?:is|was|=|:|of|at|reached)\s*([0-9][0-9,_]{2,})\b"
 )
 # hard-wrapped lines stay in their sentence, and so does a list that a line ending in ":" introduces
 # what a claim of a leak says, and that the kernel is what leaks
@@ -553,7 +556,7 @@ def read_prose(text: str) -> ProseFacts:
         for t in _TERMS.finditer(line):
             terms.setdefault(t.group(1).lower(), None)
     count = _MEMCGS.search(text)
-    memcgs = (int(next(g for g in count.groups() if g).replace(",", "")), count.group(0).strip()) if count else None
+    memcgs = (int(re.sub(r"[,_]", "", next(g for g in count.groups() if g))), count.group(0).strip()) if count else None
     sentences = _SENTENCE.split(text)
     caches, kinds = _growing(sentences)
     watched = [m.group(1) for m in _GREPPED_CACHE.finditer(text) if m.group(1) not in _NOT_CACHES]
