@@ -223,3 +223,15 @@ def test_tens_of_thousands_of_memory_cgroups_name_the_kind_of_kernel_memory(tmp_
     (tmp_path / "b").mkdir()
     _, doc = replay(text.replace("211_620 to\n210_396", "211 to\n210"), tmp_path / "b")
     assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "unknown")
+
+
+def test_per_cpu_memory_out_of_proportion_beside_a_big_reclaimable_slab(tmp_path: Path) -> None:
+    """tests/cases/ml-linux-mm-20180918-k8s-cronjobs-dying-memcg-percpu: Percpu 3.2 GiB (10% of a 31 GiB
+    box) beside 7.7 GiB of reclaimable slab: the cache explains its own bytes, not the per-CPU memory."""
+    text = _case("ml-linux-mm-20180918-k8s-cronjobs-dying-memcg-percpu")
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "percpu")
+    # with Percpu at a usual size the reclaimable slab is what the report is about, and it is cache
+    (tmp_path / "b").mkdir()
+    _, doc = replay(text.replace("Percpu:          3316224 kB", "Percpu:            33162 kB"), tmp_path / "b")
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "slab-reclaimable")

@@ -166,6 +166,9 @@ def _user_memory(meminfo: Mapping[str, Any], total: int, p: Mapping[str, Any]) -
     return Candidate("user", held, held / total, None, f"{what} hold {_gib(held)} of {_gib(total)}")
 
 
+_LEAK_KINDS = frozenset({"slab-unreclaimable", "vmalloc", "percpu"})
+_CACHE_KINDS = frozenset({"slab-reclaimable", "zfs-arc"})
+
 _KIND_WORDS = {
     "slab-unreclaimable": "unreclaimable slab",
     "percpu": "per-CPU memory",
@@ -1199,7 +1202,10 @@ def judge(
     # no field mixes vmalloc, per-CPU and the page allocator: a component measured on its own and
     # abnormal explains more than that residue, so the residue decides only when nothing else does.
     mixed = metrics.vmalloc_source == "unavailable"
-    out.sort(key=lambda c: (mixed and c.kind == "page-allocator", -c.bytes))
+    # Cache the kernel frees (reclaimable slab not said to stay, the ARC) explains its own bytes, not a
+    # kind of kernel memory beside it that is out of proportion too: that one decides.
+    leaky = any(c.kind in _LEAK_KINDS for c in out)
+    out.sort(key=lambda c: (leaky and c.kind in _CACHE_KINDS, mixed and c.kind == "page-allocator", -c.bytes))
     failed_cache = biggest.name if metrics.slab_source == "slub-failure" and biggest is not None else None
     if failed_cache is not None:
         said = f"SLUB could not allocate from {failed_cache}"
