@@ -141,3 +141,26 @@ def test_memory_said_lost_is_not_the_machines_size() -> None:
     text = _case("gh-tensorflow-3106-nvidia-361-kernel-leak")
     assert read_prose(text).fields.get("MemTotal") is None
     assert read_prose("a box with 16 GB of memory").fields["MemTotal"] == 16 * 1024**3
+
+
+def test_a_cgroup_killed_at_its_own_limit_told_in_words(tmp_path: Path) -> None:
+    """tests/cases/ml-linux-mm-20180406-bug199297-memcg-dirty-pages-oom: "Processes that have a cgroup
+    memory limit can easily OOM just writing to files"."""
+    text = _case("ml-linux-mm-20180406-bug199297-memcg-dirty-pages-oom")
+    assert read_prose(text).limit_oom
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
+    for said in (
+        "My pod keeps getting OOMKilled when it reaches its memory limit of 512Mi.",
+        "The container is killed by the OOM killer because it exceeds the memory limit set in docker-compose (2g).",
+    ):
+        assert read_prose(said).limit_oom, said
+    # a limit named with no kill, or a kill denied, says nothing of the kind
+    assert not read_prose("We set the container memory limit to 2 GB.").limit_oom
+    assert not read_prose("The pod was not OOMKilled although it sits at its memory limit.").limit_oom
+    # a kernel leak said beside it keeps the leak
+    (tmp_path / "b").mkdir()
+    _, doc = replay(
+        "The kernel leaks slab in the container and it gets OOMKilled at its memory limit.\n", tmp_path / "b"
+    )
+    assert doc["verdict"] == "suspected-leak"

@@ -439,6 +439,16 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
                 + " (the reporter's claim: the evidence has no figure of it)",
             )
         )
+    elif getattr(words, "limit_oom", False):
+        out.append(
+            Candidate(
+                "cgroup-limit",
+                0,
+                None,
+                None,
+                "the ticket says a container or cgroup was killed at its own memory limit (the reporter's words)",
+            )
+        )
     elif getattr(words, "host_view", None):
         out.append(
             Candidate(

@@ -276,6 +276,16 @@ _CGROUP_USAGE = re.compile(
 )
 _RSS_WORDS = re.compile(r"\bRSS\b|\bps\s+aux\b|\bprocess(?:es)?\s+(?:itself\s+)?(?:uses?|holds?|takes?)\b", re.I)
 # guests given more memory than the host has (not the vm.overcommit_memory sysctl)
+# a cgroup's own limit: "its memory limit of 512Mi", "exceeds the memory limit set in docker-compose",
+# "the cgroup memory limit", "MemoryMax=", "memory.max", "memory.limit_in_bytes"
+_LIMIT_OOM = re.compile(
+    r"\b(?:(?:container|pod|cgroup|service|job|task|its|their|the)\s+)(?:memory|mem)\s+limits?\b"
+    r"|\b(?:memory|mem)\s+limits?\s+(?:of|set|for|in|on)\s+(?:the\s+|its\s+|their\s+)?(?:[0-9]|container|pod|cgroup|docker|k8s"
+    r"|kubernetes|compose|service|job)"
+    r"|\bMemory(?:Max|Limit)=|\bmemory\.(?:max|limit_in_bytes)\b|\blimits?:\s*memory\b",
+    re.I,
+)
+_OOM_WORDS_ANY = re.compile(r"\bOOM\w*|\bout of memory\b|\bkilled\b|\bexceed\w*", re.I)
 _OVERCOMMIT = re.compile(
     r"\b(?:RAM|memory) contention ratio\b|\bover-?commit(?:ted|ting|ment)?\b(?![_.])|\boversubscri\w+", re.I
 )
@@ -462,6 +472,9 @@ class ProseFacts:
     fds_held: bool = False
     # the text is a kernel patch (a mail or a commit: its Signed-off-by and diff) that says it fixes a
     # leak; ``patched`` holds the names it gives (its subject's words, the functions its hunks change)
+    # a sentence says a container, pod, service or cgroup was OOM-killed at its own memory limit
+    # ("keeps getting OOMKilled when it reaches its memory limit of 512Mi"): the cgroup's limit
+    limit_oom: bool = False
     patch_fixes_leak: bool = False
     patched: tuple[str, ...] = ()
     patched_functions: tuple[str, ...] = ()  # the functions its hunks change, in order
@@ -499,6 +512,7 @@ class ProseFacts:
             ("a VM's balloon", self.balloon),
             ("RAM not handed to the kernel", self.ram_withheld),
             ("a process's open dma-buf FDs", self.fds_held),
+            ("a cgroup killed at its own memory limit", self.limit_oom),
         )
         return tuple(
             dict.fromkeys(
@@ -643,6 +657,7 @@ def read_prose(text: str) -> ProseFacts:
             for m in [_FALSE_POSITIVE.search(x)]
         ),
         any(_DMABUF_FD.search(x) for x in stated),
+        any(_LIMIT_OOM.search(x) and _OOM_WORDS_ANY.search(x) and not _DENIED.search(x) for x in stated),
         *_patch(text),
     )
 
