@@ -275,7 +275,6 @@ _CGROUP_USAGE = re.compile(
     re.I,
 )
 _RSS_WORDS = re.compile(r"\bRSS\b|\bps\s+aux\b|\bprocess(?:es)?\s+(?:itself\s+)?(?:uses?|holds?|takes?)\b", re.I)
-# guests given more memory than the host has (not the vm.overcommit_memory sysctl)
 # a cgroup's own limit: "its memory limit of 512Mi", "exceeds the memory limit set in docker-compose",
 # "the cgroup memory limit", "MemoryMax=", "memory.max", "memory.limit_in_bytes"
 _LIMIT_OOM = re.compile(
@@ -286,6 +285,7 @@ _LIMIT_OOM = re.compile(
     re.I,
 )
 _OOM_WORDS_ANY = re.compile(r"\bOOM\w*|\bout of memory\b|\bkilled\b|\bexceed\w*", re.I)
+# guests given more memory than the host has (not the vm.overcommit_memory sysctl)
 _OVERCOMMIT = re.compile(
     r"\b(?:RAM|memory) contention ratio\b|\bover-?commit(?:ted|ting|ment)?\b(?![_.])|\boversubscri\w+", re.I
 )
@@ -470,11 +470,11 @@ class ProseFacts:
     # the buffers in question are held by a process's open dma-buf file descriptors ("leaves one
     # additional 16 KiB dmabuf FD open", /proc/self/fdinfo's exp_name): the kernel frees them on close
     fds_held: bool = False
-    # the text is a kernel patch (a mail or a commit: its Signed-off-by and diff) that says it fixes a
-    # leak; ``patched`` holds the names it gives (its subject's words, the functions its hunks change)
     # a sentence says a container, pod, service or cgroup was OOM-killed at its own memory limit
     # ("keeps getting OOMKilled when it reaches its memory limit of 512Mi"): the cgroup's limit
     limit_oom: bool = False
+    # the text is a kernel patch (a mail or a commit: its Signed-off-by and diff) that says it fixes a
+    # leak; ``patched`` holds the names it gives (its subject's words, the functions its hunks change)
     patch_fixes_leak: bool = False
     patched: tuple[str, ...] = ()
     patched_functions: tuple[str, ...] = ()  # the functions its hunks change, in order
@@ -683,6 +683,8 @@ def _patch(text: str) -> tuple[bool, tuple[str, ...], tuple[str, ...]]:
     """(the text is a kernel patch about a leak, the names its subject and hunks give, the functions its
     hunks change). A patch, mailed (quoted in a reply too) or committed, whose subject or message
     speaks of a leak is that leak's fix."""
+    if "Signed-off-by:" not in text:
+        return False, (), ()
     text = _QUOTED.sub("", text)
     if not _SIGNED_OFF.search(text) or not re.search(r"^(?:diff --git |\+\+\+ b/|@@ -[0-9])", text, re.M):
         return False, (), ()
@@ -751,6 +753,8 @@ def _ram_withheld(text: str, stated: list[str]) -> str | None:
     reserved = _RESERVED_AT_BOOT.search(text)
     if reserved is not None and any(_LESS_RAM.search(x) for x in stated):
         return "reserved at boot for devices: " + " ".join(reserved.group(0).split())[:120]
+    if not _CRASHKERNEL.search(text):
+        return None
     lines = [x for line in text.splitlines() if not _LOG_LINE.match(line) for x in _SENTENCE.split(line)]
     for words in lines:  # the reporter's own sentences (a title too), not a log line they quote
         if (
@@ -955,7 +959,12 @@ def _process(text: str, stated: list[str]) -> str | None:
         (round(float(m.group("res")) * _TOP_UNITS[m.group("unit")]), m.group("cmd"), "top")
         for m in _TOP_ROW.finditer(text)
     ]
-    rows += [(int(m.group("rss")) * 4096, m.group("cmd"), "OOM task table") for m in _OOM_TASK_ROW.finditer(text)]
+    tasks = sorted(
+        ((int(m.group("rss")) * 4096, m.group("cmd")) for m in _OOM_TASK_ROW.finditer(text)),
+        key=lambda t: t[0],
+        reverse=True,
+    )
+    rows += [(rss, cmd, "OOM task table") for rss, cmd in tasks]
     rows += [
         (
             round(float(m.group("n")) * _TOP_UNITS[m.group("u").lower()]),
@@ -965,13 +974,12 @@ def _process(text: str, stated: list[str]) -> str | None:
         for m in _OOMD_CANDIDATE.finditer(text)
     ]
     rss, cmd, tool = max(rows, default=(0, "", ""))
-    tasks = sorted((int(m.group("rss")) * 4096 for m in _OOM_TASK_ROW.finditer(text)), reverse=True)
-    if len(tasks) >= 3 and tasks[0] >= DOMINANT_TASK_BYTES and tasks[0] >= DOMINANT_TASK_RATIO * tasks[1]:
+    if len(tasks) >= 3 and tasks[0][0] >= DOMINANT_TASK_BYTES and tasks[0][0] >= DOMINANT_TASK_RATIO * tasks[1][0]:
         # the OOM killer's task table with one task holding ten times any other: where the memory
         # went, at any size (a router's 1 GiB, a small VM's)
-        big = max(_OOM_TASK_ROW.finditer(text), key=lambda m: int(m.group("rss")))
+        (big, name), (second, _) = tasks[0], tasks[1]
         return (
-            f"{big.group('cmd').rsplit('/', 1)[-1]} at {tasks[0] / 1024**2:.0f} MiB RSS, {tasks[0] / max(tasks[1], 1):.0f}"
+            f"{name.rsplit('/', 1)[-1]} at {big / 1024**2:.0f} MiB RSS, {big / max(second, 1):.0f}"
             " times any other task (OOM task table)"
         )
     if rss >= 1024**3:
