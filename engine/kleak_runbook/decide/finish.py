@@ -48,8 +48,9 @@ def _guards(walk: HostWalk, verdict: str, kind: str, metrics: Metrics | None) ->
         and getattr(walk.context.get("growth"), "untimed", None) is not None
         and getattr(walk.context.get("words"), "stopped", False)
     )
-    # a kernel patch that fixes the leak its message shows (a kmemleak report): the leak confirmed by its fix
-    patched = bool(getattr(walk.context.get("words"), "patch_fixes_leak", False))
+    # a fix of the leak the evidence shows (its kernel patch, or a fix the thread says was tested or made):
+    # the leak confirmed by its fix
+    patched = bool(getattr(walk.context.get("words"), "leak_fixed", False))
     if verdict == "leak" and not (held or patched) and (m is None or m.sample_count < 3 or m.times is None):
         verdict = "suspected-leak"
         notes.append(

@@ -292,6 +292,21 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
         # nothing kernel-side is abnormal, and one program holds GiBs: where the memory went
         out.append(Candidate("user", 0, None, None, f"one program holds the memory ({words.process})"))
         return
+    reclaim_told = getattr(words, "reclaim_told", None)
+    # the figures (free's "used") do not split the kernel's memory, and the thread puts it in the dentry
+    # and inode caches, which the kernel reclaims when it needs the memory
+    split = metrics.caches or any(k in metrics.meminfo for k in ("Slab", "SReclaimable"))
+    if reclaim_told and kind in ("", "slab-reclaimable") and not (out or split or getattr(words, "kernel_leak", False)):
+        out.append(
+            Candidate(
+                "slab-reclaimable",
+                0,
+                None,
+                None,
+                f'the thread puts the memory in dentry and inode caches the kernel reclaims ("{reclaim_told}")',
+            )
+        )
+        return
     if out or (figures and not (kind and getattr(words, "steady", False))):
         # figures decide over words, unless the words tell of a growth that went on and on (a rate,
         # "linearly until OOM"), which no single figure shows

@@ -478,6 +478,18 @@ class ProseFacts:
     patch_fixes_leak: bool = False
     patched: tuple[str, ...] = ()
     patched_functions: tuple[str, ...] = ()  # the functions its hunks change, in order
+    # the words that say the leak's fix was confirmed: its reporter tested it ("I can confirm your patch
+    # fixes the problem", "Problem is indeed gone in v3.7-rc2 with the proposed generic patch") or its
+    # maintainer says it is fixed ("It will be fixed in 5.8")
+    fix_confirmed: str | None = None
+    # the words that put the memory in dentry and inode caches the kernel reclaims when it needs to
+    # ("plenty of memory used by dentry_cache and inode_cache ... This memory will be reclaimed when needed")
+    reclaim_told: str | None = None
+
+    @property
+    def leak_fixed(self) -> bool:
+        """A fix confirms the leak: the text is its patch, or says the fix was tested or made."""
+        return self.patch_fixes_leak or self.fix_confirmed is not None
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -513,6 +525,8 @@ class ProseFacts:
             ("RAM not handed to the kernel", self.ram_withheld),
             ("a process's open dma-buf FDs", self.fds_held),
             ("a cgroup killed at its own memory limit", self.limit_oom),
+            ("dentry and inode caches reclaimed when needed", self.reclaim_told),
+            ("a fix confirmed", self.fix_confirmed),
         )
         return tuple(
             dict.fromkeys(
@@ -659,6 +673,8 @@ def read_prose(text: str) -> ProseFacts:
         any(_DMABUF_FD.search(x) for x in stated),
         any(_LIMIT_OOM.search(x) and _OOM_WORDS_ANY.search(x) and not _DENIED.search(x) for x in stated),
         *_patch(text),
+        _fix_confirmed(stated) if claims or _LEAK_WORD.search(text) else None,
+        _reclaim_told(stated),
     )
 
 
@@ -696,6 +712,63 @@ def _patch(text: str) -> tuple[bool, tuple[str, ...], tuple[str, ...]]:
     functions = tuple(dict.fromkeys(fn for _, fn in sorted(hunks, key=lambda h: h[0] <= 0)))
     names = tuple(dict.fromkeys([*re.findall(r"[A-Za-z_]\w{2,}", title), *functions]))
     return bool(_LEAK_WORD.search(title) or _LEAK_WORD.search(body)), names, functions
+
+
+# a fix of the leak confirmed in words: its reporter tested it, or its maintainer says it is fixed
+_FIX_CONFIRMED = re.compile(
+    # "I can confirm your patch fixes the problem", "the driver update fixed the problem", "the patch below fixes this"
+    r"\b(?:patch|patches|patchset|fix|commit|series|update|upgrade)\b(?:\s+(?:below|above|attached))?\s+"
+    r"(?:fix(?:es|ed)|solve[sd]|resolve[sd]|cure[sd])\s+(?:it|this|(?:the|this|my|our|that)\s+(?:\w+\s+){0,2}?"
+    r"(?:leak|leaks|problem|issue|bug|OOMs?))\b"
+    # "Problem is indeed gone in v3.7-rc2 with the proposed generic patch", "the leak was fixed by commit ..."
+    r"|\b(?:problem|leak|leaks|issue|bug|OOMs?)\s+(?:is|was|has been|have been|got)\s+(?:\w+\s+)?"
+    r"(?:gone|fixed|resolved|solved)\s+(?:in|with|by|after|since)\s+(?:\S+\s+){0,4}?"
+    r"(?:patch\w*|fix|commit|v?[0-9]+\.[0-9]+\S*|kernel|update|upgrade|build|release)\b"
+    # "It will be fixed in 5.8", "this has been fixed by commit 1fa89ffbc045"
+    r"|\b(?:it|this)\s+(?:will be|is|has been|was|got)\s+fixed\s+(?:in|by|with)\s+"
+    r"(?:v?[0-9]+\.[0-9]+|commit|the (?:patch|commit|fix))"
+    # "you need this patch to fix a bio leak", "all memory leaks fixed"
+    r"|\bpatch\s+to\s+fix\s+(?:a|the|this)\s+(?:\w+\s+){0,2}?leak\b|\ball\s+(?:\w+\s+)?leaks\s+(?:are\s+)?fixed\b",
+    re.I,
+)
+# what a fixed leak is not: a similar one, others, or a fix merely hoped for ("Similar one was fixed in -rc4",
+# "A few kernel memory leaks have recently been fixed ... I still get 2 others")
+_OTHER_FIX = re.compile(r"\b(?:similar|another|other|others|few|some|if|unless|whether|once)\b", re.I)
+
+
+def _fix_confirmed(stated: list[str]) -> str | None:
+    """The words that say the leak reported was fixed: a tested fix or a maintainer's "fixed in"."""
+    for x in stated:
+        m = _FIX_CONFIRMED.search(x)
+        denied = m is None or _DENIED.search(x, max(0, m.start() - 30), m.end())
+        if m is not None and not denied and not _OTHER_FIX.search(x, max(0, m.start() - 40), m.start()):
+            return " ".join(m.group(0).split())
+    return None
+
+
+# dentry and inode caches (or slab, which free counts as used), in the same or the next sentence as the
+# kernel reclaiming them when it needs the memory: "you'll see plenty of memory used by dentry_cache and
+# inode_cache and that's expected. This memory will be reclaimed when needed"
+_RECLAIMABLE_NAMED = re.compile(r"\b(?:dentry_cache|inode_cache|dentr(?:y|ies)|inode caches?|[di]cache)\b", re.I)
+_RECLAIMED_WHEN = re.compile(
+    r"\b(?:will|would|can|could|gets?|is|are)\s+(?:be\s+)?(?:reclaimed|freed|released|given back|dropped)\s+"
+    r"(?:\w+\s+)?(?:when|if|under|on|as)\s+(?:\w+\s+){0,3}?(?:needed|needs? it|pressure|demand|required)\b",
+    re.I,
+)
+_SLAB_COUNTED_USED = re.compile(r"\bcache,?\s+Slab\b[^.\n]{0,40}\bcount\w*\s+(?:it\s+|them\s+)?as\s+used\b", re.I)
+
+
+def _reclaim_told(stated: list[str]) -> str | None:
+    """The words that put the memory in caches the kernel reclaims when it needs it."""
+    for i, x in enumerate(stated):
+        m = _SLAB_COUNTED_USED.search(x)
+        if m is not None:
+            return " ".join(m.group(0).split())
+        m = _RECLAIMED_WHEN.search(x)
+        named = _RECLAIMABLE_NAMED.search(x) or (i and _RECLAIMABLE_NAMED.search(stated[i - 1]))
+        if m is not None and named and not _DENIED.search(x, max(0, m.start() - 20), m.start()):
+            return " ".join(m.group(0).split())
+    return None
 
 
 # a device tree's memory node with its size ("memory@0 { device_type = "memory"; reg = <0x00 0x00 0x00 0x40000000>;")

@@ -1,0 +1,128 @@
+"""A leak's fix confirmed in words (its reporter tested it, its maintainer says it is fixed) confirms
+the leak the evidence shows; a thread that puts the memory free calls used in dentry and inode
+caches the kernel reclaims when it needs them is reclaimable slab, not a leak. Inputs are the real
+cases named (tests/cases: mailing-list threads); each verdict goes through the real CLI. The
+one-sentence texts are synthetic edge cases, labelled as such."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_paste_judgement import replay
+
+from kleak_runbook.parsers.prose import read_prose
+
+CASES = Path(__file__).parent / "cases"
+
+
+def _case(name: str) -> str:
+    return (CASES / name / "input.txt").read_text(encoding="utf-8")
+
+
+def test_a_fix_its_reporter_tested_confirms_the_leak(tmp_path: Path) -> None:
+    """tests/cases/ml-linux-mm-20121019-secpath-cache-ipsec-leak: slabtop's secpath_cache, then
+    "Problem is indeed gone in v3.7-rc2 with the proposed generic patch"."""
+    text = _case("ml-linux-mm-20121019-secpath-cache-ipsec-leak")
+    facts = read_prose(text)
+    assert facts.fix_confirmed is not None and "gone in v3.7-rc2" in facts.fix_confirmed
+    assert facts.leak_fixed and not facts.patch_fixes_leak
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("leak", "slab-unreclaimable")
+    assert doc["culprits"][0]["name"] == "secpath_cache"
+    assert "confirms its fix" in doc["summary"] and "signed off" not in doc["summary"]
+    # the same thread without the confirmation is the report alone: suspected
+    (tmp_path / "b").mkdir()
+    untested = text.replace("Problem is indeed gone", "Problem is still there")
+    assert read_prose(untested).fix_confirmed is None
+    _, doc = replay(untested, tmp_path / "b")
+    assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "slab-unreclaimable")
+
+
+def test_a_maintainer_saying_it_is_fixed_in_a_release(tmp_path: Path) -> None:
+    """tests/cases/ml-kvm-20200611-bug208081-async-pf-dummy-node-leak: Paolo Bonzini, "It will be
+    fixed in 5.8, but it's a host-side bug"."""
+    text = _case("ml-kvm-20200611-bug208081-async-pf-dummy-node-leak")
+    assert read_prose(text).fix_confirmed == "It will be fixed in 5.8"
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("leak", "slab-unreclaimable")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "confirmed"),
+    [  # synthetic sentences, each beside "memory leak" so the text speaks of a leak
+        ("I can confirm your patch fixes the problem I was describing.", True),
+        ("The patch below fixes this.", True),
+        ("You need this patch to fix a bio leak.", True),
+        ("Let me know if the patch fixes the problem.", False),  # a fix not yet tried
+        ("Similar one was fixed in -rc4.", False),  # another leak's fix
+        ("A few kernel memory leaks have recently been fixed by #988.", False),  # others
+        ("The patch does not fix the problem.", False),
+        ("It might be something fixed with the work Maciej did.", False),  # hedged
+        ("Did the patch fix the problem?", False),  # asked
+        ("It will be fixed once someone has time.", False),  # no release, commit or patch
+    ],
+)
+def test_what_a_confirmed_fix_is(sentence: str, confirmed: bool) -> None:
+    facts = read_prose(f"There is a memory leak in the kernel.\n\n{sentence}\n")
+    assert (facts.fix_confirmed is not None) is confirmed, facts.fix_confirmed
+
+
+def test_a_fix_confirmed_without_a_kernel_kind_shown_stays_suspected(tmp_path: Path) -> None:
+    """A tested fix upgrades what the evidence shows; it names no kind by itself (synthetic)."""
+    text = "Kernel memory leak on 5.3: free memory drops every day.\n\nI can confirm your patch fixes the leak.\n"
+    _, doc = replay(text, tmp_path)
+    assert doc["verdict"] != "leak"
+
+
+def test_dentry_and_inode_caches_reclaimed_when_needed(tmp_path: Path) -> None:
+    """tests/cases/ml-lkml-20060213-2.4.33-pre1-squid-missing-300mb: free -m with 945 MB used after
+    buffers/cache, and Willy Tarreau: "plenty of memory used by dentry_cache and inode_cache and that's
+    expected. This memory will be reclaimed when needed"."""
+    text = _case("ml-lkml-20060213-2.4.33-pre1-squid-missing-300mb")
+    assert read_prose(text).reclaim_told == "will be reclaimed when needed"
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "slab-reclaimable")
+    assert "dentry and inode caches" in doc["summary"]
+    # the reclaim said in the next sentence to the caches it is about, and not said at all
+    (tmp_path / "b").mkdir()
+    _, doc = replay(text.replace("will be reclaimed when needed", "will stay"), tmp_path / "b")
+    assert doc["kind"] != "slab-reclaimable"
+
+
+def test_reclaim_told_of_the_caches_and_slab_that_free_counts_as_used(tmp_path: Path) -> None:
+    """tests/cases/ml-lkml-20020721-du-used-grows-dcache (Rik van Riel: "the memory is most likely
+    being used in the dentry_cache, the inode_cache and in buffer heads. This memory will be
+    reclaimed when the system needs it.") and blog-achillessatan-free-slab ("another kind of cache,
+    Slab, which free command count as used memory")."""
+    _, doc = replay(_case("ml-lkml-20020721-du-used-grows-dcache"), tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "slab-reclaimable")
+    assert read_prose(_case("blog-achillessatan-free-slab")).reclaim_told is not None
+    # figures that split slab decide over the words (synthetic meminfo beside the same sentence)
+    (tmp_path / "b").mkdir()
+    text = (
+        "MemTotal: 8000000 kB\nMemFree: 7000000 kB\nMemAvailable: 7500000 kB\nCached: 300000 kB\n"
+        "Slab: 200000 kB\nSReclaimable: 150000 kB\nSUnreclaim: 50000 kB\n\n"
+        "The memory is in the dentry_cache. This memory will be reclaimed when needed.\n"
+    )
+    _, doc = replay(text, tmp_path / "b")
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
+
+
+def test_reclaimable_slab_filling_a_32_bit_kernels_low_memory(tmp_path: Path) -> None:
+    """tests/cases/ml-linux-mm-20070915-ntfs-i386-12g-buffer-head-lowmem-oom: an i386 box with 12 GiB
+    OOM-panics copying from NTFS; LowFree 35 MiB of LowTotal 794 MiB, SReclaimable 752292 kB (the
+    buffer_heads of page cache in high memory). Peter Zijlstra: the 32-bit layout, not a leak."""
+    text = _case("ml-linux-mm-20070915-ntfs-i386-12g-buffer-head-lowmem-oom")
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "slab-reclaimable")
+    assert [step["step"] for step in doc["path"]][-1] == "lowmem_reclaimable"
+    # the same low memory filled by unreclaimable slab is the 32-bit layout, of no kind
+    (tmp_path / "b").mkdir()
+    swapped = text.replace("SReclaimable:   752292 kB", "SReclaimable:    14280 kB").replace(
+        "SUnreclaim:      14280 kB", "SUnreclaim:     752292 kB"
+    )
+    assert swapped != text
+    _, doc = replay(swapped, tmp_path / "b")
+    assert [step["step"] for step in doc["path"]][-1] != "lowmem_reclaimable"
+    assert doc["kind"] != "slab-reclaimable"
