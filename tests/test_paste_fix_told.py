@@ -54,6 +54,7 @@ def test_a_maintainer_saying_it_is_fixed_in_a_release(tmp_path: Path) -> None:
         ("I can confirm your patch fixes the problem I was describing.", True),
         ("The patch below fixes this.", True),
         ("You need this patch to fix a bio leak.", True),
+        ("Well, yes, 2.6.16-rc1 has this fixed.", True),
         ("Let me know if the patch fixes the problem.", False),  # a fix not yet tried
         ("Similar one was fixed in -rc4.", False),  # another leak's fix
         ("A few kernel memory leaks have recently been fixed by #988.", False),  # others
@@ -68,10 +69,15 @@ def test_what_a_confirmed_fix_is(sentence: str, confirmed: bool) -> None:
     assert (facts.fix_confirmed is not None) is confirmed, facts.fix_confirmed
 
 
-def test_a_fix_confirmed_without_a_kernel_kind_shown_stays_suspected(tmp_path: Path) -> None:
-    """A tested fix upgrades what the evidence shows; it names no kind by itself (synthetic)."""
+def test_a_fix_confirms_a_kernel_leak_only(tmp_path: Path) -> None:
+    """A tested fix confirms the kernel leak the evidence or the reporter shows, of the kind shown
+    (none here: unknown); beside memory no one says the kernel holds, it confirms nothing (synthetic)."""
     text = "Kernel memory leak on 5.3: free memory drops every day.\n\nI can confirm your patch fixes the leak.\n"
     _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("leak", "unknown")
+    (tmp_path / "b").mkdir()
+    text = "Free memory drops every day on 5.3.\n\nI can confirm your patch fixes the problem.\n"
+    _, doc = replay(text, tmp_path / "b")
     assert doc["verdict"] != "leak"
 
 
@@ -126,3 +132,16 @@ def test_reclaimable_slab_filling_a_32_bit_kernels_low_memory(tmp_path: Path) ->
     _, doc = replay(swapped, tmp_path / "b")
     assert [step["step"] for step in doc["path"]][-1] != "lowmem_reclaimable"
     assert doc["kind"] != "slab-reclaimable"
+
+
+def test_a_kernel_leak_of_no_known_kind_gone_with_the_patch(tmp_path: Path) -> None:
+    """tests/cases/gh-tempesta-691-kernel-patch-leak-gone: "the massive memory leak where the system
+    lost several gigabytes of RAM after each 10min test is now gone. Which means that the kernel patch
+    was in the right direction." No figure tells the kind: a leak of unknown kind."""
+    text = _case("gh-tempesta-691-kernel-patch-leak-gone")
+    assert "is now gone" in (read_prose(text).fix_confirmed or "")
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("leak", "unknown")
+    # gone with nothing changed beside it (a reboot, say) confirms no fix (synthetic)
+    facts = read_prose("There was a kernel memory leak.\n\nAfter the reboot the leak is now gone.\n")
+    assert facts.fix_confirmed is None

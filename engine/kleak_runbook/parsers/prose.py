@@ -673,7 +673,7 @@ def read_prose(text: str) -> ProseFacts:
         any(_DMABUF_FD.search(x) for x in stated),
         any(_LIMIT_OOM.search(x) and _OOM_WORDS_ANY.search(x) and not _DENIED.search(x) for x in stated),
         *_patch(text),
-        _fix_confirmed(stated) if claims or _LEAK_WORD.search(text) else None,
+        _fix_confirmed(stated),
         _reclaim_told(stated),
     )
 
@@ -727,6 +727,8 @@ _FIX_CONFIRMED = re.compile(
     # "It will be fixed in 5.8", "this has been fixed by commit 1fa89ffbc045"
     r"|\b(?:it|this)\s+(?:will be|is|has been|was|got)\s+fixed\s+(?:in|by|with)\s+"
     r"(?:v?[0-9]+\.[0-9]+|commit|the (?:patch|commit|fix))"
+    # "Well, yes, 2.6.16-rc1 has this fixed."
+    r"|\b(?:v?[0-9]+\.[0-9]+[\w.-]*|upstream|mainline)\s+has\s+(?:this|it|that|the\s+(?:leak|bug|problem))\s+fixed\b"
     # "you need this patch to fix a bio leak", "all memory leaks fixed"
     r"|\bpatch\s+to\s+fix\s+(?:a|the|this)\s+(?:\w+\s+){0,2}?leak\b|\ball\s+(?:\w+\s+)?leaks\s+(?:are\s+)?fixed\b",
     re.I,
@@ -736,6 +738,14 @@ _FIX_CONFIRMED = re.compile(
 _OTHER_FIX = re.compile(r"\b(?:similar|another|other|others|few|some|if|unless|whether|once)\b", re.I)
 
 
+# "the massive memory leak where the system lost several gigabytes of RAM after each 10min test is now gone.
+# Which means that the kernel patch was in the right direction.": gone, with the change named beside it
+_LEAK_GONE = re.compile(
+    r"\b(?:leak|problem|issue)\b[^.\n]{0,120}?\b(?:is|was)\s+(?:now\s+|indeed\s+|completely\s+)?gone\b", re.I
+)
+_CHANGE = re.compile(r"\b(?:patch\w*|fix|commit|update[ds]?|upgrad\w+|new (?:kernel|driver|firmware|build))\b", re.I)
+
+
 def _fix_confirmed(stated: list[str]) -> str | None:
     """The words that say the leak reported was fixed: a tested fix or a maintainer's "fixed in"."""
     for x in stated:
@@ -743,6 +753,11 @@ def _fix_confirmed(stated: list[str]) -> str | None:
         denied = m is None or _DENIED.search(x, max(0, m.start() - 30), m.end())
         if m is not None and not denied and not _OTHER_FIX.search(x, max(0, m.start() - 40), m.start()):
             return " ".join(m.group(0).split())
+    for i, x in enumerate(stated):
+        gone = _LEAK_GONE.search(x)
+        near = " ".join(stated[max(0, i - 1) : i + 2])
+        if gone is not None and not _DENIED.search(gone.group(0)) and _CHANGE.search(near):
+            return " ".join(gone.group(0).split())
     return None
 
 
