@@ -25,7 +25,7 @@ def test_a_fix_its_reporter_tested_confirms_the_leak(tmp_path: Path) -> None:
     "Problem is indeed gone in v3.7-rc2 with the proposed generic patch"."""
     text = _case("ml-linux-mm-20121019-secpath-cache-ipsec-leak")
     facts = read_prose(text)
-    assert facts.fix_confirmed is not None and "gone in v3.7-rc2" in facts.fix_confirmed
+    assert facts.fix_confirmed is not None and "gone in v3.7-rc2 with the proposed generic patch" in facts.fix_confirmed
     assert facts.leak_fixed and not facts.patch_fixes_leak
     _, doc = replay(text, tmp_path)
     assert (doc["verdict"], doc["kind"]) == ("leak", "slab-unreclaimable")
@@ -43,7 +43,7 @@ def test_a_maintainer_saying_it_is_fixed_in_a_release(tmp_path: Path) -> None:
     """tests/cases/ml-kvm-20200611-bug208081-async-pf-dummy-node-leak: Paolo Bonzini, "It will be
     fixed in 5.8, but it's a host-side bug"."""
     text = _case("ml-kvm-20200611-bug208081-async-pf-dummy-node-leak")
-    assert read_prose(text).fix_confirmed == "It will be fixed in 5.8"
+    assert "It will be fixed in 5.8" in (read_prose(text).fix_confirmed or "")
     _, doc = replay(text, tmp_path)
     assert (doc["verdict"], doc["kind"]) == ("leak", "slab-unreclaimable")
 
@@ -55,6 +55,10 @@ def test_a_maintainer_saying_it_is_fixed_in_a_release(tmp_path: Path) -> None:
         ("The patch below fixes this.", True),
         ("You need this patch to fix a bio leak.", True),
         ("Well, yes, 2.6.16-rc1 has this fixed.", True),
+        ("The final patchset has been merged into 5.3.", True),
+        ("There are patches lined up in the -mm tree for this exact issue.", True),
+        ("Yup - also right. Thanks for fixing this. - Merged", True),
+        ("The patch has not been merged yet.", False),
         ("Let me know if the patch fixes the problem.", False),  # a fix not yet tried
         ("Similar one was fixed in -rc4.", False),  # another leak's fix
         ("A few kernel memory leaks have recently been fixed by #988.", False),  # others
@@ -145,3 +149,26 @@ def test_a_kernel_leak_of_no_known_kind_gone_with_the_patch(tmp_path: Path) -> N
     # gone with nothing changed beside it (a reboot, say) confirms no fix (synthetic)
     facts = read_prose("There was a kernel memory leak.\n\nAfter the reboot the leak is now gone.\n")
     assert facts.fix_confirmed is None
+
+
+def test_a_merged_fix_for_dying_memory_cgroups_and_a_reviewed_diff(tmp_path: Path) -> None:
+    """tests/cases/ml-cgroups-20190730-debian-931111-dying-memcg-pam-systemd: 210396 memory cgroups and
+    Roman Gushchin, quoted: "the final patchset has been merged into 5.3" (wrapped and quoted by the
+    mail); gh-px-fuse-177-pxd-fuse-request-leak: a signed-off PR "fix fuse 'req' leak" whose diff is
+    shown only as a review's excerpt of C lines added and removed."""
+    text = _case("ml-cgroups-20190730-debian-931111-dying-memcg-pam-systemd")
+    assert "has been merged into 5.3" in (read_prose(text).fix_confirmed or "")
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("leak", "percpu")
+    text = _case("gh-px-fuse-177-pxd-fuse-request-leak")
+    assert read_prose(text).patch_fixes_leak
+    (tmp_path / "b").mkdir()
+    _, doc = replay(text, tmp_path / "b")
+    assert (doc["verdict"], doc["kind"], doc["culprits"][0]["name"]) == (
+        "leak",
+        "slab-unreclaimable",
+        "pxd_fuse_request",
+    )
+    # without the C lines removed, the sign-off and the "+" lines are no diff
+    unchanged = "\n".join(x for x in text.splitlines() if not x.startswith("-"))
+    assert not read_prose(unchanged).patch_fixes_leak

@@ -692,6 +692,11 @@ _HUNK = re.compile(
     re.M,
 )
 _QUOTED = re.compile(r"^(?:>\s?)+", re.M)
+# its diff: git's headers, or a code review's excerpt of it, C lines added and removed ("+\tif (shouldfree)
+# fuse_request_free(req);", "-\t\treq->end(fc, req, status);")
+_DIFF = re.compile(r"^(?:diff --git |\+\+\+ b/|@@ -[0-9])", re.M)
+_ADDED_C = re.compile(r"^\+[ \t]+[^\n]{0,200}[;{}][ \t]*$", re.M)
+_REMOVED_C = re.compile(r"^-[ \t]+[^\n]{0,200}[;{}][ \t]*$", re.M)
 _LEAK_WORD = re.compile(r"\bleak\w*|\bkmemleak\b", re.I)
 
 
@@ -702,7 +707,7 @@ def _patch(text: str) -> tuple[bool, tuple[str, ...], tuple[str, ...]]:
     if "Signed-off-by:" not in text:
         return False, (), ()
     text = _QUOTED.sub("", text)
-    if not _SIGNED_OFF.search(text) or not re.search(r"^(?:diff --git |\+\+\+ b/|@@ -[0-9])", text, re.M):
+    if not _SIGNED_OFF.search(text) or not (_DIFF.search(text) or (_ADDED_C.search(text) and _REMOVED_C.search(text))):
         return False, (), ()
     subject = _SUBJECT.search(text)
     title = " ".join(subject.group(1).split()) if subject else text.lstrip().split("\n", 1)[0]
@@ -729,6 +734,11 @@ _FIX_CONFIRMED = re.compile(
     r"(?:v?[0-9]+\.[0-9]+|commit|the (?:patch|commit|fix))"
     # "Well, yes, 2.6.16-rc1 has this fixed."
     r"|\b(?:v?[0-9]+\.[0-9]+[\w.-]*|upstream|mainline)\s+has\s+(?:this|it|that|the\s+(?:leak|bug|problem))\s+fixed\b"
+    # "the final patchset has been merged into 5.3", "There are patches lined up in the -mm tree for this exact
+    # issue", "Thanks for fixing this. - Merged"
+    r"|\b(?:patch(?:es|set)?|fix(?:es)?|series)\b[^.\n]{0,30}?\b(?:has been|have been|was|were|got|is|are)\s+"
+    r"(?:now\s+|already\s+)?(?:merged|applied|queued|lined up)\b"
+    r"|\bpatch(?:es|set)?\s+(?:lined up|queued)\s+(?:in|for)\b|\bthanks? (?:you )?for fixing\b[^\n]{0,30}?\bmerged\b"
     # "you need this patch to fix a bio leak", "all memory leaks fixed"
     r"|\bpatch\s+to\s+fix\s+(?:a|the|this)\s+(?:\w+\s+){0,2}?leak\b|\ball\s+(?:\w+\s+)?leaks\s+(?:are\s+)?fixed\b",
     re.I,
@@ -746,13 +756,23 @@ _LEAK_GONE = re.compile(
 _CHANGE = re.compile(r"\b(?:patch\w*|fix|commit|update[ds]?|upgrad\w+|new (?:kernel|driver|firmware|build))\b", re.I)
 
 
+def _sentence_of(text: str, m: re.Match[str], most: int = 200) -> str:
+    """The sentence of ``text`` the match is in (the match alone when that is longer than ``most``)."""
+    start = text.rfind(". ", 0, m.start())
+    end = text.find(". ", m.end())
+    said = text[start + 2 if start >= 0 else 0 : end + 1 if end >= 0 else len(text)].strip()
+    return said if len(said) <= most else m.group(0)
+
+
 def _fix_confirmed(stated: list[str]) -> str | None:
     """The words that say the leak reported was fixed: a tested fix or a maintainer's "fixed in"."""
-    for x in stated:
+    for i in range(len(stated)):
+        # (with the next sentence, "Thanks for fixing this. - Merged", and as one line where a mail wrapped it)
+        x = " ".join(_QUOTED.sub("", " ".join(stated[i : i + 2])).split())
         m = _FIX_CONFIRMED.search(x)
         denied = m is None or _DENIED.search(x, max(0, m.start() - 30), m.end())
         if m is not None and not denied and not _OTHER_FIX.search(x, max(0, m.start() - 40), m.start()):
-            return " ".join(m.group(0).split())
+            return _sentence_of(x, m)
     for i, x in enumerate(stated):
         gone = _LEAK_GONE.search(x)
         near = " ".join(stated[max(0, i - 1) : i + 2])
