@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from test_paste_judgement import replay
 
+from kleak_runbook.parsers.kmemleak import first_site, parse_frame
 from kleak_runbook.parsers.prose import read_prose
 
 CASES = Path(__file__).parent / "cases"
@@ -59,6 +60,13 @@ def test_a_maintainer_saying_it_is_fixed_in_a_release(tmp_path: Path) -> None:
         ("There are patches lined up in the -mm tree for this exact issue.", True),
         ("Yup - also right. Thanks for fixing this. - Merged", True),
         ("The patch has not been merged yet.", False),
+        ("I applied the patch and I can confirm this issue has been resolved.", True),
+        ("This change fixed the OOM issue I was seeing on my MX4200.", True),
+        ("I cannot confirm the issue has been resolved.", False),
+        ("I fixed the leaks, but forgot to submit the patch.", True),
+        ("A fix has been found.", True),
+        ("Thanks Larry for doing QA and fixing the problem!", True),
+        ("Thanks for looking, but fixing the problem needs more work.", False),
         ("Let me know if the patch fixes the problem.", False),  # a fix not yet tried
         ("Similar one was fixed in -rc4.", False),  # another leak's fix
         ("A few kernel memory leaks have recently been fixed by #988.", False),  # others
@@ -172,3 +180,23 @@ def test_a_merged_fix_for_dying_memory_cgroups_and_a_reviewed_diff(tmp_path: Pat
     # without the C lines removed, the sign-off and the "+" lines are no diff
     unchanged = "\n".join(x for x in text.splitlines() if not x.startswith("-"))
     assert not read_prose(unchanged).patch_fixes_leak
+
+
+def test_a_network_buffer_is_held_by_the_driver_that_asked_for_it(tmp_path: Path) -> None:
+    """tests/cases/ml-linux-wireless-20210326-rtw88-pci-rx-skb-kmemleak: kmemleak's skb buffers through
+    kmalloc_reserve <- __alloc_skb <- __netdev_alloc_skb <- rtw_pci_rx_napi.constprop.0 [rtw88_pci], and
+    Larry Finger: "A fix has been found" and "I fixed the leaks". The culprit is the driver's function,
+    named as its source names it (a compiler's clone suffix is the same code)."""
+    text = _case("ml-linux-wireless-20210326-rtw88-pci-rx-skb-kmemleak")
+    frames = [parse_frame(x) for x in text.splitlines() if "+0x" in x]
+    site = first_site([f for f in frames if f is not None][:6])
+    assert site is not None and site.key == "rtw_pci_rx_napi [rtw88_pci]"
+    assert read_prose(text).fix_confirmed is not None
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("leak", "slab-unreclaimable")
+    assert doc["culprits"][0]["name"] == "rtw_pci_rx_napi [rtw88_pci]"
+    # a frame that is not a clone keeps its whole name
+    frame = parse_frame("[<0000000071d79fc5>] rtw_pci_napi_poll+0x47/0xf0 [rtw88_pci]")
+    assert frame is not None and frame.key == "rtw_pci_napi_poll [rtw88_pci]"
+    frame = parse_frame("[<00000000>] foo_part2.isra.0.cold+0x47/0xf0")
+    assert frame is not None and frame.key == "foo_part2"

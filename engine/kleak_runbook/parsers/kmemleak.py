@@ -31,6 +31,10 @@ ALLOCATOR_FRAMES: tuple[str, ...] = (
     # page allocator
     "alloc_pages*", "alloc_frozen_pages*", "folio_alloc*", "get_free_pages", "get_zeroed_page*",
     "get_page_from_freelist", "rmqueue*", "alloc_page_interleave",
+    # a network buffer's own allocators: the driver or protocol that asked for the sk_buff is its holder
+    "alloc_skb*", "netdev_alloc_skb*", "napi_alloc_skb*", "dev_alloc_skb*", "build_skb*", "napi_build_skb*",
+    "netdev_alloc_frag*", "napi_alloc_frag*", "page_frag_alloc*", "skb_clone", "skb_copy*", "pskb_copy*",
+    "pskb_expand_head",
     # vmalloc and percpu
     "vmalloc*", "vzalloc*", "kvmalloc*", "kvzalloc*", "kvcalloc*", "vm_area_alloc_pages",
     "alloc_vmap_area", "get_vm_area*", "pcpu_alloc*", "alloc_percpu*",
@@ -40,6 +44,7 @@ _ALLOCATOR_RE = re.compile(
     "|".join(re.escape(p[:-1]) + r"\w*" if p.endswith("*") else re.escape(p) for p in ALLOCATOR_FRAMES)
 )
 
+_CLONE_SUFFIX = re.compile(r"(?:\.(?:constprop|isra|part|cold|llvm|lto_priv)(?:\.[0-9]+)*)+$")
 # "[<ffffffff81234567>] func+0x1a/0x2b [mod] file.c:12 [inline]": every part but the symbol optional
 _FRAME = re.compile(r"^(?:\[<?([0-9a-fA-F]+)>?\]\s*)?(\S+)(.*)$")  # "[<ffff...>]", some kernels "[ffff...]"
 _SYMBOL = re.compile(r"^([^\s+]+)\+(0x[0-9a-f]+/0x[0-9a-f]+)$")
@@ -64,7 +69,10 @@ class Frame:
         """``function [module]``, ``function``, or the frame as printed when there is no symbol."""
         if self.function is None:
             return self.raw
-        return f"{self.function} [{self.module}]" if self.module else self.function
+        # the function as its source names it: a compiler's clone suffix (".constprop.0", ".isra.0",
+        # ".part.1", ".cold") is the same code
+        function = _CLONE_SUFFIX.sub("", self.function) or self.function
+        return f"{function} [{self.module}]" if self.module else function
 
 
 @dataclass(frozen=True)

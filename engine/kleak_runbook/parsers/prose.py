@@ -722,13 +722,21 @@ def _patch(text: str) -> tuple[bool, tuple[str, ...], tuple[str, ...]]:
 # a fix of the leak confirmed in words: its reporter tested it, or its maintainer says it is fixed
 _FIX_CONFIRMED = re.compile(
     # "I can confirm your patch fixes the problem", "the driver update fixed the problem", "the patch below fixes this"
-    r"\b(?:patch|patches|patchset|fix|commit|series|update|upgrade)\b(?:\s+(?:below|above|attached))?\s+"
+    r"\b(?:patch|patches|patchset|fix|commit|series|update|upgrade|change)\b(?:\s+(?:below|above|attached))?\s+"
     r"(?:fix(?:es|ed)|solve[sd]|resolve[sd]|cure[sd])\s+(?:it|this|(?:the|this|my|our|that)\s+(?:\w+\s+){0,2}?"
     r"(?:leak|leaks|problem|issue|bug|OOMs?))\b"
     # "Problem is indeed gone in v3.7-rc2 with the proposed generic patch", "the leak was fixed by commit ..."
     r"|\b(?:problem|leak|leaks|issue|bug|OOMs?)\s+(?:is|was|has been|have been|got)\s+(?:\w+\s+)?"
     r"(?:gone|fixed|resolved|solved)\s+(?:in|with|by|after|since)\s+(?:\S+\s+){0,4}?"
     r"(?:patch\w*|fix|commit|v?[0-9]+\.[0-9]+\S*|kernel|update|upgrade|build|release)\b"
+    # a maintainer's "I fixed the leaks, but forgot to submit the patch", "A fix has been found", and the
+    # reporter's "Thanks Larry for doing QA and fixing the problem!"
+    r"|\bI(?:'ve| have)?\s+fixed\s+(?:the|this|these|that|those)\s+(?:leaks?|problems?|issues?|bugs?)\b"
+    r"|\b(?:a|the)\s+fix\s+has\s+been\s+(?:found|made|committed|pushed|applied)\b"
+    r"|\bthanks?\b[^.\n]{0,40}?\bfor\s+(?:\w+\s+){0,4}?fixing\s+(?:the|this)\s+(?:problem|leak|issue|bug)\b"
+    # "I applied the patch ... and I can confirm this issue has been resolved"
+    r"|\bconfirm\s+(?:that\s+)?(?:this|the|my|our)\s+(?:issue|problem|leak|bug)\s+(?:has been|is|was|got)\s+"
+    r"(?:now\s+)?(?:resolved|fixed|solved|gone)\b"
     # "It will be fixed in 5.8", "this has been fixed by commit 1fa89ffbc045"
     r"|\b(?:it|this)\s+(?:will be|is|has been|was|got)\s+fixed\s+(?:in|by|with)\s+"
     r"(?:v?[0-9]+\.[0-9]+|commit|the (?:patch|commit|fix))"
