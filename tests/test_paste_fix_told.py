@@ -200,3 +200,19 @@ def test_a_network_buffer_is_held_by_the_driver_that_asked_for_it(tmp_path: Path
     assert frame is not None and frame.key == "rtw_pci_napi_poll [rtw88_pci]"
     frame = parse_frame("[<00000000>] foo_part2.isra.0.cold+0x47/0xf0")
     assert frame is not None and frame.key == "foo_part2"
+
+
+def test_a_kernel_leak_fixed_whatever_the_figures_after_the_fix_show(tmp_path: Path) -> None:
+    """tests/cases/gh-ollama-7403-kernel-611-pinned-pages: the 6.11 pinned-pages leak, and "I applied the
+    patch and built a custom kernel today to test it and I can confirm this issue has been resolved",
+    with the healthy free -h of the patched kernel after it. The figures are the fixed kernel's."""
+    text = _case("gh-ollama-7403-kernel-611-pinned-pages")
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("leak", "unknown")
+    # the same figures and no fix: what they show decides
+    (tmp_path / "b").mkdir()
+    _, doc = replay(text.replace("I can confirm this issue has been resolved", "it still happens"), tmp_path / "b")
+    assert doc["verdict"] == "no-leak"
+    # tensorflow#3106's reporter: "Awesome, glad the driver update fixed the problem!", as said, no post header
+    said = read_prose(_case("gh-tensorflow-3106-nvidia-361-kernel-leak")).fix_confirmed
+    assert said == "Awesome, glad the driver update fixed the problem!"

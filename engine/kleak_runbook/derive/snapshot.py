@@ -307,7 +307,9 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
             )
         )
         return
-    if out or (figures and not (kind and getattr(words, "steady", False))):
+    # a kernel leak whose fix the thread confirms was there, whatever figures taken once it was fixed show
+    fixed = bool(getattr(words, "kernel_leak", False) and getattr(words, "leak_fixed", False))
+    if out or (figures and not (kind and getattr(words, "steady", False)) and not fixed):
         # figures decide over words, unless the words tell of a growth that went on and on (a rate,
         # "linearly until OOM"), which no single figure shows
         return

@@ -769,7 +769,11 @@ def _sentence_of(text: str, m: re.Match[str], most: int = 200) -> str:
     start = text.rfind(". ", 0, m.start())
     end = text.find(". ", m.end())
     said = text[start + 2 if start >= 0 else 0 : end + 1 if end >= 0 else len(text)].strip()
+    said = _POST_HEADER.sub("", said)  # a thread's "vrv · comment · 2016-06-30" before the post's words
     return said if len(said) <= most else m.group(0)
+
+
+_POST_HEADER = re.compile(r"^.{0,80}? · [\w ]{1,30} · [0-9]{4}-[0-9]{2}-[0-9]{2}\s+")
 
 
 def _fix_confirmed(stated: list[str]) -> str | None:
