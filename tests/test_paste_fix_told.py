@@ -31,7 +31,7 @@ def test_a_fix_its_reporter_tested_confirms_the_leak(tmp_path: Path) -> None:
     _, doc = replay(text, tmp_path)
     assert (doc["verdict"], doc["kind"]) == ("leak", "slab-unreclaimable")
     assert doc["culprits"][0]["name"] == "secpath_cache"
-    assert "confirms its fix" in doc["summary"] and "signed off" not in doc["summary"]
+    assert "its fix was confirmed" in doc["summary"] and "signed off" not in doc["summary"]
     # the same thread without the confirmation is the report alone: suspected
     (tmp_path / "b").mkdir()
     untested = text.replace("Problem is indeed gone", "Problem is still there")

@@ -27,7 +27,7 @@ def test_the_patch_that_fixes_a_kmemleak_report_is_a_leak_named_by_its_hunks(tmp
     _, doc = replay(text, tmp_path)
     assert (doc["verdict"], doc["kind"]) == ("leak", "slab-unreclaimable")
     assert doc["culprits"][0]["name"] == "unpack_profile"  # the function the patch fixes, not aa_alloc_pdb
-    assert "the kernel patch that fixes it" in doc["summary"]
+    assert "a kernel patch (signed off, with its diff) that fixes it" in doc["summary"]
     # the same report without the patch's sign-off is a report, not its fix: suspected
     (tmp_path / "b").mkdir()
     unsigned = "\n".join(x for x in text.splitlines() if "Signed-off-by" not in x)

@@ -491,6 +491,13 @@ class ProseFacts:
         """A fix confirms the leak: the text is its patch, or says the fix was tested or made."""
         return self.patch_fixes_leak or self.fix_confirmed is not None
 
+    @property
+    def fix_said(self) -> str:
+        """How the text confirms the fix, as a report says it."""
+        if self.patch_fixes_leak:
+            return "the text is a kernel patch (signed off, with its diff) that fixes it"
+        return f'its fix was confirmed ("{self.fix_confirmed}")' if self.fix_confirmed else ""
+
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
         return "".join(f"{k}: {v // 1024} kB\n" for k, v in sorted(self.fields.items()))
