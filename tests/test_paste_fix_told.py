@@ -216,3 +216,30 @@ def test_a_kernel_leak_fixed_whatever_the_figures_after_the_fix_show(tmp_path: P
     # tensorflow#3106's reporter: "Awesome, glad the driver update fixed the problem!", as said, no post header
     said = read_prose(_case("gh-tensorflow-3106-nvidia-361-kernel-leak")).fix_confirmed
     assert said == "Awesome, glad the driver update fixed the problem!"
+
+
+def test_a_fix_outside_the_trace_names_the_code_it_changes(tmp_path: Path) -> None:
+    """tests/cases/ml-cgroups-20240227-cpuset-exclusive-cpumask-kmemleak: kmemleak's objects from
+    alloc_cpumask_var_node <- cpuset_write_resmask, decoded by decode_stacktrace.sh ("func (file:line)",
+    no offsets) and pasted without their indentation, then Waiman Long's "cgroup/cpuset: Fix a memory leak
+    in update_exclusive_cpumask()": the object is allocated in one place and leaked in another, so the
+    code the fix changes comes first and the allocation site after it."""
+    text = _case("ml-cgroups-20240227-cpuset-exclusive-cpumask-kmemleak")
+    frame = parse_frame("alloc_cpumask_var_node (/home/marvin/linux/lib/cpumask.c:71)")
+    assert frame is not None and frame.key == "alloc_cpumask_var_node"
+    assert parse_frame("Hello (this is prose)") is None
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("leak", "slab-unreclaimable")
+    assert [c["name"] for c in doc["culprits"][:2]] == ["update_exclusive_cpumask", "alloc_cpumask_var_node"]
+    # tests/cases/ml-linux-rdma-20200305-rdmavt-kernel-cq-kqueue-vfree-kmemleak: vmalloc'd in
+    # rvt_create_cq, never vfree'd in rvt_destroy_cq, which the fix changes
+    (tmp_path / "b").mkdir()
+    _, doc = replay(_case("ml-linux-rdma-20200305-rdmavt-kernel-cq-kqueue-vfree-kmemleak"), tmp_path / "b")
+    assert (doc["verdict"], doc["kind"], doc["culprits"][0]["name"]) == ("leak", "vmalloc", "rvt_destroy_cq")
+    # a function the subject names comes before other hunks' (synthetic patch)
+    patch = (
+        "Subject: [PATCH] foo: Fix a memory leak in foo_bar()\n\nSigned-off-by: A B <a@b.org>\n---\n"
+        "diff --git a/x.c b/x.c\n@@ -1,3 +1,5 @@ static int foo_other(void)\n+\tkfree(p);\n"
+        "@@ -9,3 +11,4 @@ static int foo_bar(void)\n+\tkfree(q);\n"
+    )
+    assert read_prose(patch).patched_functions == ("foo_bar", "foo_other")

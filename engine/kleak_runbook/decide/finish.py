@@ -150,11 +150,15 @@ def finish(
     attrs = [a for n, a in probes.items() if PROBES[n].attributes and isinstance(a, Attribution) and a.available]
     culprits = pick(step.culprits if step else "none", kind, metrics, attrs, out_of_tree)
     words = context.get("words")
-    culprits = patched_frame(culprits, getattr(words, "patched", ()))
+    named, in_trace = patched_frame(culprits, getattr(words, "patched", ()))
     fixed = getattr(words, "patched_functions", ())
-    if not culprits and fixed and verdict == "leak" and getattr(words, "patch_fixes_leak", False):
-        # no trace, no rows: the code the fix changes is where the leak was
-        culprits = (Culprit("backtrace", fixed[0], 0, None, (("source", "the function the patch fixes"),)),)
+    traced = not culprits or (culprits[0].type == "backtrace" and not in_trace)
+    if traced and fixed and verdict == "leak" and getattr(words, "patch_fixes_leak", False):
+        # no rows, and no trace or one whose frames the fix does not name (the object is allocated in one
+        # place and leaked in another: the missing free is in the code the fix changes)
+        fix = Culprit("backtrace", fixed[0], 0, None, (("source", "the function the patch fixes"),))
+        named = (fix, *culprits)
+    culprits = named
     top = getattr(context.get("snapshot"), "top", None)
     if not culprits and top is not None and top.name and top.kind == kind and kind.startswith(("slab-", "vmalloc")):
         # no cache rows or vmalloc areas to rank: what the snapshot judge named (the ticket's words,

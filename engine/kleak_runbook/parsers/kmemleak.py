@@ -48,6 +48,7 @@ _CLONE_SUFFIX = re.compile(r"(?:\.(?:constprop|isra|part|cold|llvm|lto_priv)(?:\
 # "[<ffffffff81234567>] func+0x1a/0x2b [mod] file.c:12 [inline]": every part but the symbol optional
 _FRAME = re.compile(r"^(?:\[<?([0-9a-fA-F]+)>?\]\s*)?(\S+)(.*)$")  # "[<ffff...>]", some kernels "[ffff...]"
 _SYMBOL = re.compile(r"^([^\s+]+)\+(0x[0-9a-f]+/0x[0-9a-f]+)$")
+_DECODED = re.compile(r"^\s*\((?:[^\s():]{0,300}/)?[\w.-]{1,100}\.[chS]:[0-9]+")
 _HEADER = re.compile(r"^unreferenced object (?:\(\w+\) )?0x([0-9a-fA-F]+) \(size ([0-9]{1,20})\):")
 _COMM = re.compile(r'^\s+comm "(.*)", pid ([0-9]{1,20})')
 # Kernels before 4.19 end a stack with ULONG_MAX, printed as a frame of its own.
@@ -114,6 +115,8 @@ def parse_frame(line: str) -> Frame | None:
         address = int(symbol, 16)
     elif bracket is not None and re.fullmatch(r"[A-Za-z_][\w.$]*", symbol):
         function = symbol  # syzkaller's inlined frames: "kmalloc include/linux/slab.h:580 [inline]"
+    elif re.fullmatch(r"[A-Za-z_][\w.$]*", symbol) and _DECODED.match(rest):
+        function = symbol  # decode_stacktrace.sh's: "alloc_cpumask_var_node (lib/cpumask.c:71)"
     else:
         return None
     module = None

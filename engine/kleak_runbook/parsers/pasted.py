@@ -479,7 +479,9 @@ def _memcg_lines(text: str) -> str | None:
 _KMEMLEAK_HEADER = re.compile(r"unreferenced object (?:\(\w+\) )?0x[0-9a-fA-F]+ \(size [0-9]+\):")
 _KMEMLEAK_PART = re.compile(r"^(?:comm \"|hex dump|backtrace)")
 _KMEMLEAK_LINE = re.compile(
-    r"^(?:\[<?[0-9a-fA-F]+>?\]|[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+|[0-9a-f]{2}(?: [0-9a-f]{2})+|\.\.\.)"
+    r"^(?:\[<?[0-9a-fA-F]+>?\]|[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+|[0-9a-f]{2}(?: [0-9a-f]{2})+|\.\.\."
+    # a frame as decode_stacktrace.sh prints it: "alloc_cpumask_var_node (lib/cpumask.c:71)"
+    r"|[A-Za-z_][\w.$]{0,200} \((?:[^\s():]{0,300}/)?[\w.-]{1,100}\.[chS]:[0-9]+)"
 )
 
 

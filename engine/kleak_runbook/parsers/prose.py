@@ -719,9 +719,11 @@ def _patch(text: str) -> tuple[bool, tuple[str, ...], tuple[str, ...]]:
     subject = _SUBJECT.search(text)
     title = " ".join(subject.group(1).split()) if subject else text.lstrip().split("\n", 1)[0]
     body = text[: text.find("\n---\n")] if "\n---\n" in text else text
-    # (a hunk that adds lines, the free or put that was missing, before one that only moves or drops them)
+    # (one its subject names first, "Fix a memory leak in update_exclusive_cpumask()"; then a hunk that adds
+    # lines, the free or put that was missing, before one that only moves or drops them)
+    said = set(re.findall(r"[A-Za-z_]\w{2,}", title))
     hunks = [(int(new or 1) - int(old or 1), fn) for old, new, fn in _HUNK.findall(text)]
-    functions = tuple(dict.fromkeys(fn for _, fn in sorted(hunks, key=lambda h: h[0] <= 0)))
+    functions = tuple(dict.fromkeys(fn for _, fn in sorted(hunks, key=lambda h: (h[1] not in said, h[0] <= 0))))
     names = tuple(dict.fromkeys([*re.findall(r"[A-Za-z_]\w{2,}", title), *functions]))
     return bool(_LEAK_WORD.search(title) or _LEAK_WORD.search(body)), names, functions
 
