@@ -48,7 +48,10 @@ _CLONE_SUFFIX = re.compile(r"(?:\.(?:constprop|isra|part|cold|llvm|lto_priv)(?:\
 # "[<ffffffff81234567>] func+0x1a/0x2b [mod] file.c:12 [inline]": every part but the symbol optional
 _FRAME = re.compile(r"^(?:\[<?([0-9a-fA-F]+)>?\]\s*)?(\S+)(.*)$")  # "[<ffff...>]", some kernels "[ffff...]"
 _SYMBOL = re.compile(r"^([^\s+]+)\+(0x[0-9a-f]+/0x[0-9a-f]+)$")
-_DECODED = re.compile(r"^\s*\((?:[^\s():]{0,300}/)?[\w.-]{1,100}\.[chS]:[0-9]+")
+# where decode_stacktrace.sh puts a frame's source, after its function: "(lib/cpumask.c:71)" (pasted.py
+# finds such frames in a ticket with it too)
+DECODED_SOURCE = r"\((?:[^\s():]{0,300}/)?[\w.-]{1,100}\.[chS]:[0-9]+"
+_DECODED = re.compile(r"^\s*" + DECODED_SOURCE)
 _HEADER = re.compile(r"^unreferenced object (?:\(\w+\) )?0x([0-9a-fA-F]+) \(size ([0-9]{1,20})\):")
 _COMM = re.compile(r'^\s+comm "(.*)", pid ([0-9]{1,20})')
 # Kernels before 4.19 end a stack with ULONG_MAX, printed as a frame of its own.

@@ -33,6 +33,7 @@ from kleak_runbook.parsers.arcstats import parse_arcstats
 from kleak_runbook.parsers.bcc_memleak import memleak_as_kmemleak
 from kleak_runbook.parsers.exporter import take_exported
 from kleak_runbook.parsers.free import parse_free
+from kleak_runbook.parsers.kmemleak import DECODED_SOURCE
 from kleak_runbook.parsers.meminfo import parse_meminfo
 from kleak_runbook.parsers.memory_stat import parse_memory_stat
 from kleak_runbook.parsers.node_meminfo import take_node_meminfo
@@ -481,7 +482,7 @@ _KMEMLEAK_PART = re.compile(r"^(?:comm \"|hex dump|backtrace)")
 _KMEMLEAK_LINE = re.compile(
     r"^(?:\[<?[0-9a-fA-F]+>?\]|[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+|[0-9a-f]{2}(?: [0-9a-f]{2})+|\.\.\."
     # a frame as decode_stacktrace.sh prints it: "alloc_cpumask_var_node (lib/cpumask.c:71)"
-    r"|[A-Za-z_][\w.$]{0,200} \((?:[^\s():]{0,300}/)?[\w.-]{1,100}\.[chS]:[0-9]+)"
+    r"|[A-Za-z_][\w.$]{0,200} " + DECODED_SOURCE + ")"
 )
 
 

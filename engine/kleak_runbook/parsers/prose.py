@@ -791,8 +791,9 @@ def _fix_confirmed(stated: list[str]) -> str | None:
         # (with the next sentence, "Thanks for fixing this. - Merged", and as one line where a mail wrapped it)
         x = " ".join(_QUOTED.sub("", " ".join(stated[i : i + 2])).split())
         m = _FIX_CONFIRMED.search(x)
-        denied = m is None or _DENIED.search(x, max(0, m.start() - 30), m.end())
-        if m is not None and not denied and not _OTHER_FIX.search(x, max(0, m.start() - 40), m.start()):
+        if m is None or _DENIED.search(x, max(0, m.start() - 30), m.end()):
+            continue
+        if not _OTHER_FIX.search(x, max(0, m.start() - 40), m.start()):
             return _sentence_of(x, m)
     for i, x in enumerate(stated):
         gone = _LEAK_GONE.search(x)
