@@ -129,31 +129,33 @@ def from_attributions(attrs: Iterable[Attribution]) -> list[Culprit]:
     return out
 
 
-def patched_frame(culprits: Sequence[Culprit], patched: Sequence[str]) -> tuple[tuple[Culprit, ...], bool]:
+def patched_frame(
+    culprits: Sequence[Culprit], patched: Sequence[str], modules: bool = True
+) -> tuple[tuple[Culprit, ...], bool]:
     """A patch fixing the leak a trace shows names the code at fault (its subject, the functions its
-    hunks change): the first frame of the biggest trace that is such a function, or in such a module,
-    goes first; the allocator's callers it fixes around (dst_alloc, kstrdup) follow. Also whether the
-    patch names a frame of the trace at all."""
+    hunks change): the first frame of the biggest trace that is such a function, or else (with
+    ``modules``) in such a module, goes first; the allocator's callers it fixes around (dst_alloc,
+    kstrdup) follow. Also whether the patch names a frame of the trace at all."""
     names = set(patched)
     trace = next((c for c in culprits if c.type == "backtrace" and c.get("stack")), None)
     if trace is None or not names:
         return tuple(culprits), False
-    for raw in trace.get("stack"):
-        frame = parse_frame(raw)
-        if frame is None or frame.function is None or is_allocator(frame.function):
-            continue
-        if frame.function.lstrip(".") in names or frame.module in names:
-            if frame.key == trace.name:
-                return tuple(culprits), True
-            fixed = Culprit(
-                "backtrace",
-                frame.key,
-                trace.bytes,
-                trace.growth_bytes_per_s,
-                (("source", "the frame of the trace the patch names"), ("module", frame.module)),
-            )
-            return (fixed, *culprits), True
-    return tuple(culprits), False
+    frames = [f for f in map(parse_frame, trace.get("stack")) if f and f.function and not is_allocator(f.function)]
+    frame = next((f for f in frames if f.function and f.function.lstrip(".") in names), None)
+    if frame is None and modules:
+        frame = next((f for f in frames if f.module in names), None)
+    if frame is None:
+        return tuple(culprits), False
+    if frame.key == trace.name:
+        return tuple(culprits), True
+    fixed = Culprit(
+        "backtrace",
+        frame.key,
+        trace.bytes,
+        trace.growth_bytes_per_s,
+        (("source", "the frame of the trace the patch names"), ("module", frame.module)),
+    )
+    return (fixed, *culprits), True
 
 
 def pick(

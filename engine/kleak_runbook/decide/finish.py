@@ -150,14 +150,28 @@ def finish(
     attrs = [a for n, a in probes.items() if PROBES[n].attributes and isinstance(a, Attribution) and a.available]
     culprits = pick(step.culprits if step else "none", kind, metrics, attrs, out_of_tree)
     words = context.get("words")
-    named, in_trace = patched_frame(culprits, getattr(words, "patched", ()))
-    fixed = getattr(words, "patched_functions", ())
+    # (the function the thread says lacks the free, "we never free it in free_raid_bio_pointers()", before
+    # those the hunks change)
+    fixed = tuple(dict.fromkeys([*getattr(words, "free_missing", ()), *getattr(words, "patched_functions", ())]))
+    # (a module the patch's subject names stands for the code only when it names no function: "IB/rdmavt: Free
+    # kernel completion queue when done" changes rvt_destroy_cq, not rvt_create_cq, the rdmavt frame of the trace)
+    named, in_trace = patched_frame(culprits, getattr(words, "patched", ()), modules=not fixed)
     traced = not culprits or (culprits[0].type == "backtrace" and not in_trace)
-    if traced and fixed and verdict == "leak" and getattr(words, "patch_fixes_leak", False):
+    if traced and fixed and verdict == "leak" and getattr(words, "leak_fixed", False):
         # no rows, and no trace or one whose frames the fix does not name (the object is allocated in one
-        # place and leaked in another: the missing free is in the code the fix changes)
+        # place and leaked in another: the missing free is in the code the fix changes; the fix is the patch,
+        # or the diff its reporter tried and confirmed); the trace's frame in a module the patch names follows
         fix = Culprit("backtrace", fixed[0], 0, None, (("source", "the function the patch fixes"),))
-        named = (fix, *culprits)
+        named = (fix, *patched_frame(culprits, getattr(words, "patched", ()))[0])
+    elif traced and verdict == "leak" and getattr(words, "leak_fixed", False):
+        # a fix that names no function: the one the thread says lacks the free, or else the frame of the trace
+        # its report's title puts the leak in ("memory leak in map_create")
+        missing = getattr(words, "free_missing", ())
+        if missing:
+            said = (("source", "the function the thread says lacks the free"),)
+            named = (Culprit("backtrace", missing[0], 0, None, said), *culprits)
+        else:
+            named = patched_frame(culprits, getattr(words, "leak_in", ()))[0]
     culprits = named
     top = getattr(context.get("snapshot"), "top", None)
     if not culprits and top is not None and top.name and top.kind == kind and kind.startswith(("slab-", "vmalloc")):

@@ -133,6 +133,9 @@ _PAGE_FRAME = re.compile(
 )
 
 
+_VMALLOC_FRAME = re.compile(r"(?<![kK])v[mz]alloc|vm_area_alloc|vmap_area")
+
+
 def _kmemleak(metrics: Metrics, kmemleak: Any) -> Candidate | None:
     """kmemleak's unreferenced objects: allocated memory nothing points to any more, a leak by its
     definition (false positives exist, so it stays suspected), named by where it was allocated."""
@@ -141,7 +144,9 @@ def _kmemleak(metrics: Metrics, kmemleak: Any) -> Candidate | None:
         return None
     top = sites[0]
     count, nbytes = sum(s.count for s in sites), sum(s.bytes for s in sites)
-    vmalloced = any("vmalloc" in frame for frame in top.stack[:4])
+    # (kvmalloc'ed memory is vmalloc'ed only where the trace goes on into vmalloc itself; above kvmalloc alone it
+    # came from kmalloc, as memory of a page or less always does)
+    vmalloced = any(_VMALLOC_FRAME.search(frame) for frame in top.stack[:4])
     # (bcc memleak traces the page allocator too: "__alloc_pages_nodemask+0x1be")
     paged = not vmalloced and any(_PAGE_FRAME.search(frame) for frame in top.stack[:3])
     name = None if vmalloced or paged else _kmalloc_cache(top.bytes // max(top.count, 1), metrics.caches)
@@ -307,8 +312,12 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
             )
         )
         return
-    # a kernel leak whose fix the thread confirms was there, whatever figures taken once it was fixed show
-    fixed = bool(getattr(words, "kernel_leak", False) and getattr(words, "leak_fixed", False))
+    # a kernel leak whose fix the thread confirms was there, whatever figures taken once it was fixed show (or
+    # the kernel patch that fixes it, saying which kind of memory it frees: "pages are not freed")
+    fixed = bool(
+        (getattr(words, "kernel_leak", False) or (kind and getattr(words, "patch_fixes_leak", False)))
+        and getattr(words, "leak_fixed", False)
+    )
     if out or (figures and not (kind and getattr(words, "steady", False)) and not fixed):
         # figures decide over words, unless the words tell of a growth that went on and on (a rate,
         # "linearly until OOM"), which no single figure shows

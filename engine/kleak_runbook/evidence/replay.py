@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import lzma
 import os
+import re
 import stat
 import tarfile
 import tempfile
@@ -303,8 +304,15 @@ def _read_pasted(path: Path) -> PastedBlocks:
     data = read_file_bytes(path, _MAX_TEXT)
     if not data.strip():
         raise InputError(f"{path}: empty file; {_ACCEPTS}")
-    text = data.decode("utf-8", errors="replace")
-    if b"\0" in data or text.count("\ufffd") > len(text) // 100:
+    try:
+        text, binary = data.decode("utf-8"), False  # (replacement characters a mail client left in it too)
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="replace")
+        binary = text.count("\ufffd") > len(text) // 100
+        if binary and _legacy_text(data):
+            # a mail's iso-8859-1 body, a terminal's 8-bit log: text all the same
+            text, binary = data.decode("latin-1"), False
+    if binary or b"\0" in data:
         raise InputError(f"{path}: a binary file, not text; {_ACCEPTS}")
     blocks = split_pasted(text.lstrip("\ufeff"))
     if not blocks:
@@ -313,6 +321,14 @@ def _read_pasted(path: Path) -> PastedBlocks:
             f"found in the text; {_ACCEPTS}"
         )
     return blocks
+
+
+_CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
+
+
+def _legacy_text(data: bytes) -> bool:
+    """Text in an 8-bit encoding, not UTF-8 (latin-1): lines, and hardly a control byte among them."""
+    return b"\n" in data and len(_CONTROL.findall(data)) <= len(data) // 1000
 
 
 def _uname_host(text: str | None) -> str | None:

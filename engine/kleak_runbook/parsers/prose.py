@@ -293,6 +293,12 @@ _KVM = re.compile(r"\bCPU [0-9]+/KVM\b|\bqemu(?:-system-\w+|-kvm)?\b|\bKVM\b")
 # a page pool destroyed while its pages are still out ("page_pool_release_retry() stalled pool shutdown: id 51,
 # 4032 inflight 26825 sec"): the driver's pages, never returned, held past the pool's end (the page allocator's)
 _PAGE_POOL_STALL = re.compile(r"\bstalled pool shutdown\b[^\n]{0,40}?\b[1-9][0-9]* inflight\b")
+# pages said never to be given back ("Memory/pages are not freed, when unloading nullblk driver"): memory
+# the page allocator gave (huge pages and the page cache's pages are not the kernel's)
+_PAGES_KEPT = re.compile(
+    r"(?<!huge )(?<!cache )(?<!cached )\bpages\b[^.\n]{0,20}?\b(?:are|were|get|got)\s+(?:not|never)\s+(?:freed|released|returned)\b",
+    re.I,
+)
 # "free memory drops after restarting": less free, the opposite of memory given back
 _FREE_WORD = re.compile(r"\b(?:free|available|avail)\b", re.I)
 # a 32-bit kernel (the kernel's own memory must fit in its low memory) and the OOM killer
@@ -485,18 +491,25 @@ class ProseFacts:
     # the words that put the memory in dentry and inode caches the kernel reclaims when it needs to
     # ("plenty of memory used by dentry_cache and inode_cache ... This memory will be reclaimed when needed")
     reclaim_told: str | None = None
+    # where a thread places the leak: the function its words say lacks the free ("netlbl_domhsh_free_entry()
+    # needs to free ..."), and the one a report's title says it is in ("memory leak in map_create")
+    free_missing: tuple[str, ...] = ()
+    leak_in: tuple[str, ...] = ()
 
     @property
     def leak_fixed(self) -> bool:
-        """A fix confirms the leak: the text is its patch, or says the fix was tested or made."""
-        return self.patch_fixes_leak or self.fix_confirmed is not None
+        """A fix confirms the leak: the text is its patch, or says the fix was tested or made, or finds
+        the free that is missing (the diagnosis a fix is made from)."""
+        return self.patch_fixes_leak or self.fix_confirmed is not None or bool(self.free_missing)
 
     @property
     def fix_said(self) -> str:
         """How the text confirms the fix, as a report says it."""
         if self.patch_fixes_leak:
             return "the text is a kernel patch (signed off, with its diff) that fixes it"
-        return f'its fix was confirmed ("{self.fix_confirmed}")' if self.fix_confirmed else ""
+        if self.fix_confirmed:
+            return f'its fix was confirmed ("{self.fix_confirmed}")'
+        return f"the thread finds the free missing in {self.free_missing[0]}()" if self.free_missing else ""
 
     def meminfo(self) -> str:
         """The figures as /proc/meminfo lines (what ``parse_meminfo_lines`` reads)."""
@@ -601,10 +614,14 @@ def read_prose(text: str) -> ProseFacts:
         caches = tuple(dict.fromkeys([*watched, *caches]))
     if _BPF_JIT_FULL.search(text) and "vmalloc" not in kinds:
         kinds = (*kinds, "vmalloc")  # the JIT's programs are vmalloc'ed: a kind named by the failure itself
-    if _PAGE_POOL_STALL.search(text) and "page-allocator" not in kinds:
+    if (_PAGE_POOL_STALL.search(text) or _PAGES_KEPT.search(text)) and "page-allocator" not in kinds:
         kinds = (*kinds, "page-allocator")
     stated = _claims(sentences)
     claims = [x for x in stated if _LEAKS.search(x)]  # the sentences that say something leaks
+    fixes, patched, patched_functions = _patch(text)
+    confirmed = _fix_confirmed(stated)
+    if not fixes and confirmed is None and "Signed-off-by:" not in text:
+        patched = patched_functions = ()  # a diff offered, untried: it names nothing yet
     return ProseFacts(
         MappingProxyType(fields),
         tuple(said),
@@ -679,9 +696,13 @@ def read_prose(text: str) -> ProseFacts:
         ),
         any(_DMABUF_FD.search(x) for x in stated),
         any(_LIMIT_OOM.search(x) and _OOM_WORDS_ANY.search(x) and not _DENIED.search(x) for x in stated),
-        *_patch(text),
-        _fix_confirmed(stated),
+        fixes,
+        patched,
+        patched_functions,
+        confirmed,
         _reclaim_told(stated),
+        _free_missing(text),
+        tuple(dict.fromkeys(m.group(1) for m in _LEAK_IN.finditer(text))),
     )
 
 
@@ -695,35 +716,72 @@ _DMABUF_FD = re.compile(r"\bdma-?bufs?\b[^.\n]{0,20}?\bf(?:d|ds|iles?)\b|\bFDs?\
 _SIGNED_OFF = re.compile(r"^[ \t]*Signed-off-by: [^\n<]{1,200}<[^>\s@]{1,100}@[^>\s]{1,200}>", re.M)
 _SUBJECT = re.compile(r"^Subject: (?:Re: )?(?:\[[^\]]*\]\s*)*(.+(?:\n[ \t]+.+)*)", re.M)  # with its folded lines
 _HUNK = re.compile(
-    r"^@@ -[0-9]{1,12}(?:,([0-9]{1,12}))? \+[0-9]{1,12}(?:,([0-9]{1,12}))? @@ [^\n(]{0,200}?\b([A-Za-z_]\w{0,100})\(",
+    r"^@@ -[0-9]{1,12}(?:,([0-9]{1,12}))? \+[0-9]{1,12}(?:,([0-9]{1,12}))? @@ "
+    # (its function's line wrapped by a mail client: "@@ -1581,13 +1582,9 @@ static void \nnvmet_tcp_free_cmd_data_in_buffers(")
+    r"(?:[^\n(]{0,200}?\b(?:void|int|bool|long|char|u(?:8|16|32|64)|\w+_t|struct \w+ ?\*?)[ \t]*\n(?=[A-Za-z_]\w*\())?"
+    r"[^\n(]{0,200}?\b([A-Za-z_]\w{0,100})\(",
     re.M,
 )
+# a line a hunk adds that calls what frees or lets go of something ("+\t\tnvmet_tcp_free_cmd_buffers(cmd);",
+# "+\tkfree(dmub_srv);", "+\tput_device(dev);"): the free that was missing
+_ADDS_FREE = re.compile(
+    r"^\+(?!\+\+)[^\n]{0,200}?\b\w*(?:free|put|release|destroy|drop|cleanup|fini|uninit|unref|dispose|unmap)\w*\s*\(",
+    re.M | re.I,
+)
+_HUNK_END = re.compile(r"^(?:@@ -[0-9]|diff --git |From: |-- $)", re.M)
 _QUOTED = re.compile(r"^(?:>\s?)+", re.M)
 # its diff: git's headers, or a code review's excerpt of it, C lines added and removed ("+\tif (shouldfree)
 # fuse_request_free(req);", "-\t\treq->end(fc, req, status);")
 _DIFF = re.compile(r"^(?:diff --git |\+\+\+ b/|@@ -[0-9])", re.M)
 _ADDED_C = re.compile(r"^\+[ \t]+[^\n]{0,200}[;{}][ \t]*$", re.M)
 _REMOVED_C = re.compile(r"^-[ \t]+[^\n]{0,200}[;{}][ \t]*$", re.M)
-_LEAK_WORD = re.compile(r"\bleak\w*|\bkmemleak\b", re.I)
+# (or says what it frees was never freed: "Memory/pages are not freed, when unloading nullblk driver")
+_LEAK_WORD = re.compile(
+    r"\bleak\w*|\bkmemleak\b|\b(?:memory|pages?|objects?|buffers?)\b[^.\n]{0,30}?\b(?:is|are|was|were|get|gets)\s+"
+    r"(?:not|never)\s+(?:freed|released)\b|\b(?:is|are)n't\s+(?:freed|released)\b",
+    re.I,
+)
+
+
+def _hunks(text: str, said: set[str]) -> tuple[str, ...]:
+    """The functions a diff's hunks change, the fix's first: one its subject names, then one that adds a free
+    (or a put, a release) that was missing, then one that adds lines, before one that only moves or drops them."""
+    hunks = []
+    for m in _HUNK.finditer(text):
+        if re.match(r"[^\n]*\);[ \t]*$", text[m.end() :], re.M):
+            continue  # (git labels the hunk with a prototype before it, "static void foo(struct x *x);": no function of it)
+        end = _HUNK_END.search(text, m.end())
+        body = text[m.end() : end.start() if end else len(text)]
+        old, new, fn = m.groups()
+        hunks.append((fn not in said, _ADDS_FREE.search(body) is None, int(new or 1) <= int(old or 1), fn))
+    return tuple(dict.fromkeys(h[-1] for h in sorted(hunks, key=lambda h: h[:3])))
 
 
 def _patch(text: str) -> tuple[bool, tuple[str, ...], tuple[str, ...]]:
     """(the text is a kernel patch about a leak, the names its subject and hunks give, the functions its
     hunks change). A patch, mailed (quoted in a reply too) or committed, whose subject or message
-    speaks of a leak is that leak's fix."""
-    if "Signed-off-by:" not in text:
+    speaks of a leak is that leak's fix. A diff no one signed off ("Can you try with the patch below")
+    gives the functions its hunks change, and is no fix by itself."""
+    text = _QUOTED.sub("", text) if ">" in text else text
+    signed = _SIGNED_OFF.search(text) if "Signed-off-by:" in text else None
+    if signed is None:
+        if not re.search(r"^diff --git ", text, re.M):
+            return False, (), ()
+        functions = _hunks(text, set())
+        return False, functions, functions
+    # its subject: that of the mail that carries the sign-off (a thread's report before it has its own,
+    # "memory leak in smc_create", where the patch says "Fix sock leak when release after smc_shutdown()")
+    subject = next(reversed(list(_SUBJECT.finditer(text, 0, signed.start()))), None) or _SUBJECT.search(text)
+    # its diff, or a mail that says it is a patch ("[PATCH net]") where an archive or an excerpt cut the diff
+    mailed = subject is not None and re.match(r"Subject: (?:Re: )?\[(?:RFC\s+)?PATCH", subject.group(0)) is not None
+    if not (mailed or _DIFF.search(text) or (_ADDED_C.search(text) and _REMOVED_C.search(text))):
         return False, (), ()
-    text = _QUOTED.sub("", text)
-    if not _SIGNED_OFF.search(text) or not (_DIFF.search(text) or (_ADDED_C.search(text) and _REMOVED_C.search(text))):
-        return False, (), ()
-    subject = _SUBJECT.search(text)
     title = " ".join(subject.group(1).split()) if subject else text.lstrip().split("\n", 1)[0]
     body = text[: text.find("\n---\n")] if "\n---\n" in text else text
-    # (one its subject names first, "Fix a memory leak in update_exclusive_cpumask()"; then a hunk that adds
-    # lines, the free or put that was missing, before one that only moves or drops them)
+    # (a function its subject names, "Fix a memory leak in update_exclusive_cpumask()", first)
     said = set(re.findall(r"[A-Za-z_]\w{2,}", title))
-    hunks = [(int(new or 1) - int(old or 1), fn) for old, new, fn in _HUNK.findall(text)]
-    functions = tuple(dict.fromkeys(fn for _, fn in sorted(hunks, key=lambda h: (h[1] not in said, h[0] <= 0))))
+    called = re.findall(r"\b([A-Za-z_]\w{2,})\(\)", title)
+    functions = tuple(dict.fromkeys([*called, *_hunks(text, said)]))
     names = tuple(dict.fromkeys([*re.findall(r"[A-Za-z_]\w{2,}", title), *functions]))
     return bool(_LEAK_WORD.search(title) or _LEAK_WORD.search(body)), names, functions
 
@@ -735,8 +793,8 @@ _FIX_CONFIRMED = re.compile(
     r"(?:fix(?:es|ed)|solve[sd]|resolve[sd]|cure[sd])\s+(?:it|this|(?:the|this|my|our|that)\s+(?:\w+\s+){0,2}?"
     r"(?:leak|leaks|problem|issue|bug|OOMs?))\b"
     # "Problem is indeed gone in v3.7-rc2 with the proposed generic patch", "the leak was fixed by commit ..."
-    r"|\b(?:problem|leak|leaks|issue|bug|OOMs?)\s+(?:is|was|has been|have been|got)\s+(?:\w+\s+)?"
-    r"(?:gone|fixed|resolved|solved)\s+(?:in|with|by|after|since)\s+(?:\S+\s+){0,4}?"
+    r"|\b(?:problem|leak|leaks|issue|bug|OOMs?)\s+(?:is|was|are|were|has been|have been|got)\s+(?:\w+\s+)?"
+    r"(?:gone|fixed|resolved|solved)\s+(?:\w+\s+){0,2}?(?:in|with|by|after|since)\s+(?:\S+\s+){0,4}?"
     r"(?:patch\w*|fix|commit|v?[0-9]+\.[0-9]+\S*|kernel|update|upgrade|build|release)\b"
     # a maintainer's "I fixed the leaks, but forgot to submit the patch", "A fix has been found", and the
     # reporter's "Thanks Larry for doing QA and fixing the problem!"
@@ -744,8 +802,16 @@ _FIX_CONFIRMED = re.compile(
     r"|\b(?:a|the)\s+fix\s+has\s+been\s+(?:found|made|committed|pushed|applied)\b"
     r"|\bthanks?\b[^.\n]{0,40}?\bfor\s+(?:\w+\s+){0,4}?fixing\s+(?:the|this)\s+(?:problem|leak|issue|bug)\b"
     # "I applied the patch ... and I can confirm this issue has been resolved"
-    r"|\bconfirm\s+(?:that\s+)?(?:this|the|my|our)\s+(?:issue|problem|leak|bug)\s+(?:has been|is|was|got)\s+"
+    r"|\bconfirm(?:ed|s)?\s+(?:that\s+)?(?:this|the|my|our)\s+(?:issue|problem|leak|bug)\s+(?:has been|is|was|got)\s+"
     r"(?:now\s+)?(?:resolved|fixed|solved|gone)\b"
+    # "Confirmed that this patch (now in v5.2-rc6) addresses the prepare_creds leak", "there's a fix going to
+    # 5.3-rc2"
+    r"|\bconfirm\w*\s+(?:that\s+)?(?:this|the|your)\s+(?:patch|fix|commit|change)\b(?:[^.\n]|\.(?=\w)){0,40}?"
+    r"\b(?:addresses|fixes|resolves|solves|cures)\b"
+    r"|\bfix\s+(?:is\s+)?(?:going|queued|headed|on its way)\s+(?:in)?to\s+(?:v?[0-9]+\.[0-9]+|mainline|stable|Linus)"
+    # "With your patch, the below kmemleak issue cannot be reproduced now"
+    r"|\bwith\s+(?:your|the|this|that)\s+(?:patch|fix|change)\w*\b[^.\n]{0,60}?\b(?:cannot|can't|can not|could not"
+    r"|couldn't|no longer)\s+(?:be\s+)?reproduc\w*"
     # "It will be fixed in 5.8", "this has been fixed by commit 1fa89ffbc045"
     r"|\b(?:it|this)\s+(?:will be|is|has been|was|got)\s+fixed\s+(?:in|by|with)\s+"
     r"(?:v?[0-9]+\.[0-9]+|commit|the (?:patch|commit|fix))"
@@ -791,7 +857,9 @@ def _fix_confirmed(stated: list[str]) -> str | None:
         # (with the next sentence, "Thanks for fixing this. - Merged", and as one line where a mail wrapped it)
         x = " ".join(_QUOTED.sub("", " ".join(stated[i : i + 2])).split())
         m = _FIX_CONFIRMED.search(x)
-        if m is None or _DENIED.search(x, max(0, m.start() - 30), m.end()):
+        # (a denial inside the words, unless they deny the leak itself: "cannot be reproduced now")
+        end = m.start() if m is not None and re.search(r"reproduc", m.group(0), re.I) else m.end() if m else 0
+        if m is None or _DENIED.search(x, max(0, m.start() - 30), end):
             continue
         if not _OTHER_FIX.search(x, max(0, m.start() - 40), m.start()):
             return _sentence_of(x, m)
@@ -813,6 +881,40 @@ _RECLAIMED_WHEN = re.compile(
     re.I,
 )
 _SLAB_COUNTED_USED = re.compile(r"\bcache,?\s+Slab\b[^.\n]{0,40}\bcount\w*\s+(?:it\s+|them\s+)?as\s+used\b", re.I)
+
+
+# a function said to lack the free: "netlbl_domhsh_free_entry() needs to free ...", "foo_remove() forgets to
+# put the device", "the missing kfree() in foo_exit()"
+_FREE_MISSING = re.compile(
+    r"\b([A-Za-z_]\w{2,100})\(\)\s+(?:also\s+)?(?:needs?|has|should|must|forgets?|forgot|fails?|failed|neglects?)\s+to\s+"
+    r"(?:also\s+)?(?:k?free|release|put|destroy|drop|clean\s*up)\b"
+    r"|\bmissing\s+(?:a\s+|the\s+)?(?:k?free|put|release|\w+_(?:free|put|release))\w*(?:\(\))?\s+(?:call\s+)?in\s+"
+    r"([A-Za-z_]\w{2,100})\(\)"
+    # "we never free it in free_raid_bio_pointers()", "I can't find the batadv_tvlv_handler_unregister for
+    # BATADV_TVLV_MCAST_TRACKER in batadv_mcast_free()"
+    r"|\b(?:never|not|don't|doesn't|do not|does not)\s+(?:k?free|release|put)\w*\s+(?:it|them|this|that|the\s+\w+)\s+"
+    r"in\s+([A-Za-z_]\w{2,100})\(\)"
+    r"|\b(?:can't|cannot|can not|don't|do not)\s+(?:find|see)\s+(?:the|a|any)\s+\w*(?:free|put|release|unregister|destroy)"
+    r"\w*\b[^.]{0,80}?\bin\s+([A-Za-z_]\w{2,100})\(\)"
+)
+# what makes a finding a guess: "maybe foo() needs to free it?", "I wonder if ..."
+_GUESSED = re.compile(r"\b(?:maybe|perhaps|might|possibly|probably|guess|wonder|not sure|could it be|whether)\b", re.I)
+
+
+def _free_missing(text: str) -> tuple[str, ...]:
+    """The functions the text finds the free missing in, guesses and questions left out."""
+    found: dict[str, None] = {}
+    for m in _FREE_MISSING.finditer(text):
+        before = text[max(0, m.start() - 60) : m.start()]
+        after = text[m.end() : m.end() + 120]
+        if _GUESSED.search(before.rsplit(".", 1)[-1]) or after.split(".", 1)[0].rstrip().endswith("?"):
+            continue
+        found.setdefault(next(g for g in m.groups() if g), None)
+    return tuple(found)
+
+
+# a report's title naming the function a leak is in (syzbot's "memory leak in map_create"), written as code
+_LEAK_IN = re.compile(r"\bleak\s+in\s+([a-z_][a-z0-9]*_\w+|[A-Za-z_]\w{2,100}(?=\(\)))")
 
 
 def _reclaim_told(stated: list[str]) -> str | None:
