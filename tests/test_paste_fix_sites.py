@@ -132,6 +132,10 @@ def test_a_diff_its_reporter_tried_and_confirmed(tmp_path: Path) -> None:
         ("Thanks for the debug and fix, confirmed the issue was fixed with this change.", True),
         ("The kmemleak issue cannot be reproduced now.", False),  # no fix named
         ("With your patch I still cannot boot.", False),
+        # bugzilla 215197, comment 10
+        ("With the patch applied I have not seen the memleak since, even when taking actions provoking it.", True),
+        ("The leak is not gone with the patch.", False),
+        ("With your patch I still see the leak.", False),
     ],
 )
 def test_what_a_tried_fix_is(sentence: str, confirmed: bool) -> None:
@@ -227,3 +231,15 @@ def test_a_maintainers_finding_of_the_missing_free(tmp_path: Path) -> None:
 )
 def test_more_ways_a_thread_confirms_a_fix(sentence: str) -> None:
     assert read_prose(f"kmemleak reports a memory leak. {sentence}").fix_confirmed
+
+
+def test_a_bugzilla_diff_its_reporter_tested(tmp_path: Path) -> None:
+    """ml-linux-bluetooth-20211202-bug215197-rtl8xxxu-c2hcmd-skb-kmemleak: kmemleak's rx skbs from
+    rtl8xxxu_submit_rx_urb; comment 8's "100% untested patch" moves dev_kfree_skb(skb) into the loop of
+    rtl8xxxu_c2hcmd_callback; comment 10: "With the patch applied I have not seen the memleak since"."""
+    _, doc = replay(_case("ml-linux-bluetooth-20211202-bug215197-rtl8xxxu-c2hcmd-skb-kmemleak"), tmp_path)
+    assert (doc["verdict"], doc["kind"], _names(doc)[:2]) == (
+        "leak",
+        "slab-unreclaimable",
+        ["rtl8xxxu_c2hcmd_callback", "rtl8xxxu_submit_rx_urb [rtl8xxxu]"],
+    )

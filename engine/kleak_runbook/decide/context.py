@@ -120,12 +120,20 @@ def build(
         None if "oom_memcg" in evidence.static else evidence.static.get("words"),
         evidence.static.get("alloc_failure"),
     )
+    memcgs = _memory_cgroups(ctx.get("cgroups"))
+    low, reclaimable = metrics.meminfo.get("LowTotal"), metrics.meminfo.get("SReclaimable")
     ctx["snapshot"] = SimpleNamespace(
         top=snap.top,
         candidates=list(snap.candidates),
         kinds=snap.kinds,
         slab_total=snap.slab_total,
         failure=snap.failure,
+        # far more memory cgroups than a host runs (/proc/cgroups counts dying ones too)
+        many_memory_cgroups=memcgs is not None and memcgs > params.get("many_memory_cgroups", 10000),
+        # reclaimable slab holding most of a 32-bit kernel's low memory
+        lowmem_reclaimable=bool(
+            low and reclaimable is not None and reclaimable > params.get("lowmem_reclaimable_fraction", 0.5) * low
+        ),
     )
     dentry = ctx.get("dentry")
     if dentry is not None and not kernel.dentry_negative_counted:
@@ -193,3 +201,10 @@ def _vmalloc_view(m: Metrics) -> SimpleNamespace:
         percpu_chunk_bytes=percpu_total,
         source=m.vmalloc_source,
     )
+
+
+def _memory_cgroups(cgroups: Any) -> int | None:
+    """The memory controller's cgroup count /proc/cgroups gives, when the evidence holds it."""
+    memory = cgroups.get("memory") if isinstance(cgroups, Mapping) else getattr(cgroups, "memory", None)
+    count = getattr(memory, "num_cgroups", None)
+    return count if isinstance(count, int) else None

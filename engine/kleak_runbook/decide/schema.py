@@ -30,7 +30,7 @@ _DERIVED: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "snapshot": (
         (),
-        "one snapshot judged: top (the biggest abnormal component), candidates, kinds, slab_total, failure (an allocation failure in the evidence)",
+        "one snapshot judged: top (the biggest abnormal component), candidates, kinds, slab_total, failure (an allocation failure in the evidence), many_memory_cgroups (/proc/cgroups counts more than params.many_memory_cgroups), lowmem_reclaimable (SReclaimable above params.lowmem_reclaimable_fraction of LowTotal)",
     ),
     "history": (
         (),

@@ -38,6 +38,12 @@ _FIELD = re.compile(
     + _SIZE
     + ")?"
 )
+# the share of slab the same sentence gives in brackets, its unit that of slab's figure when it has none:
+# "Slab is at 4GB (3.84 unreclaimable)"
+_SLAB_PART = re.compile(
+    r"\s*\(\s*(?:~\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(kB|KB|KiB|[kKmMgGtT](?:i?[bB])?)?\s+(?:of it\s+)?(?:is\s+|are\s+)?(un)?reclaimable\b",
+    re.I,
+)
 _FIELD_NAMES = {"Slab unreclaimable": "SUnreclaim", "Slab reclaimable": "SReclaimable"}  # as health checks word them
 # the machine's memory: "1Gb RAM", "4 gb system", "16G ram", "256 GB of memory"
 _MACHINE = re.compile(
@@ -595,6 +601,12 @@ def read_prose(text: str) -> ProseFacts:
                 number, unit = (m.group(4), m.group(5)) if m.group(4) else (m.group(2), m.group(3))
                 fields[name] = _bytes(number, unit)
                 said.append(m.group(0).strip())
+            part = _SLAB_PART.match(line, m.end()) if name == "Slab" else None
+            if part is not None:  # "Slab is at 4GB (3.84 unreclaimable)": the part in the unit of the whole
+                which = "SReclaimable" if part.group(3) is None else "SUnreclaim"
+                if which not in fields:
+                    fields[which] = _bytes(part.group(1), part.group(2) or m.group(5) or m.group(3))
+                    said.append(f"{m.group(0).strip()}{part.group(0)}")
         machine = next(
             (m for m in _MACHINE.finditer(line) if not _TAKEN_BEFORE.search(line, 0, m.start())), None
         ) or _MACHINE_NAMED.search(line)
@@ -809,9 +821,13 @@ _FIX_CONFIRMED = re.compile(
     r"|\bconfirm\w*\s+(?:that\s+)?(?:this|the|your)\s+(?:patch|fix|commit|change)\b(?:[^.\n]|\.(?=\w)){0,40}?"
     r"\b(?:addresses|fixes|resolves|solves|cures)\b"
     r"|\bfix\s+(?:is\s+)?(?:going|queued|headed|on its way)\s+(?:in)?to\s+(?:v?[0-9]+\.[0-9]+|mainline|stable|Linus)"
-    # "With your patch, the below kmemleak issue cannot be reproduced now"
+    # "With your patch, the below kmemleak issue cannot be reproduced now", "With the patch applied I have not seen
+    # the memleak since"
     r"|\bwith\s+(?:your|the|this|that)\s+(?:patch|fix|change)\w*\b[^.\n]{0,60}?\b(?:cannot|can't|can not|could not"
     r"|couldn't|no longer)\s+(?:be\s+)?reproduc\w*"
+    r"|\bwith\s+(?:your|the|this|that)\s+(?:patch|fix|change)\w*\s+(?:applied\s*)?,?\s*(?:I|we)\s+(?:have\s+not|haven't"
+    r"|did\s+not|didn't|do\s+not|don't|no\s+longer|never)\s+(?:\w+\s+){0,2}?(?:seen|see|saw|get|got|observed?|hit)\s+"
+    r"(?:the|any|a)\s+(?:\w+\s+)?(?:mem)?leaks?\b"
     # "It will be fixed in 5.8", "this has been fixed by commit 1fa89ffbc045"
     r"|\b(?:it|this)\s+(?:will be|is|has been|was|got)\s+fixed\s+(?:in|by|with)\s+"
     r"(?:v?[0-9]+\.[0-9]+|commit|the (?:patch|commit|fix))"
@@ -857,9 +873,12 @@ def _fix_confirmed(stated: list[str]) -> str | None:
         # (with the next sentence, "Thanks for fixing this. - Merged", and as one line where a mail wrapped it)
         x = " ".join(_QUOTED.sub("", " ".join(stated[i : i + 2])).split())
         m = _FIX_CONFIRMED.search(x)
-        # (a denial inside the words, unless they deny the leak itself: "cannot be reproduced now")
-        end = m.start() if m is not None and re.search(r"reproduc", m.group(0), re.I) else m.end() if m else 0
-        if m is None or _DENIED.search(x, max(0, m.start() - 30), end):
+        if m is None:
+            continue
+        # (a denial inside the words, unless they deny the leak itself: "With your patch, ... cannot be reproduced
+        # now", "With the patch applied I have not seen the memleak")
+        end = m.start() if m.group(0)[:5].lower() == "with " else m.end()
+        if _DENIED.search(x, max(0, m.start() - 30), end):
             continue
         if not _OTHER_FIX.search(x, max(0, m.start() - 40), m.start()):
             return _sentence_of(x, m)
