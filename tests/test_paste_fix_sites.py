@@ -243,3 +243,83 @@ def test_a_bugzilla_diff_its_reporter_tested(tmp_path: Path) -> None:
         "slab-unreclaimable",
         ["rtl8xxxu_c2hcmd_callback", "rtl8xxxu_submit_rx_urb [rtl8xxxu]"],
     )
+
+
+def test_syzbot_tested_the_fix_for_a_missing_kfree(tmp_path: Path) -> None:
+    """ml-linux-security-module-20220320-syzbot-keyctl-watch-key-kmemleak: David Howells, "free_watch() is
+    missing a kfree() to actually free the watch", then "syzbot has tested the proposed patch and the
+    reproducer did not trigger any issue"."""
+    text = _case("ml-linux-security-module-20220320-syzbot-keyctl-watch-key-kmemleak")
+    facts = _words(text)
+    assert facts.free_missing == ("free_watch",) and facts.fix_confirmed
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], _names(doc)[:2]) == ("leak", ["free_watch", "keyctl_watch_key"])
+
+
+def test_a_frames_source_wrapped_onto_its_own_line(tmp_path: Path) -> None:
+    """ml-linux-security-module-20240220-smack-fsconfig-transmute-kmemleak: syzkaller's frames wrapped by the
+    mail ("[<...>] kmemleak_alloc_recursive" then "include/linux/kmemleak.h:42 [inline]" at the line's
+    start): the trace goes on past them, to the code that allocated (not kmemleak's own hook)."""
+    text = _case("ml-linux-security-module-20240220-smack-fsconfig-transmute-kmemleak")
+    assert "\ninclude/linux/kmemleak.h:42 [inline]" in text
+    _, doc = replay(text, tmp_path)
+    assert doc["verdict"] == "suspected-leak" and _names(doc)[0] == "__do_sys_fsconfig"
+    # ml-selinux-20190723-policydb-read-roles-init-leak: "/./include/linux/kmemleak.h:43 [inline]", quoted
+    (tmp_path / "b").mkdir()
+    _, doc = replay(_case("ml-selinux-20190723-policydb-read-roles-init-leak"), tmp_path / "b")
+    assert _names(doc)[:2] == ["policydb_init", "roles_init"]
+
+
+def test_a_false_positive_only_guessed_withdraws_nothing(tmp_path: Path) -> None:
+    """ml-linux-security-module-20251225-prepare-creds-netlink-socket-kmemleak: "This is likely a false
+    positive caused by RCU delayed freeing of struct cred ... If it persists across multiple scans, then it
+    might be a real leak", and the maintainer asks for confirmation: the report stands, suspected."""
+    text = _case("ml-linux-security-module-20251225-prepare-creds-netlink-socket-kmemleak")
+    assert not _words(text).false_positive
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "slab-unreclaimable")
+    # synthetic: said as a conclusion, it withdraws the report
+    assert read_prose("After more scans: this is a false positive, the object is freed by RCU.").false_positive
+
+
+def test_a_test_suites_patch_is_no_kernel_fix(tmp_path: Path) -> None:
+    """ml-ltp-20240701-perf-event-open03-memavailable-false-positive: LTP's "perf_event_open03.c:95: TFAIL:
+    Likely kernel memory leak detected", "Our automatic jobs keep throwing thus false positives", and
+    "[LTP] [PATCH] perf_event_open: improve the memory leak detection": the test is fixed, not the kernel."""
+    text = _case("ml-ltp-20240701-perf-event-open03-memavailable-false-positive")
+    facts = _words(text)
+    assert not facts.patch_fixes_leak and facts.false_positive
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
+    # synthetic: a kernel patch whose diff goes only to the selftests is no kernel fix either
+    selftest = (
+        "Subject: [PATCH] bpf: fix a memory leak\n\nSigned-off-by: A B <a@b.org>\n---\n"
+        "diff --git a/tools/testing/selftests/bpf/x.c b/tools/testing/selftests/bpf/x.c\n"
+        "+++ b/tools/testing/selftests/bpf/x.c\n@@ -1,3 +1,4 @@ static int t(void)\n+\tfree(p);\n"
+    )
+    assert not read_prose(selftest).patch_fixes_leak
+
+
+def test_tested_fixes_for_traces_the_mail_left_empty(tmp_path: Path) -> None:
+    """ml-linux-pci-20230830-coalesced-host-bridge-window-resource-kmemleak: five kmemleak objects whose
+    "backtrace:" is empty, Bjorn's "Can you please try the following" diff to pci_register_host_bridge(), and
+    Kalle Valo's "I run various tests with your patch and I don't see leaks anymore"."""
+    text = _case("ml-linux-pci-20230830-coalesced-host-bridge-window-resource-kmemleak")
+    assert _words(text).fix_confirmed
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], _names(doc)[0]) == ("leak", "pci_register_host_bridge")
+    # ml-linux-input-20230508-hiddev-class-create-subsys-ref-kmemleak: "This had fixed the leak."
+    (tmp_path / "b").mkdir()
+    _, doc = replay(_case("ml-linux-input-20230508-hiddev-class-create-subsys-ref-kmemleak"), tmp_path / "b")
+    assert doc["verdict"] == "leak"
+
+
+def test_where_a_maintainer_says_the_leak_happens(tmp_path: Path) -> None:
+    """ml-linux-acpi-20240327-thermald-osc-acpi-ps-get-next-arg-kmemleak: Armin Wolf, "the memory leak happens
+    in acpi_ps_get_next_arg()", then the reporter: "This seems fixes the leak indeed ... Feel free to resubmit
+    with Tested-by: <me>"."""
+    text = _case("ml-linux-acpi-20240327-thermald-osc-acpi-ps-get-next-arg-kmemleak")
+    facts = _words(text)
+    assert "acpi_ps_get_next_arg" in facts.leak_in and facts.fix_confirmed
+    _, doc = replay(text, tmp_path)
+    assert (doc["verdict"], _names(doc)[:2]) == ("leak", ["acpi_ps_get_next_arg", "acpi_ps_alloc_op"])

@@ -297,6 +297,19 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
         # nothing kernel-side is abnormal, and one program holds GiBs: where the memory went
         out.append(Candidate("user", 0, None, None, f"one program holds the memory ({words.process})"))
         return
+    cma = getattr(words, "cma_failed", None)
+    if cma and not out and not figures and not kind and not getattr(words, "kernel_leak", False):
+        # allocations from the contiguous area failed, and nothing else is told: that area, sized at boot
+        out.append(
+            Candidate(
+                "cma-area",
+                0,
+                None,
+                None,
+                f'the ticket says allocations from the contiguous memory area (CMA) failed ("{cma}")',
+            )
+        )
+        return
     reclaim_told = getattr(words, "reclaim_told", None)
     # the figures (free's "used") do not split the kernel's memory, and the thread puts it in the dentry
     # and inode caches, which the kernel reclaims when it needs the memory

@@ -54,6 +54,8 @@ DECODED_SOURCE = r"\((?:[^\s():]{0,300}/)?[\w.-]{1,100}\.[chS]:[0-9]+"
 _DECODED = re.compile(r"^\s*" + DECODED_SOURCE)
 _HEADER = re.compile(r"^unreferenced object (?:\(\w+\) )?0x([0-9a-fA-F]+) \(size ([0-9]{1,20})\):")
 _COMM = re.compile(r'^\s+comm "(.*)", pid ([0-9]{1,20})')
+# a frame's source location alone on a line: a mail or terminal wrapped it off its frame (pasted.py too)
+WRAPPED_SOURCE = re.compile(r"^/?(?:[\w.+-]{1,100}/){0,20}[\w.+-]{1,100}\.[chS]:[0-9]+(?:\s+\[inline\])?$")
 # Kernels before 4.19 end a stack with ULONG_MAX, printed as a frame of its own.
 _END_OF_STACK = 0xFFFFFFFFFFFFFFFF
 
@@ -190,6 +192,8 @@ def parse_kmemleak(text: str) -> tuple[KmemleakObject, ...]:
             raise ParseError(
                 SPEC, f"expected 'unreferenced object 0x... (size N):', got {stripped[:60]!r}", line=lineno
             )
+        if in_backtrace and WRAPPED_SOURCE.match(stripped):
+            continue  # a frame's "include/linux/kmemleak.h:42 [inline]" a mail wrapped onto the next line
         if not line[:1].isspace():
             # Not part of an object (e.g. "BUG: memory leak" in a console log): the object ends.
             in_backtrace = False

@@ -33,7 +33,7 @@ from kleak_runbook.parsers.arcstats import parse_arcstats
 from kleak_runbook.parsers.bcc_memleak import memleak_as_kmemleak
 from kleak_runbook.parsers.exporter import take_exported
 from kleak_runbook.parsers.free import parse_free
-from kleak_runbook.parsers.kmemleak import DECODED_SOURCE
+from kleak_runbook.parsers.kmemleak import DECODED_SOURCE, WRAPPED_SOURCE
 from kleak_runbook.parsers.meminfo import parse_meminfo
 from kleak_runbook.parsers.memory_stat import parse_memory_stat
 from kleak_runbook.parsers.node_meminfo import take_node_meminfo
@@ -234,9 +234,20 @@ _RUN_SLABTOP = re.compile(
 )
 
 
+# a slabtop row whose cache name a mail or a terminal wrapped onto the next line ("105468 105106  99%    0.04K
+# 1034      102      4136K" and then "selinux_inode_security")
+_SLABTOP_NAMELESS = re.compile(
+    r"^\s*[0-9]+\s+(?:[0-9]+\s+)?[0-9]+%\s+[0-9.]+[KMG]?\s+[0-9]+\s+[0-9]+\s+[0-9.]+[KMG]?\s*$"
+)
+_LONE_NAME = re.compile(r"^\s*[A-Za-z][\w.:/()-]{0,80}\s*$")
+
+
 def _unglued(lines: list[str]) -> list[str]:
     out: list[str] = []
     for line in lines:
+        if out and _LONE_NAME.match(line) and _SLABTOP_NAMELESS.match(out[-1]):
+            out[-1] = f"{out[-1].rstrip()} {line.strip()}"
+            continue
         rows = list(_RUN_SLABTOP.finditer(line))
         if len(rows) >= 3:
             head = line[: rows[0].start()].strip()
@@ -286,13 +297,21 @@ class _Splitter:
 
     def feed(self, text: str) -> None:
         expect_release = False
+        blank = False  # a blank line after slabtop's rows: the table goes on if a row follows
         for raw in _unglued(text.splitlines()):
             line = clean(raw)
             if not line:
-                # slabtop prints a blank line between its summary and its table
-                if not (self.kind == "slabtop" and not any(_SLABTOP_ROW.match(x) for x in self.lines)):
+                rows = self.kind == "slabtop" and any(_SLABTOP_ROW.match(x) for x in self.lines)
+                # slabtop prints a blank line between its summary and its table; a mail client double-spaces
+                # its rows
+                if rows:
+                    blank = True
+                elif self.kind != "slabtop":
                     self.close()
                 continue
+            if blank and not _SLABTOP_ROW.match(line):
+                self.close()
+            blank = False
             if self.kind == "meminfo" and _BARE_LINE_NUMBER.match(line):
                 self.ignored += 1  # a web page's line number between two meminfo lines
                 continue
@@ -524,6 +543,8 @@ def _kmemleak_scan(text: str, headerless: bool) -> str | None:
             out.append("  " + bare)
         elif inside and _KMEMLEAK_LINE.match(bare):
             out.append("    " + bare)
+        elif inside and WRAPPED_SOURCE.match(bare):
+            continue  # a frame's "include/linux/kmemleak.h:42 [inline]" a mail wrapped onto the next line
         else:
             inside = False
     if not out or (headerless and not any(x.startswith("    ") for x in out)):

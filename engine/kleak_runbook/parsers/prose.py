@@ -128,7 +128,8 @@ _KINDS = (
         "page-allocator",
         re.compile(
             r"\bpage_frag\w*|\balloc_pages\b|\bpage pool\b|\bpage_owner\b|\bGPUActive\b|\bpage allocator\b"
-            r"|\bDMA (?:memory|buffers?|pages)\b",
+            # (page tables are pages the page allocator gives: "page table memory leak", an IOMMU's or a process's)
+            r"|\bDMA (?:memory|buffers?|pages)\b|\bpage[- ]?tables?\b(?!:)",
             re.I,
         ),
     ),
@@ -501,6 +502,9 @@ class ProseFacts:
     # needs to free ..."), and the one a report's title says it is in ("memory leak in map_create")
     free_missing: tuple[str, ...] = ()
     leak_in: tuple[str, ...] = ()
+    # the words that say allocations from the contiguous memory area failed ("dmesg is full of cma_alloc
+    # errors"): a region set aside at boot, too small or fragmented for what devices keep in it
+    cma_failed: str | None = None
 
     @property
     def leak_fixed(self) -> bool:
@@ -553,6 +557,7 @@ class ProseFacts:
             ("a cgroup killed at its own memory limit", self.limit_oom),
             ("dentry and inode caches reclaimed when needed", self.reclaim_told),
             ("a fix confirmed", self.fix_confirmed),
+            ("failed CMA allocations", self.cma_failed),
         )
         return tuple(
             dict.fromkeys(
@@ -702,7 +707,11 @@ def read_prose(text: str) -> ProseFacts:
         len(_PMAP_ROW.findall(text)) >= 3 or bool(_PROC_MAPS.search(text)),
         _ram_withheld(text, stated),
         any(
-            m and not _NOT_FALSE_POSITIVE.search(x[: m.start()]) and not re.search(r"\bnot\b|n't\b|\bno\b", m.group(0))
+            m
+            and not _NOT_FALSE_POSITIVE.search(x[: m.start()])
+            and not re.search(r"\bnot\b|n't\b|\bno\b", m.group(0))
+            # (a guess is no conclusion: "This is likely a false positive ... If it persists ... a real leak")
+            and not _GUESSED.search(x, max(0, m.start() - 30), m.end())
             for x in stated
             for m in [_FALSE_POSITIVE.search(x)]
         ),
@@ -715,6 +724,9 @@ def read_prose(text: str) -> ProseFacts:
         _reclaim_told(stated),
         _free_missing(text),
         tuple(dict.fromkeys(m.group(1) for m in _LEAK_IN.finditer(text))),
+        next(
+            (_sentence_of(x, m) for x in stated for m in [_CMA_FAILED.search(x)] if m and not _DENIED.search(x)), None
+        ),
     )
 
 
@@ -795,7 +807,24 @@ def _patch(text: str) -> tuple[bool, tuple[str, ...], tuple[str, ...]]:
     called = re.findall(r"\b([A-Za-z_]\w{2,})\(\)", title)
     functions = tuple(dict.fromkeys([*called, *_hunks(text, said)]))
     names = tuple(dict.fromkeys([*re.findall(r"[A-Za-z_]\w{2,}", title), *functions]))
+    paths = re.findall(r"^\+\+\+ b/(\S+)", text, re.M)
+    if _TEST_PATCH.search(subject.group(0) if subject else title) or (
+        paths and all(_TEST_PATH.match(p) for p in paths)
+    ):
+        return (
+            False,
+            names,
+            functions,
+        )  # a test suite's or a tool's patch ("[LTP] ... improve the memory leak detection")
     return bool(_LEAK_WORD.search(title) or _LEAK_WORD.search(body)), names, functions
+
+
+# a patch to a test suite or a tool, not to the kernel: its list's tag or its subject's, or where its diff goes
+_TEST_PATCH = re.compile(
+    r"\[LTP\]|\b(?:selftests?|kselftests?|testcases?|ltp|kunit)\b|\bleak\s+(?:detect\w*|check\w*|tests?|report\w*)\b",
+    re.I,
+)
+_TEST_PATH = re.compile(r"(?:testcases|tools|lib/tst_|include/tst_|selftests)/?")
 
 
 # a fix of the leak confirmed in words: its reporter tested it, or its maintainer says it is fixed
@@ -821,13 +850,21 @@ _FIX_CONFIRMED = re.compile(
     r"|\bconfirm\w*\s+(?:that\s+)?(?:this|the|your)\s+(?:patch|fix|commit|change)\b(?:[^.\n]|\.(?=\w)){0,40}?"
     r"\b(?:addresses|fixes|resolves|solves|cures)\b"
     r"|\bfix\s+(?:is\s+)?(?:going|queued|headed|on its way)\s+(?:in)?to\s+(?:v?[0-9]+\.[0-9]+|mainline|stable|Linus)"
+    # "Feel free to resubmit with Tested-by: <me>", "Feel free to add my Tested-by"
+    r"|\b(?:feel free to|please|you can|go ahead and)\s+(?:\w+\s+){0,3}?(?:add|include|resubmit with|use)\s+(?:my\s+)?"
+    r"Tested-by\b"
+    # "This had fixed the leak."
+    r"|\b(?:this|that|it)\s+(?:has|had)\s+(?:indeed\s+)?fixed\s+the\s+(?:\w+\s+)?(?:leaks?|problem|issue)\b"
+    # syzbot: "syzbot has tested the proposed patch and the reproducer did not trigger any issue"
+    r"|\btested\s+the\s+proposed\s+patch\s+and\s+the\s+reproducer\s+did\s+not\s+trigger\s+any\s+issue"
     # "With your patch, the below kmemleak issue cannot be reproduced now", "With the patch applied I have not seen
     # the memleak since"
     r"|\bwith\s+(?:your|the|this|that)\s+(?:patch|fix|change)\w*\b[^.\n]{0,60}?\b(?:cannot|can't|can not|could not"
     r"|couldn't|no longer)\s+(?:be\s+)?reproduc\w*"
-    r"|\bwith\s+(?:your|the|this|that)\s+(?:patch|fix|change)\w*\s+(?:applied\s*)?,?\s*(?:I|we)\s+(?:have\s+not|haven't"
-    r"|did\s+not|didn't|do\s+not|don't|no\s+longer|never)\s+(?:\w+\s+){0,2}?(?:seen|see|saw|get|got|observed?|hit)\s+"
-    r"(?:the|any|a)\s+(?:\w+\s+)?(?:mem)?leaks?\b"
+    # "I run various tests with your patch and I don't see leaks anymore"
+    r"|\bwith\s+(?:your|the|this|that)\s+(?:patch|fix|change)\w*\s+(?:applied\s*)?,?\s*(?:and\s+)?(?:I|we)\s+(?:have\s+not"
+    r"|haven't|did\s+not|didn't|do\s+not|don't|no\s+longer|never)\s+(?:\w+\s+){0,2}?(?:seen|see|saw|get|got|observed?|hit)\s+"
+    r"(?:(?:the|any|a)\s+)?(?:\w+\s+)?(?:mem)?leaks?\b"
     # "It will be fixed in 5.8", "this has been fixed by commit 1fa89ffbc045"
     r"|\b(?:it|this)\s+(?:will be|is|has been|was|got)\s+fixed\s+(?:in|by|with)\s+"
     r"(?:v?[0-9]+\.[0-9]+|commit|the (?:patch|commit|fix))"
@@ -877,7 +914,7 @@ def _fix_confirmed(stated: list[str]) -> str | None:
             continue
         # (a denial inside the words, unless they deny the leak itself: "With your patch, ... cannot be reproduced
         # now", "With the patch applied I have not seen the memleak")
-        end = m.start() if m.group(0)[:5].lower() == "with " else m.end()
+        end = m.start() if m.group(0)[:5].lower() == "with " or "reproducer did not" in m.group(0) else m.end()
         if _DENIED.search(x, max(0, m.start() - 30), end):
             continue
         if not _OTHER_FIX.search(x, max(0, m.start() - 40), m.start()):
@@ -907,6 +944,8 @@ _SLAB_COUNTED_USED = re.compile(r"\bcache,?\s+Slab\b[^.\n]{0,40}\bcount\w*\s+(?:
 _FREE_MISSING = re.compile(
     r"\b([A-Za-z_]\w{2,100})\(\)\s+(?:also\s+)?(?:needs?|has|should|must|forgets?|forgot|fails?|failed|neglects?)\s+to\s+"
     r"(?:also\s+)?(?:k?free|release|put|destroy|drop|clean\s*up)\b"
+    # "free_watch() is missing a kfree() to actually free the watch"
+    r"|\b([A-Za-z_]\w{2,100})\(\)\s+(?:is\s+)?missing\s+(?:a\s+|the\s+|an\s+)?(?:k?v?free|put|release|\w+_(?:free|put|release))\b"
     r"|\bmissing\s+(?:a\s+|the\s+)?(?:k?free|put|release|\w+_(?:free|put|release))\w*(?:\(\))?\s+(?:call\s+)?in\s+"
     r"([A-Za-z_]\w{2,100})\(\)"
     # "we never free it in free_raid_bio_pointers()", "I can't find the batadv_tvlv_handler_unregister for
@@ -917,7 +956,9 @@ _FREE_MISSING = re.compile(
     r"\w*\b[^.]{0,80}?\bin\s+([A-Za-z_]\w{2,100})\(\)"
 )
 # what makes a finding a guess: "maybe foo() needs to free it?", "I wonder if ..."
-_GUESSED = re.compile(r"\b(?:maybe|perhaps|might|possibly|probably|guess|wonder|not sure|could it be|whether)\b", re.I)
+_GUESSED = re.compile(
+    r"\b(?:maybe|perhaps|might|possibly|probably|likely|guess|wonder|not sure|could it be|whether)\b", re.I
+)
 
 
 def _free_missing(text: str) -> tuple[str, ...]:
@@ -932,8 +973,17 @@ def _free_missing(text: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-# a report's title naming the function a leak is in (syzbot's "memory leak in map_create"), written as code
-_LEAK_IN = re.compile(r"\bleak\s+in\s+([a-z_][a-z0-9]*_\w+|[A-Za-z_]\w{2,100}(?=\(\)))")
+# "dmesg is full of cma_alloc errors", "CMA alloc failed", "cma: cma_alloc: alloc failed, req-size: 4 pages"
+_CMA_FAILED = re.compile(
+    r"\bcma_alloc\w*\b[^.\n]{0,40}?\b(?:fail\w*|errors?)\b|\b(?:fail\w*|errors?)\b[^.\n]{0,20}?\bcma_alloc\b"
+    r"|\bCMA\s+(?:alloc\w*|allocations?)\s+(?:fail\w*|errors?)\b",
+    re.I,
+)
+# a report's title naming the function a leak is in (syzbot's "memory leak in map_create"), written as code,
+# or a maintainer's "the memory leak happens in acpi_ps_get_next_arg()"
+_LEAK_IN = re.compile(
+    r"\bleak\s+(?:(?:happens|occurs|is|lies)\s+)?in\s+([a-z_][a-z0-9]*_\w+|[A-Za-z_]\w{2,100}(?=\(\)))"
+)
 
 
 def _reclaim_told(stated: list[str]) -> str | None:
@@ -990,6 +1040,14 @@ _CRASHKERNEL_LINE = re.compile(r"\bReserving [0-9]+MB of memory at [0-9]+MB for 
 _LOG_LINE = re.compile(r"^\s*(?:<\d+>)?\[\s*[0-9]+\.[0-9]+\][^\n]*$", re.M)
 
 
+# "it hides 1/8th of the memory from `/proc/meminfo` MemTotal" (a KASAN kernel: its shadow is an eighth of RAM)
+_KASAN_SHADOW = re.compile(
+    r"\bKASAN\b[^.]{0,80}?\bhid(?:es|ing|den|e)\s+(?:\w+\s+){0,2}?(?:1/8|an?\s+eighth|one[- ]eighth|12\.5\s*%)\w*[^.]{0,60}?"
+    r"\bMemTotal\b",
+    re.I,
+)
+
+
 def _ram_withheld(text: str, stated: list[str]) -> str | None:
     """The words that show RAM the kernel was never given (so never used, nor lost)."""
     dt = _DT_MEMORY.search(text)
@@ -1001,6 +1059,9 @@ def _ram_withheld(text: str, stated: list[str]) -> str | None:
     seen = next((m for x in stated for m in [_RAM_SEEN.search(x)] if m), None)
     if seen is not None:
         return " ".join(seen.group(0).split())
+    shadow = next((m for x in stated for m in [_KASAN_SHADOW.search(x)] if m), None)
+    if shadow is not None:  # KASAN's shadow memory, an eighth of RAM set aside at boot
+        return "KASAN's shadow memory, set aside at boot: " + " ".join(shadow.group(0).split())[:120]
     reserved = _RESERVED_AT_BOOT.search(text)
     if reserved is not None and any(_LESS_RAM.search(x) for x in stated):
         return "reserved at boot for devices: " + " ".join(reserved.group(0).split())[:120]
@@ -1020,6 +1081,8 @@ def _ram_withheld(text: str, stated: list[str]) -> str | None:
 
 _FALSE_POSITIVE = re.compile(
     r"\b(?:is|was|are|were|be|it's|its|a|as|the)\s+(?:\w+\s+){0,2}?false[- ](?:positives?|alarms?)\b"
+    # "Our automatic jobs keep throwing thus false positives"
+    r"|\b(?:throw|report|giv|produc|rais)\w*\s+(?:\w+\s+){0,2}?false[- ](?:positives|alarms)\b"
     r"|\bmisjudg\w*\b",
     re.I,
 )
