@@ -78,3 +78,42 @@ def test_kasans_shadow_is_memory_set_aside_at_boot(tmp_path: Path) -> None:
     assert (doc["verdict"], doc["kind"]) == ("no-leak", "none")
     # synthetic: KASAN named beside a figure that is not hidden from MemTotal
     assert read_prose("With KASAN enabled the kernel uses 1/8 more slab.").ram_withheld is None
+
+
+def test_a_pool_vmalloced_once_at_boot(tmp_path: Path) -> None:
+    """ml-linux-acpi-20240327-ghes-estatus-pool-vmalloc-900mb: `cat /proc/vmallocinfo | grep ghes` mailed with
+    each row's "pages=... vmalloc N0=..." wrapped onto the next line: two areas of ghes_estatus_pool_init, 940
+    MB in one, sized at boot at 64 KiB per error source (14,350 of them). One output, not two; and beside a
+    MemTotal it is out of proportion to (synthetic: the MemTotal line is added), it is a pool set up once at
+    boot, not a leak, because a leak piles up many areas."""
+    text = _case("ml-linux-acpi-20240327-ghes-estatus-pool-vmalloc-900mb")
+    blocks = split_pasted(text)
+    assert len(blocks.vmallocinfo) == 1 and "pages=229585" in blocks.vmallocinfo[0]
+    _, doc = replay(text, tmp_path)
+    assert doc["verdict"] == "no-leak"
+    (tmp_path / "b").mkdir()
+    _, doc = replay("MemTotal:        4000000 kB\n\n" + text, tmp_path / "b")
+    assert (doc["verdict"], doc["kind"], doc["largest"][0]["name"]) == ("no-leak", "vmalloc", "ghes_estatus_pool_init")
+    assert "a pool set up once at boot" in doc["summary"]
+    # synthetic: the same bytes in a thousand areas of a driver's own function are a suspected leak
+    rows = "".join(
+        f"0xffffb3eb{i:08x}-0xffffb3eb{i + 1:08x} 942080 foo_rx_alloc+0x3e/0xa0 pages=229 vmalloc N0=229\n"
+        for i in range(1000)
+    )
+    (tmp_path / "c").mkdir()
+    _, doc = replay("MemTotal:        4000000 kB\n\n" + rows, tmp_path / "c")
+    assert (doc["verdict"], doc["kind"]) == ("suspected-leak", "vmalloc")
+
+
+def test_a_high_order_allocation_failing_told_in_words(tmp_path: Path) -> None:
+    """ml-linux-mm-20120909-iwl3945-order5-firmware-alloc-fragmentation: "iwl3945: order 5 allocation during
+    ifconfig up", "SIOCSIFFLAGS: Cannot allocate memory" until drop_caches: 128 KiB in one piece missing
+    while memory was there (Mel Gorman's compaction answer), no leak."""
+    text = _case("ml-linux-mm-20120909-iwl3945-order5-firmware-alloc-fragmentation")
+    assert read_prose(text).high_order_failed == "order 5 allocation"
+    code, doc = replay(text, tmp_path)
+    assert (code, doc["verdict"], doc["kind"]) == (0, "no-leak", "none")
+    assert "fragmentation" in doc["summary"]
+    # synthetic: an order-0 request, or a high order with no failure told, says nothing of the kind
+    assert read_prose("An order 0 allocation failed.").high_order_failed is None
+    assert read_prose("The driver makes an order 5 allocation at probe.").high_order_failed is None

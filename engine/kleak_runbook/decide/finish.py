@@ -161,18 +161,21 @@ def finish(
         # no rows, and no trace or one whose frames the fix does not name (the object is allocated in one
         # place and leaked in another: the missing free is in the code the fix changes; the fix is the patch,
         # or the diff its reporter tried and confirmed); the trace's frame in a module the patch names follows
-        fix = Culprit("backtrace", fixed[0], 0, None, (("source", "the function the patch fixes"),))
+        missing = fixed[0] in getattr(words, "free_missing", ())
+        source = "the function the thread says lacks the free" if missing else "the function the patch fixes"
+        fix = Culprit("backtrace", fixed[0], 0, None, (("source", source),))
         named = (fix, *patched_frame(culprits, getattr(words, "patched", ()))[0])
     elif traced and verdict == "leak" and getattr(words, "leak_fixed", False):
-        # a fix that names no function: the one the thread says lacks the free, or else the frame of the trace
-        # its report's title puts the leak in ("memory leak in map_create")
-        missing = getattr(words, "free_missing", ())
-        if missing:
-            said = (("source", "the function the thread says lacks the free"),)
-            named = (Culprit("backtrace", missing[0], 0, None, said), *culprits)
-        else:
-            named = patched_frame(culprits, getattr(words, "leak_in", ()))[0]
+        # a fix that names no function: the frame of the trace its report's title puts the leak in ("memory
+        # leak in map_create")
+        named = patched_frame(culprits, getattr(words, "leak_in", ()))[0]
     culprits = named
+    component = getattr(words, "patched_component", None)
+    if not culprits and verdict == "leak" and component:
+        # a leak no trace or figure places, fixed by a patch whose subject names the driver ("gpu: host1x: ...")
+        culprits = (
+            Culprit("module", component, 0, None, (("source", "the driver the fixing patch's subject names"),)),
+        )
     top = getattr(context.get("snapshot"), "top", None)
     if not culprits and top is not None and top.name and top.kind == kind and kind.startswith(("slab-", "vmalloc")):
         # no cache rows or vmalloc areas to rank: what the snapshot judge named (the ticket's words,

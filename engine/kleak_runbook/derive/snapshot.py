@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kleak_runbook.derive.memory import anonymous
-from kleak_runbook.derive.metrics import CacheStat, Metrics, is_reclaimable_name
+from kleak_runbook.derive.metrics import CacheStat, CallerStat, Metrics, is_reclaimable_name
 
 # ZFS keeps its ARC (and its metadata) in caches of its own: memory the ARC gives back under pressure
 _ZFS_CACHES = ("zio_buf_", "zio_data_buf_", "dnode_t", "arc_buf_hdr_t", "dmu_buf_impl_t", "sa_cache", "abd_t", "zfs_")
@@ -182,6 +182,12 @@ _KIND_WORDS = {
 }
 
 
+_ORDER_WHY = (
+    "a request for that many physically contiguous pages can fail while memory is free, in pieces too small"
+    " (fragmentation), which reclaim and compaction may not mend in time; no memory is lost"
+)
+
+
 def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
     """What the ticket's words say (``parsers.prose.ProseFacts``) names what the figures could not.
 
@@ -297,19 +303,24 @@ def _from_words(out: list[Candidate], metrics: Metrics, words: Any) -> None:
         # nothing kernel-side is abnormal, and one program holds GiBs: where the memory went
         out.append(Candidate("user", 0, None, None, f"one program holds the memory ({words.process})"))
         return
-    cma = getattr(words, "cma_failed", None)
-    if cma and not out and not figures and not kind and not getattr(words, "kernel_leak", False):
-        # allocations from the contiguous area failed, and nothing else is told: that area, sized at boot
-        out.append(
-            Candidate(
-                "cma-area",
-                0,
-                None,
-                None,
-                f'the ticket says allocations from the contiguous memory area (CMA) failed ("{cma}")',
-            )
-        )
-        return
+    failures = (
+        # allocations from the contiguous area failed: that area, sized at boot
+        (
+            "cma-area",
+            getattr(words, "cma_failed", None),
+            'the ticket says allocations from the contiguous memory area (CMA) failed ("{}")',
+        ),
+        # a request for many contiguous pages failed: memory in pieces too small
+        (
+            "fragmentation",
+            getattr(words, "high_order_failed", None),
+            'the ticket tells of a high-order request failing ("{}"): ' + _ORDER_WHY,
+        ),
+    )
+    for failed, stated, why in failures:
+        if stated and not out and not figures and not kind and not getattr(words, "kernel_leak", False):
+            out.append(Candidate(failed, 0, None, None, why.format(stated)))  # and nothing else is told
+            return
     reclaim_told = getattr(words, "reclaim_told", None)
     # the figures (free's "used") do not split the kernel's memory, and the thread puts it in the dentry
     # and inode caches, which the kernel reclaims when it needs the memory
@@ -863,6 +874,20 @@ def _page_failure(metrics: Metrics, failure: Any, free_seen: bool = False) -> Ca
     return None
 
 
+def _boot_pool(top: CallerStat | None, vm_bytes: int) -> str | None:
+    """Most of vmalloc in one or two areas an init function allocated, never seen to grow: a pool
+    sized once at boot (by the firmware's tables, the CPU count), which a leak's many areas are not."""
+    if top is None or int(top.areas) > 2 or int(top.bytes) < 0.5 * vm_bytes or top.growth_bytes_per_s > 0:
+        return None
+    function = top.caller.split("+", 1)[0]
+    if not re.search(r"(?:^|_)init(?:$|_)", function):
+        return None
+    return (
+        f"{_gib(int(top.bytes))} of it in {int(top.areas)} area{'s' if int(top.areas) > 1 else ''} that {function}"
+        " allocated: a pool set up once at boot"
+    )
+
+
 def judge(
     metrics: Metrics,
     params: Mapping[str, Any],
@@ -1073,11 +1098,12 @@ def judge(
         vm_bytes -= on_vmalloc
         besides = f" besides {_gib(on_vmalloc)} of ZFS's SPL slabs" if on_vmalloc else ""
     if vm_bytes and over(vm_bytes, "max_vmalloc_fraction", "large_vmalloc_bytes"):
+        pool = _boot_pool(top_caller, vm_bytes)
         add(
-            "vmalloc",
+            "vmalloc-boot-pool" if pool else "vmalloc",
             vm_bytes,
             top_caller.caller if top_caller else None,
-            f"vmalloc holds {_gib(vm_bytes)}{besides}",
+            f"vmalloc holds {_gib(vm_bytes)}{besides}" + (f"; {pool}" if pool else ""),
         )
     pc = kmem.get("percpu")
     pc_bytes = int(pc) if pc is not None else percpu_chunks

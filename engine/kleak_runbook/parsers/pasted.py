@@ -242,10 +242,20 @@ _SLABTOP_NAMELESS = re.compile(
 _LONE_NAME = re.compile(r"^\s*[A-Za-z][\w.:/()-]{0,80}\s*$")
 
 
+# the tail of a vmallocinfo row a mail wrapped onto the next line ("pages=449 vmalloc N0=449")
+_VMALLOC_TAIL = re.compile(
+    r"^\s*(?:pages=[0-9]+|phys=[0-9a-fA-F]+|vmalloc|vmap|vpages|ioremap|user|N[0-9]+=[0-9]+)(?:\s|$)"
+)
+_VMALLOC_HEAD = re.compile(r"^\s*(?:>\s*)*0x[0-9a-fA-F]+-0x[0-9a-fA-F]+\s+[0-9]+\s+\S+\s*$")
+
+
 def _unglued(lines: list[str]) -> list[str]:
     out: list[str] = []
     for line in lines:
         if out and _LONE_NAME.match(line) and _SLABTOP_NAMELESS.match(out[-1]):
+            out[-1] = f"{out[-1].rstrip()} {line.strip()}"
+            continue
+        if out and _VMALLOC_TAIL.match(line) and _VMALLOC_HEAD.match(out[-1]):
             out[-1] = f"{out[-1].rstrip()} {line.strip()}"
             continue
         rows = list(_RUN_SLABTOP.finditer(line))

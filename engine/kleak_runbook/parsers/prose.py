@@ -23,6 +23,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 
 _UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 _SIZE = r"(?<![0-9])([0-9]+(?:[,.][0-9]{3})*(?:[.,][0-9]+)?)\s*(kB|KB|KiB|[kKmMgGtT](?:i?[bB])?)\b"
@@ -505,6 +506,12 @@ class ProseFacts:
     # the words that say allocations from the contiguous memory area failed ("dmesg is full of cma_alloc
     # errors"): a region set aside at boot, too small or fragmented for what devices keep in it
     cma_failed: str | None = None
+    # the driver or module the fixing patch's subject names ("gpu: host1x: Allow entries in BO caches to be
+    # freed"): where a leak no trace shows was fixed
+    patched_component: str | None = None
+    # the words that tell of a high-order allocation (order 4 or more: 64 KiB and up in one piece) failing
+    # ("order 5 allocation during ifconfig up ... fails with ENOMEM"): a run that long, not memory, missing
+    high_order_failed: str | None = None
 
     @property
     def leak_fixed(self) -> bool:
@@ -558,6 +565,7 @@ class ProseFacts:
             ("dentry and inode caches reclaimed when needed", self.reclaim_told),
             ("a fix confirmed", self.fix_confirmed),
             ("failed CMA allocations", self.cma_failed),
+            ("a high-order allocation failing", self.high_order_failed),
         )
         return tuple(
             dict.fromkeys(
@@ -635,7 +643,8 @@ def read_prose(text: str) -> ProseFacts:
         kinds = (*kinds, "page-allocator")
     stated = _claims(sentences)
     claims = [x for x in stated if _LEAKS.search(x)]  # the sentences that say something leaks
-    fixes, patched, patched_functions = _patch(text)
+    patch = _patch(text)
+    fixes, patched, patched_functions = patch.fixes_leak, patch.names, patch.functions
     confirmed = _fix_confirmed(stated)
     if not fixes and confirmed is None and "Signed-off-by:" not in text:
         patched = patched_functions = ()  # a diff offered, untried: it names nothing yet
@@ -727,6 +736,8 @@ def read_prose(text: str) -> ProseFacts:
         next(
             (_sentence_of(x, m) for x in stated for m in [_CMA_FAILED.search(x)] if m and not _DENIED.search(x)), None
         ),
+        patch.component if fixes else None,
+        _high_order_failed(text),
     )
 
 
@@ -781,25 +792,31 @@ def _hunks(text: str, said: set[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(h[-1] for h in sorted(hunks, key=lambda h: h[:3])))
 
 
-def _patch(text: str) -> tuple[bool, tuple[str, ...], tuple[str, ...]]:
-    """(the text is a kernel patch about a leak, the names its subject and hunks give, the functions its
-    hunks change). A patch, mailed (quoted in a reply too) or committed, whose subject or message
-    speaks of a leak is that leak's fix. A diff no one signed off ("Can you try with the patch below")
-    gives the functions its hunks change, and is no fix by itself."""
+class _Patch(NamedTuple):
+    fixes_leak: bool = False  # a kernel patch whose subject or message speaks of a leak
+    names: tuple[str, ...] = ()  # the names its subject and hunks give
+    functions: tuple[str, ...] = ()  # the functions it changes, the fix's first
+    component: str | None = None  # the driver or module its subject's prefix names ("gpu: host1x: ...")
+
+
+def _patch(text: str) -> _Patch:
+    """The kernel patch the text holds, mailed (quoted in a reply too) or committed: a patch whose
+    subject or message speaks of a leak is that leak's fix. A diff no one signed off ("Can you try with
+    the patch below") gives the functions its hunks change, and is no fix by itself."""
     text = _QUOTED.sub("", text) if ">" in text else text
     signed = _SIGNED_OFF.search(text) if "Signed-off-by:" in text else None
     if signed is None:
         if not re.search(r"^diff --git ", text, re.M):
-            return False, (), ()
+            return _Patch()
         functions = _hunks(text, set())
-        return False, functions, functions
+        return _Patch(False, functions, functions)
     # its subject: that of the mail that carries the sign-off (a thread's report before it has its own,
     # "memory leak in smc_create", where the patch says "Fix sock leak when release after smc_shutdown()")
     subject = next(reversed(list(_SUBJECT.finditer(text, 0, signed.start()))), None) or _SUBJECT.search(text)
     # its diff, or a mail that says it is a patch ("[PATCH net]") where an archive or an excerpt cut the diff
     mailed = subject is not None and re.match(r"Subject: (?:Re: )?\[(?:RFC\s+)?PATCH", subject.group(0)) is not None
     if not (mailed or _DIFF.search(text) or (_ADDED_C.search(text) and _REMOVED_C.search(text))):
-        return False, (), ()
+        return _Patch()
     title = " ".join(subject.group(1).split()) if subject else text.lstrip().split("\n", 1)[0]
     body = text[: text.find("\n---\n")] if "\n---\n" in text else text
     # (a function its subject names, "Fix a memory leak in update_exclusive_cpumask()", first)
@@ -808,15 +825,38 @@ def _patch(text: str) -> tuple[bool, tuple[str, ...], tuple[str, ...]]:
     functions = tuple(dict.fromkeys([*called, *_hunks(text, said)]))
     names = tuple(dict.fromkeys([*re.findall(r"[A-Za-z_]\w{2,}", title), *functions]))
     paths = re.findall(r"^\+\+\+ b/(\S+)", text, re.M)
-    if _TEST_PATCH.search(subject.group(0) if subject else title) or (
+    tool = _TEST_PATCH.search(subject.group(0) if subject else title) or (
         paths and all(_TEST_PATH.match(p) for p in paths)
-    ):
-        return (
-            False,
-            names,
-            functions,
-        )  # a test suite's or a tool's patch ("[LTP] ... improve the memory leak detection")
-    return bool(_LEAK_WORD.search(title) or _LEAK_WORD.search(body)), names, functions
+    )
+    if tool:  # a test suite's or a tool's patch ("[LTP] ... improve the memory leak detection")
+        return _Patch(False, names, functions)
+    leak = bool(_LEAK_WORD.search(title) or _LEAK_WORD.search(body))
+    return _Patch(leak, names, functions, _component(title))
+
+
+# the part of the kernel a patch's subject names before its summary: "gpu: host1x: Allow entries ...",
+# "IB/rdmavt: Free ...", "btrfs: raid56: fix ...", "netfilter: nft_flow_offload: ..." (the first element of
+# its prefixes that is not a subsystem's or an architecture's name)
+_PREFIXES = re.compile(r"^((?:[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*:\s+)+)")
+_CATEGORIES = frozenset(
+    re.split(
+        r"\s+",
+        "mm block net fs kernel lib arch x86 arm64 arm powerpc s390 riscv mips sched cgroup cgroups locking rcu init"
+        " ipc security crypto sound drivers core driver-core base revert treewide gpu drm media usb wifi hid input"
+        " scsi nvme pci acpi platform iio staging clk soc firmware dmaengine spi i2c gpio pinctrl phy tty serial mfd"
+        " regulator remoteproc rpmsg thermal cpufreq pm bluetooth netfilter ipv4 ipv6 tcp udp ib rdma dt-bindings"
+        " misc char video fbdev virtio vfio iommu mmc mtd hwmon leds power watchdog",
+    )
+)
+
+
+def _component(title: str) -> str | None:
+    prefixes = _PREFIXES.match(title)
+    if prefixes is None:
+        return None
+    elements = [e.strip() for part in prefixes.group(1).split(":") for e in part.split("/") if e.strip()]
+    first = next((e for e in elements if e.lower() not in _CATEGORIES), None)
+    return first if first is not None and re.fullmatch(r"[a-z][a-z0-9_-]{1,30}", first) else None
 
 
 # a patch to a test suite or a tool, not to the kernel: its list's tag or its subject's, or where its diff goes
@@ -979,6 +1019,21 @@ _CMA_FAILED = re.compile(
     r"|\bCMA\s+(?:alloc\w*|allocations?)\s+(?:fail\w*|errors?)\b",
     re.I,
 )
+# "order 5 allocation", "an order-9 allocation", "order:4 allocations"
+_HIGH_ORDER = re.compile(r"\border[- :]?(?:[4-9]|1[0-9])\s+(?:\w+\s+)?allocations?\b", re.I)
+_ALLOC_FAILED = re.compile(
+    r"\bCannot allocate memory\b|\bENOMEM\b|\ballocation failures?\b|\bfail(?:s|ed|ing|ure)?\b", re.I
+)
+
+
+def _high_order_failed(text: str) -> str | None:
+    """The words that say a high-order allocation failed: the order named, and a failure told."""
+    m = _HIGH_ORDER.search(text)
+    if m is None or not _ALLOC_FAILED.search(text):
+        return None
+    return " ".join(m.group(0).split())
+
+
 # a report's title naming the function a leak is in (syzbot's "memory leak in map_create"), written as code,
 # or a maintainer's "the memory leak happens in acpi_ps_get_next_arg()"
 _LEAK_IN = re.compile(
