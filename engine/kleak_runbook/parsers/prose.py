@@ -1137,7 +1137,7 @@ def _ram_withheld(text: str, stated: list[str]) -> str | None:
 _FALSE_POSITIVE = re.compile(
     r"\b(?:is|was|are|were|be|it's|its|a|as|the)\s+(?:\w+\s+){0,2}?false[- ](?:positives?|alarms?)\b"
     # "Our automatic jobs keep throwing thus false positives"
-    r"|\b(?:throw|report|giv|produc|rais)\w*\s+(?:\w+\s+){0,2}?false[- ](?:positives|alarms)\b"
+    r"|\bkeeps?\s+(?:throw|report|giv|produc|rais)ing\s+(?:\w+\s+){0,2}?false[- ](?:positives|alarms)\b"
     r"|\bmisjudg\w*\b",
     re.I,
 )
