@@ -280,6 +280,7 @@ class _Splitter:
         self.kind: str | None = None
         self.lines: list[str] = []
         self.keys: set[str] = set()
+        self.rows = False  # the block holds a slabtop row
         self.ignored = 0
         self.prose: list[str] = []  # the lines that belong to no block, for what the words state
         self.prompt: str | None = None  # the last shell prompt line: "$ free -m" says free's unit
@@ -287,13 +288,14 @@ class _Splitter:
     def close(self) -> None:
         if self.kind is not None and self.lines:
             self.raw.append((self.kind, self.lines))
-        self.kind, self.lines, self.keys = None, [], set()
+        self.kind, self.lines, self.keys, self.rows = None, [], set(), False
 
     def add(self, kind: str, line: str) -> None:
         key = key_of(kind, line)
         restart = kind != self.kind or (key is not None and key in self.keys)
-        if kind == "slabtop" and self.kind == "slabtop" and not _SLABTOP_ROW.match(line):
-            restart = restart or any(_SLABTOP_ROW.match(x) for x in self.lines)  # a new slabtop screen
+        row = kind == "slabtop" and _SLABTOP_ROW.match(line) is not None
+        if kind == "slabtop" and self.kind == "slabtop" and not row:
+            restart = restart or self.rows  # a new slabtop screen
         if kind in ("version", "uname", "dentry_state"):
             restart = True  # one line each
         if restart:
@@ -302,6 +304,7 @@ class _Splitter:
             if kind == "free" and self.prompt and "free" in self.prompt:
                 self.lines.append(self.prompt)
         self.lines.append(line)
+        self.rows = self.rows or row
         if key is not None:
             self.keys.add(key)
 
@@ -311,10 +314,9 @@ class _Splitter:
         for raw in _unglued(text.splitlines()):
             line = clean(raw)
             if not line:
-                rows = self.kind == "slabtop" and any(_SLABTOP_ROW.match(x) for x in self.lines)
                 # slabtop prints a blank line between its summary and its table; a mail client double-spaces
                 # its rows
-                if rows:
+                if self.kind == "slabtop" and self.rows:
                     blank = True
                 elif self.kind != "slabtop":
                     self.close()

@@ -763,6 +763,7 @@ _ADDS_FREE = re.compile(
     r"^\+(?!\+\+)[^\n]{0,200}?\b\w*(?:free|put|release|destroy|drop|cleanup|fini|uninit|unref|dispose|unmap)\w*\s*\(",
     re.M | re.I,
 )
+_PROTOTYPE = re.compile(r"[^\n]*\);[ \t]*$", re.M)  # the rest of a hunk header's line: "(struct x *x);"
 _HUNK_END = re.compile(r"^(?:@@ -[0-9]|diff --git |From: |-- $)", re.M)
 _QUOTED = re.compile(r"^(?:>\s?)+", re.M)
 # its diff: git's headers, or a code review's excerpt of it, C lines added and removed ("+\tif (shouldfree)
@@ -783,7 +784,7 @@ def _hunks(text: str, said: set[str]) -> tuple[str, ...]:
     (or a put, a release) that was missing, then one that adds lines, before one that only moves or drops them."""
     hunks = []
     for m in _HUNK.finditer(text):
-        if re.match(r"[^\n]*\);[ \t]*$", text[m.end() :], re.M):
+        if _PROTOTYPE.match(text, m.end()):
             continue  # (git labels the hunk with a prototype before it, "static void foo(struct x *x);": no function of it)
         end = _HUNK_END.search(text, m.end())
         body = text[m.end() : end.start() if end else len(text)]
@@ -895,8 +896,10 @@ _FIX_CONFIRMED = re.compile(
     r"Tested-by\b"
     # "This had fixed the leak."
     r"|\b(?:this|that|it)\s+(?:has|had)\s+(?:indeed\s+)?fixed\s+the\s+(?:\w+\s+)?(?:leaks?|problem|issue)\b"
+    # the leak gone once the fix is in, said with a negation that denies the leak, not the fix ("denies"):
+    r"|(?P<denies>"
     # syzbot: "syzbot has tested the proposed patch and the reproducer did not trigger any issue"
-    r"|\btested\s+the\s+proposed\s+patch\s+and\s+the\s+reproducer\s+did\s+not\s+trigger\s+any\s+issue"
+    r"\btested\s+the\s+proposed\s+patch\s+and\s+the\s+reproducer\s+did\s+not\s+trigger\s+any\s+issue"
     # "With your patch, the below kmemleak issue cannot be reproduced now", "With the patch applied I have not seen
     # the memleak since"
     r"|\bwith\s+(?:your|the|this|that)\s+(?:patch|fix|change)\w*\b[^.\n]{0,60}?\b(?:cannot|can't|can not|could not"
@@ -904,7 +907,7 @@ _FIX_CONFIRMED = re.compile(
     # "I run various tests with your patch and I don't see leaks anymore"
     r"|\bwith\s+(?:your|the|this|that)\s+(?:patch|fix|change)\w*\s+(?:applied\s*)?,?\s*(?:and\s+)?(?:I|we)\s+(?:have\s+not"
     r"|haven't|did\s+not|didn't|do\s+not|don't|no\s+longer|never)\s+(?:\w+\s+){0,2}?(?:seen|see|saw|get|got|observed?|hit)\s+"
-    r"(?:(?:the|any|a)\s+)?(?:\w+\s+)?(?:mem)?leaks?\b"
+    r"(?:(?:the|any|a)\s+)?(?:\w+\s+)?(?:mem)?leaks?\b)"
     # "It will be fixed in 5.8", "this has been fixed by commit 1fa89ffbc045"
     r"|\b(?:it|this)\s+(?:will be|is|has been|was|got)\s+fixed\s+(?:in|by|with)\s+"
     r"(?:v?[0-9]+\.[0-9]+|commit|the (?:patch|commit|fix))"
@@ -954,7 +957,7 @@ def _fix_confirmed(stated: list[str]) -> str | None:
             continue
         # (a denial inside the words, unless they deny the leak itself: "With your patch, ... cannot be reproduced
         # now", "With the patch applied I have not seen the memleak")
-        end = m.start() if m.group(0)[:5].lower() == "with " or "reproducer did not" in m.group(0) else m.end()
+        end = m.start() if m.group("denies") else m.end()
         if _DENIED.search(x, max(0, m.start() - 30), end):
             continue
         if not _OTHER_FIX.search(x, max(0, m.start() - 40), m.start()):
